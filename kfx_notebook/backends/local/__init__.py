@@ -1,0 +1,267 @@
+"""The embedded Kusto database: DuckDB storage, KQL by duckdb-kql, Kusto's commands on top.
+
+`LocalBackend` implements the Backend protocol. Several Kusto databases live in one DuckDB
+database (in memory, shared by the process, or one `.duckdb` file that survives a
+restart); each is a DuckDB schema. Every call works on its own DuckDB cursor, and writes
+to the catalog hold one lock, so the backend can serve many threads (kfx-notebook serve).
+
+Modules: engine (the only duckdb_kql importer), values (Kusto literal parsing),
+results (DuckDB -> pandas), catalog (metadata), commands (management commands),
+ingest (formats, mappings, DataFrames).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from .. import IngestReceipt, QueryResult
+from ...errors import KfxError, KustoSemanticError, ResultTruncatedError, UnsupportedError
+
+DEFAULT_RECORD_LIMIT = 500_000
+
+#: Client request options the local database honours; anything else is refused by name.
+SUPPORTED_OPTIONS = {
+    "servertimeout": "stops the query after the given time",
+    "notruncation": "lifts the 500,000-record limit",
+    "truncationmaxrecords": "lowers the record limit",
+    "request_readonly": "refuses management commands that write",
+    "query_now": "pins now() for the query",
+    "client_request_id": "sets the request id",
+    "request_app_name": "accepted for tracing",
+    "request_user": "accepted for tracing",
+    "results_progressive_enabled": "accepted; results are never progressive here",
+    "deferpartialqueryfailures": "accepted; the local engine has no partial failures",
+}
+
+
+class LocalBackend:
+    """The embedded database. Use `LocalBackend.open(path)`; None means the shared in-memory one."""
+
+    _instances: dict[str, "LocalBackend"] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, path: str | None = None):
+        import duckdb
+
+        from .catalog import Catalog
+
+        self.path = path
+        self.con = duckdb.connect(path or ":memory:")
+        self.con.execute("SET TimeZone='UTC'")
+        self.lock = threading.RLock()
+        with self.lock:
+            self.catalog = Catalog(self.con)
+
+    @classmethod
+    def open(cls, path: str | None = None) -> "LocalBackend":
+        key = os.path.abspath(path) if path else ":memory:"
+        with cls._instances_lock:
+            backend = cls._instances.get(key)
+            if backend is None or backend.con is None:
+                backend = cls._instances[key] = cls(None if key == ":memory:" else key)
+            return backend
+
+    def describe(self) -> str:
+        return f"local ({self.path})" if self.path else "local (memory)"
+
+    def close(self) -> None:
+        with self.lock:
+            if self.con is not None:
+                self.con.close()
+                self.con = None
+        with self._instances_lock:
+            for key, value in list(self._instances.items()):
+                if value is self:
+                    del self._instances[key]
+
+    def cursor(self):
+        with self.lock:
+            cur = self.con.cursor()
+        cur.execute("SET TimeZone='UTC'")
+        return cur
+
+    # -- queries -----------------------------------------------------------------------------
+    def query(self, database: str, text: str, parameters: Mapping[str, Any] | None = None,
+              options: Mapping[str, Any] | None = None, request_id: str | None = None) -> QueryResult:
+        started = time.perf_counter()
+        options = _check_options(options)
+        request_id = request_id or options.get("client_request_id") or f"KFX.local;{uuid.uuid4()}"
+        if text.lstrip().startswith("."):
+            from .commands import run_command
+
+            if _truthy(options.get("request_readonly")) and not text.lstrip().startswith(".show"):
+                raise UnsupportedError("request_readonly is set: management commands that write are refused",
+                                       request_id=request_id)
+            column_types, frame = run_command(self, database, text)
+        else:
+            prepared = self._prepare(database, text, parameters, options)
+            column_types = prepared.column_types
+            table = self._fetch_arrow(prepared, options, request_id)
+            from .results import frame_from_arrow
+
+            frame = frame_from_arrow(table, column_types)
+        return QueryResult(frame=frame, column_types=column_types, database=database,
+                           elapsed=time.perf_counter() - started, client_request_id=request_id)
+
+    def query_rows(self, database: str, text: str, parameters: Mapping[str, Any] | None = None,
+                   options: Mapping[str, Any] | None = None) -> tuple[list[tuple[str, str]], list[tuple]]:
+        """Column types and Python rows, no pandas (the REST server's fast path)."""
+        options = _check_options(options)
+        if text.lstrip().startswith("."):
+            result = self.query(database, text, parameters, options)
+            rows = [tuple(_python(v) for v in row) for row in result.frame.itertuples(index=False, name=None)]
+            return result.column_types, rows
+        prepared = self._prepare(database, text, parameters, options)
+        limit = _record_limit(options)
+        try:
+            rows = prepared.relation.limit(limit + 1).fetchall() if limit else prepared.relation.fetchall()
+        finally:
+            prepared.cursor.close()
+        if limit and len(rows) > limit:
+            raise _truncated(limit, None)
+        return prepared.column_types, rows
+
+    def _prepare(self, database: str, text: str, parameters: Mapping[str, Any] | None,
+                 options: Mapping[str, Any]) -> "_Prepared":
+        from . import engine
+        from .results import column_types
+        from .values import PARSERS, ValueParseError
+
+        self.catalog.require_database(database)
+        typed: dict[str, Any] = {}
+        types: dict[str, str] = {}
+        if parameters or "query_parameters" in text:
+            declared = {d.name: d for d in engine.declared_parameters(text)}
+            for name, value in (parameters or {}).items():
+                if name not in declared:
+                    continue  # Kusto ignores parameters the query does not declare
+                kind = declared[name].type
+                types[name] = kind
+                try:
+                    typed[name] = PARSERS.get(kind, PARSERS["string"])(value)
+                except ValueParseError as exc:
+                    raise KustoSemanticError(
+                        f"Semantic error: query parameter '{name}' is declared {kind}, but its value {exc}",
+                        text=text, hint=f"Give a {kind} literal for @{name}.") from None
+        rewritten, edits = engine.bridge_gaps(text, typed, types)
+        try:
+            sql, bound = engine.translate(rewritten, database=database, schema=self.catalog.schema(database),
+                                          parameters=typed, functions=self.catalog.function_definitions(database))
+        except KfxError as exc:
+            exc.line, exc.column = engine.map_position(edits, rewritten, text, exc.line, exc.column)
+            exc.text = text
+            raise
+        cur = self.cursor()
+        try:
+            relation = cur.sql(sql, params=bound) if bound else cur.sql(sql)
+        except Exception as exc:  # DuckDB binder/catalog errors
+            cur.close()
+            raise engine.translate_duckdb_error(exc, text) from None
+        timeout = options.get("servertimeout")
+        return _Prepared(relation, cur, column_types(relation), text, _seconds(timeout) if timeout else None)
+
+    def _fetch_arrow(self, prepared: "_Prepared", options, request_id: str):
+        from . import engine
+
+        limit = _record_limit(options)
+        timer = threading.Timer(prepared.timeout, prepared.cursor.interrupt) if prepared.timeout else None
+        if timer:
+            timer.start()
+        try:
+            relation = prepared.relation.limit(limit + 1) if limit else prepared.relation
+            table = relation.to_arrow_table()
+        except Exception as exc:
+            if timer and not timer.is_alive():
+                raise KfxError(f"Query exceeded servertimeout ({prepared.timeout:g} s) and was cancelled",
+                               code="Request_ExecutionTimeout", request_id=request_id,
+                               hint="Raise servertimeout in clientRequestProperties or narrow the query.") from None
+            raise engine.translate_duckdb_error(exc, prepared.text) from None
+        finally:
+            if timer:
+                timer.cancel()
+            prepared.cursor.close()
+        if limit and table.num_rows > limit:
+            raise _truncated(limit, request_id)
+        return table
+
+    # -- ingestion ---------------------------------------------------------------------------
+    def ingest(self, database: str, table: str, data, *, data_format: str, mapping_ref: str | None = None,
+               ingestion_type: str = "managed", properties: Mapping[str, str] | None = None) -> IngestReceipt:
+        from .ingest import ingest
+
+        started = time.perf_counter()
+        rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
+        return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path="direct", status="Succeeded",
+                             elapsed=time.perf_counter() - started, database=database, table=table,
+                             source_id=str(uuid.uuid4()))
+
+
+@dataclass
+class _Prepared:
+    """A translated query ready to fetch, with the cursor it must be fetched (and closed) on."""
+
+    relation: Any
+    cursor: Any
+    column_types: list[tuple[str, str]]
+    text: str
+    timeout: float | None
+
+
+def _check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    options = dict(options or {})
+    unknown = sorted(k for k in options if k not in SUPPORTED_OPTIONS)
+    if unknown:
+        raise UnsupportedError(
+            f"The local database cannot honour client request option(s) {', '.join(unknown)}",
+            hint=f"Supported here: {', '.join(sorted(SUPPORTED_OPTIONS))}.")
+    return options
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes") if value is not None else False
+
+
+def _record_limit(options: Mapping[str, Any]) -> int | None:
+    if _truthy(options.get("notruncation")):
+        return None
+    if options.get("truncationmaxrecords") is not None:
+        return int(options["truncationmaxrecords"])
+    return DEFAULT_RECORD_LIMIT
+
+
+def _truncated(limit: int, request_id: str | None) -> ResultTruncatedError:
+    return ResultTruncatedError(
+        f"Query result set has exceeded the internal record count limit {limit:,} (E_QUERY_RESULT_SET_TOO_LARGE)",
+        request_id=request_id,
+        hint="Narrow the query (where/summarize/take), or set @notruncation=true in clientRequestProperties.")
+
+
+def _seconds(value: Any) -> float:
+    import datetime as dt
+
+    from .values import parse_timespan
+
+    if isinstance(value, (int, float)):
+        return float(value)
+    td = value if isinstance(value, dt.timedelta) else parse_timespan(str(value))
+    return td.total_seconds()
+
+
+def _python(value: Any) -> Any:
+    """A pandas cell -> a plain Python value for the wire."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime().replace(tzinfo=None)
+    if isinstance(value, pd.Timedelta):
+        return value.to_pytimedelta()
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -1,0 +1,188 @@
+"""What the local database knows about itself: databases, tables, stored functions, mappings.
+
+A Kusto database is a DuckDB schema; tables live in it. Everything Kusto keeps that
+DuckDB has no place for (stored functions, ingestion mappings, ingestion failures) lives
+in tables of the internal schema `_kfx`, so one `.duckdb` file holds it all and it
+survives a restart. Callers hold the backend's write lock around catalog changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from ...errors import UnknownEntityError
+
+META = "_kfx"
+INTERNAL = {META, "information_schema", "pg_catalog", "main"}
+
+_META_TABLES = (
+    f"CREATE TABLE IF NOT EXISTS {META}.functions (database VARCHAR, name VARCHAR, parameters VARCHAR, "
+    "body VARCHAR, folder VARCHAR, docstring VARCHAR, PRIMARY KEY (database, name))",
+    f"CREATE TABLE IF NOT EXISTS {META}.mappings (database VARCHAR, table_name VARCHAR, kind VARCHAR, "
+    "name VARCHAR, mapping VARCHAR, updated TIMESTAMP, PRIMARY KEY (database, table_name, kind, name))",
+    f"CREATE TABLE IF NOT EXISTS {META}.ingestion_failures (operation_id VARCHAR, database VARCHAR, "
+    "table_name VARCHAR, failed_on TIMESTAMP, details VARCHAR, error_code VARCHAR, source VARCHAR)",
+    f"CREATE TABLE IF NOT EXISTS {META}.table_info (database VARCHAR, table_name VARCHAR, folder VARCHAR, "
+    "docstring VARCHAR, PRIMARY KEY (database, table_name))",
+)
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier for a Kusto name (any characters)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(database: str, table: str) -> str:
+    return f"{quote(database)}.{quote(table)}"
+
+
+class Catalog:
+    def __init__(self, con):
+        self.con = con
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
+        for statement in _META_TABLES:
+            con.execute(statement)
+
+    def _rows(self, sql: str, params: list | None = None) -> list[tuple]:
+        cur = self.con.cursor()
+        try:
+            return cur.execute(sql, params or []).fetchall()
+        finally:
+            cur.close()
+
+    # -- databases -------------------------------------------------------------------------
+    def databases(self) -> list[str]:
+        rows = self._rows("SELECT schema_name FROM information_schema.schemata "
+                          "WHERE catalog_name = current_database() ORDER BY schema_name")
+        return [r[0] for r in rows if r[0] not in INTERNAL]
+
+    def ensure_database(self, database: str) -> None:
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}")
+
+    def require_database(self, database: str) -> None:
+        if database not in self.databases():
+            known = ", ".join(self.databases()) or "none yet"
+            raise UnknownEntityError(
+                f"Database '{database}' was not found in the local database (known: {known})",
+                entity=database, kind="database",
+                hint="Create it by ingesting into it (%%kusto_output, .create table) or check --database.")
+
+    # -- tables ----------------------------------------------------------------------------
+    def tables(self, database: str) -> list[str]:
+        rows = self._rows("SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+                          "AND table_catalog = current_database() ORDER BY table_name", [database])
+        return [r[0] for r in rows]
+
+    def columns(self, database: str, table: str) -> list[tuple[str, str]] | None:
+        """[(column, Kusto type)] or None when the table does not exist."""
+        from ...kusto_types import from_duckdb
+
+        rows = self._rows("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+                          "AND table_name = ? AND table_catalog = current_database() ORDER BY ordinal_position",
+                          [database, table])
+        return [(name, from_duckdb(t)) for name, t in rows] or None
+
+    def require_table(self, database: str, table: str) -> list[tuple[str, str]]:
+        columns = self.columns(database, table)
+        if columns is None:
+            raise UnknownEntityError(f"Table '{table}' was not found in database '{database}'",
+                                     entity=table, kind="table",
+                                     hint="Create it with .create table, or check the table name.")
+        return columns
+
+    def schema(self, database: str) -> dict[str, list[str]]:
+        """Table -> column names, as the engine wants it: `Db.T` for all, bare `T` for this database."""
+        rows = self._rows("SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                          "WHERE table_catalog = current_database() ORDER BY table_schema, table_name, "
+                          "ordinal_position")
+        out: dict[str, list[str]] = {}
+        for schema_name, table, column in rows:
+            if schema_name in INTERNAL:
+                continue
+            out.setdefault(f"{schema_name}.{table}", []).append(column)
+            if schema_name == database:
+                out.setdefault(table, []).append(column)
+        return out
+
+    def table_info(self, database: str, table: str) -> tuple[str, str]:
+        rows = self._rows(f"SELECT folder, docstring FROM {META}.table_info WHERE database = ? AND table_name = ?",
+                          [database, table])
+        return rows[0] if rows else ("", "")
+
+    def set_table_info(self, database: str, table: str, folder: str | None, docstring: str | None) -> None:
+        if folder is None and docstring is None:
+            return
+        self.con.execute(f"INSERT OR REPLACE INTO {META}.table_info VALUES (?, ?, ?, ?)",
+                         [database, table, folder or "", docstring or ""])
+
+    def forget_table(self, database: str, table: str) -> None:
+        for meta in ("table_info", "mappings"):
+            self.con.execute(f"DELETE FROM {META}.{meta} WHERE database = ? AND table_name = ?", [database, table])
+
+    # -- stored functions ------------------------------------------------------------------
+    def functions(self, database: str) -> list[tuple[str, str, str, str, str]]:
+        """[(Name, Parameters, Body, Folder, DocString)] as `.show functions` reports them."""
+        return self._rows(f"SELECT name, parameters, body, folder, docstring FROM {META}.functions "
+                          "WHERE database = ? ORDER BY name", [database])
+
+    def function_definitions(self, database: str) -> list[str]:
+        """Definitions in the form the engine takes: `function Name(params) { body }`."""
+        return [f"function {name}{params} {body}" for name, params, body, _, _ in self.functions(database)]
+
+    def put_function(self, database: str, name: str, parameters: str, body: str, folder: str, docstring: str):
+        self.con.execute(f"INSERT OR REPLACE INTO {META}.functions VALUES (?, ?, ?, ?, ?, ?)",
+                         [database, name, parameters, body, folder, docstring])
+
+    def drop_function(self, database: str, name: str) -> bool:
+        existed = bool(self._rows(f"SELECT 1 FROM {META}.functions WHERE database = ? AND name = ?",
+                                  [database, name]))
+        self.con.execute(f"DELETE FROM {META}.functions WHERE database = ? AND name = ?", [database, name])
+        return existed
+
+    # -- ingestion mappings ----------------------------------------------------------------
+    def mappings(self, database: str, table: str, kind: str | None = None) -> list[tuple]:
+        """[(Name, Kind, Mapping, LastUpdatedOn, Database, Table)]."""
+        sql = (f"SELECT name, kind, mapping, updated, database, table_name FROM {META}.mappings "
+               "WHERE database = ? AND table_name = ?")
+        params = [database, table]
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind.lower())
+        return self._rows(sql + " ORDER BY kind, name", params)
+
+    def mapping(self, database: str, table: str, name: str, kind: str | None = None) -> tuple[str, list]:
+        """(kind, parsed mapping) of a named mapping, or the extension's 'not found' error."""
+        for row in self.mappings(database, table, kind):
+            if row[0] == name:
+                return row[1], json.loads(row[2])
+        raise UnknownEntityError(f"Entity ID '{name}' of kind 'MappingPersistent' was not found.",
+                                 entity=name, kind="mapping",
+                                 hint=f"Create it with .create table {table} ingestion json mapping \"{name}\" '[...]'.")
+
+    def put_mapping(self, database: str, table: str, kind: str, name: str, mapping: list) -> None:
+        self.con.execute(f"INSERT OR REPLACE INTO {META}.mappings VALUES (?, ?, ?, ?, ?, ?)",
+                         [database, table, kind.lower(), name, json.dumps(mapping), _now()])
+
+    def drop_mapping(self, database: str, table: str, kind: str, name: str) -> bool:
+        existed = any(r[0] == name for r in self.mappings(database, table, kind))
+        self.con.execute(f"DELETE FROM {META}.mappings WHERE database = ? AND table_name = ? AND kind = ? "
+                         "AND name = ?", [database, table, kind.lower(), name])
+        return existed
+
+    # -- ingestion failures ----------------------------------------------------------------
+    def record_failure(self, operation_id: str, database: str, table: str, details: str, code: str,
+                       source: str) -> None:
+        self.con.execute(f"INSERT INTO {META}.ingestion_failures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         [operation_id, database, table, _now(), details, code, source])
+
+    def failures(self, database: str | None = None) -> list[tuple]:
+        sql = (f"SELECT operation_id, database, table_name, failed_on, details, error_code, source "
+               f"FROM {META}.ingestion_failures")
+        if database:
+            return self._rows(sql + " WHERE database = ? ORDER BY failed_on", [database])
+        return self._rows(sql + " ORDER BY failed_on")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,212 @@
+"""The KQL engine adapter: the only module that imports duckdb_kql.
+
+KQL text + typed parameter values -> DuckDB SQL + bound values, with the engine's
+errors translated once into kfx_notebook.errors (1-based line and column in the text
+the user wrote). Replacing the engine means replacing this module only.
+
+Two known engine gaps that binding queries hit are bridged here, before translation:
+`take n` / `limit n` / `top n by` where n is a declared parameter or a `let` literal,
+and `bin(x, span)` where span is a timespan parameter or `let` literal. The gap is
+bridged by writing the *already parsed and typed* value back as a KQL literal
+(an integer, or `time(...)` of a timedelta), never the caller's text, so nothing a
+caller supplies can change the query's shape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ...errors import (KfxError, KustoQueryError, KustoSemanticError, KustoSyntaxError,
+                       UnknownEntityError, UnsupportedError)
+from .values import format_timespan
+
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_INT_LIT = r"-?\d+"
+_SPAN_LIT = r"(?:\d+(?:\.\d+)?(?:d|h|m|s|ms|microsecond|tick)\b|time\([^()]*\)|timespan\([^()]*\))"
+_LET_LITERAL = re.compile(rf"\blet\s+({IDENT})\s*=\s*({_INT_LIT}|{_SPAN_LIT})\s*;")
+_TAKE = re.compile(rf"\b(take|limit)\s+({IDENT})\b(?!\s*\()")
+_TOP = re.compile(rf"\btop\s+({IDENT})\s+by\b")
+_BIN = re.compile(rf"\bbin\s*\(([^(),]+),\s*({IDENT})\s*\)")
+_STRINGS = re.compile(r"""//[^\n]*|@?'(?:[^'\\\n]|\\.)*'|@?"(?:[^"\\\n]|\\.)*"|```.*?```""", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Declared:
+    name: str
+    type: str
+    default: str | None
+
+
+def declared_parameters(kql: str) -> list[Declared]:
+    """The `declare query_parameters(...)` of a query, as the engine reads them."""
+    import duckdb_kql
+
+    try:
+        return [Declared(d.name, d.type, None if d.default is None else str(d.default))
+                for d in duckdb_kql.query_parameters(kql)]
+    except duckdb_kql.KqlError as exc:
+        raise translate_error(exc, kql) from None
+
+
+def _blank_literals(text: str) -> str:
+    """The text with string literals and comments blanked out (same length), for scanning."""
+    return _STRINGS.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def bridge_gaps(kql: str, typed: dict[str, object], types: dict[str, str]) -> tuple[str, list[tuple[int, int, int]]]:
+    """Rewrite take/top/bin arguments that are parameters or let literals as literals.
+
+    Returns the new text and the edits (offset, old length, new length) so error positions
+    can be mapped back to the text the user wrote.
+    """
+    scan = _blank_literals(kql)
+    literals: dict[str, str] = {m.group(1): m.group(2) for m in _LET_LITERAL.finditer(scan)}
+    for name, value in typed.items():
+        if value is None:
+            continue
+        if types.get(name) in ("long", "int") and isinstance(value, int):
+            literals[name] = str(value)
+        elif types.get(name) == "timespan":
+            literals[name] = f"time({format_timespan(value)})"
+    if not literals:
+        return kql, []
+    spans: list[tuple[int, int, str]] = []
+    for pattern, group in ((_TAKE, 2), (_TOP, 1), (_BIN, 2)):
+        for m in pattern.finditer(scan):
+            name = m.group(group)
+            if name in literals:
+                spans.append((m.start(group), m.end(group), literals[name]))
+    out, edits, last = [], [], 0
+    for start, end, text in sorted(spans):
+        out.append(kql[last:start])
+        out.append(text)
+        edits.append((start, end - start, len(text)))
+        last = end
+    out.append(kql[last:])
+    return "".join(out), edits
+
+
+def translate(kql: str, *, database: str, schema: dict[str, list[str]], parameters: dict[str, object],
+              functions: list[str]) -> tuple[str, dict[str, object]]:
+    """KQL -> (DuckDB SQL, bound values). Raises kfx_notebook.errors with positions."""
+    import duckdb_kql
+
+    try:
+        result = duckdb_kql.to_sql(kql, schema=schema, parameters=parameters or None, database=database,
+                                   functions=functions or None)
+    except duckdb_kql.KqlError as exc:
+        raise translate_error(exc, kql) from None
+    if result.unbound:
+        raise KustoSemanticError(
+            f"Semantic error: query parameter(s) {', '.join(result.unbound)} declared with no value and no default",
+            hint="Give each declared parameter a value (kqlParameters @name=value) or a default.")
+    return str(result), dict(result.parameters)
+
+
+def _position(kql: str, line: int, column0: int) -> tuple[int, int]:
+    return line, column0 + 1
+
+
+def position_of(kql: str, token: str) -> tuple[int | None, int | None]:
+    """1-based line and column of the first whole-word *token* outside strings and comments."""
+    scan = _blank_literals(kql)
+    m = re.search(rf"(?<![A-Za-z0-9_]){re.escape(token)}(?![A-Za-z0-9_])", scan)
+    if not m:
+        return None, None
+    before = kql[:m.start()]
+    return before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1
+
+
+def map_position(edits: list[tuple[int, int, int]], rewritten: str, original: str,
+                 line: int | None, column: int | None) -> tuple[int | None, int | None]:
+    """Map a 1-based position in the bridged text back to the text the user wrote."""
+    if not edits or line is None or column is None:
+        return line, column
+    lines = rewritten.split("\n")
+    offset = sum(len(x) + 1 for x in lines[:line - 1]) + column - 1
+    shift = 0
+    for start, old, new in edits:
+        if start + shift + new <= offset:
+            shift += new - old
+    offset -= shift
+    before = original[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def translate_error(exc: Exception, kql: str) -> KfxError:
+    """One engine error -> one kfx error, with the Kusto-like message and position."""
+    import duckdb_kql
+
+    if isinstance(exc, duckdb_kql.KqlSyntaxError):
+        line = column = None
+        if exc.diagnostics:
+            line, column = _position(kql, exc.diagnostics[0].span.line, exc.diagnostics[0].span.column)
+        detail = exc.diagnostics[0].message if exc.diagnostics else str(exc)
+        return KustoSyntaxError(f"Syntax error: {detail}", line=line, column=column, text=kql,
+                                hint="Check the KQL near the caret.")
+    if isinstance(exc, duckdb_kql.KqlUnsupportedError):
+        line = column = None
+        if exc.span:
+            line, column = _position(kql, exc.span.line, exc.span.column)
+        return UnsupportedError(
+            f"The local database (duckdb-kql) does not support {exc.construct!r}"
+            + (f" ({exc.hint})" if exc.hint else ""), line=line, column=column, text=kql,
+            hint="Rewrite the query without it, or point the connection at a real cluster.")
+    if isinstance(exc, duckdb_kql.KqlSchemaError):
+        hint = exc.hint or ""
+        if "declared" in hint or "parameter" in hint:
+            return KustoSemanticError(f"Semantic error: query parameter {exc.name!r}: {hint}", text=kql)
+        name = exc.name.split(".")[-1]
+        line, column = position_of(kql, name)
+        if "function" in hint:
+            return UnknownEntityError(f"Semantic error: Unknown function: '{name}'", entity=name, kind="function",
+                                      line=line, column=column, text=kql)
+        return UnknownEntityError(f"Semantic error: Failed to resolve table or column expression named '{name}'",
+                                  entity=name, kind="table", line=line, column=column, text=kql)
+    if isinstance(exc, duckdb_kql.KqlError):
+        return KustoQueryError(str(exc), text=kql)
+    return KustoQueryError(str(exc), text=kql)
+
+
+_DUCK_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
+_DUCK_TABLE = re.compile(r"Table with name ([^\s]+) does not exist")
+_DUCK_FUNCTION = re.compile(r"(?:Scalar|Aggregate|Table) Function with name ([^\s]+) does not exist")
+
+
+def translate_duckdb_error(exc: Exception, kql: str) -> KfxError:
+    """A DuckDB error raised by translated SQL -> a Kusto-like error about the KQL."""
+    text = str(exc)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    for pattern, kind, template in (
+        (_DUCK_COLUMN, "column", "Failed to resolve scalar expression named '{0}'"),
+        (_DUCK_TABLE, "table", "Failed to resolve table or column expression named '{0}'"),
+        (_DUCK_FUNCTION, "function", "Unknown function: '{0}'"),
+    ):
+        m = pattern.search(text)
+        if m:
+            name = m.group(1).strip('"')
+            if "." in name and kind == "table":
+                name = name.split(".")[-1]
+            line, column = position_of(kql, name)
+            return UnknownEntityError(f"Semantic error: {template.format(name)}", entity=name, kind=kind,
+                                      line=line, column=column, text=kql)
+    return KustoSemanticError(f"Semantic error: {first}", text=kql,
+                              hint="The local database (DuckDB) refused the translated query.")
+
+
+def check_function(definition: str) -> None:
+    """Refuse a stored-function definition the engine cannot parse, before it is stored."""
+    import duckdb_kql
+    from duckdb_kql.stored_functions import parse_functions
+
+    try:
+        parse_functions([definition])
+    except (duckdb_kql.KqlError, ValueError, TypeError) as exc:
+        raise translate_error(exc, definition) if isinstance(exc, duckdb_kql.KqlError) else \
+            KustoSyntaxError(f"Syntax error: {exc}", text=definition) from None
+
+
+def ingestion_sql(command: str, *, database: str, schema: dict[str, list[str]], functions: list[str]) -> str:
+    """`.set/.append/.set-or-append/.set-or-replace T <| query` -> DuckDB statements."""
+    return translate(command, database=database, schema=schema, parameters={}, functions=functions)[0]

@@ -1,0 +1,371 @@
+"""Ingestion into the local database: stream formats, ingestion mappings, DataFrames.
+
+Text formats (json, multijson, singlejson, csv, tsv, psv, scsv, sohsv) and parquet are
+read into records, mapped onto the table's columns (by a named mapping, or by name for
+JSON and by position for CSV), converted to the columns' Kusto types the way Kusto does
+(a value that does not convert becomes null), and inserted through Arrow. A pandas
+DataFrame goes straight to DuckDB, no text round trip. A missing table is created from
+the data when no mapping is named.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from typing import Any
+
+from ...errors import IngestionError, UnsupportedError
+from ...kusto_types import kusto_type
+from .catalog import qualified, quote
+from .values import PARSERS, ValueParseError
+
+JSON_FORMATS = {"json", "multijson", "singlejson"}
+DELIMITED = {"csv": ",", "tsv": "\t", "tsve": "\t", "psv": "|", "scsv": ";", "sohsv": "\x01", "txt": None}
+SUPPORTED_FORMATS = sorted(JSON_FORMATS | set(DELIMITED) | {"parquet"})
+
+
+def ingest(backend, database: str, table: str, data, *, data_format: str, mapping_ref: str | None = None):
+    """Ingest bytes or a DataFrame; returns (rows ingested, bytes read)."""
+    fmt = (data_format or "").lower()
+    if not isinstance(data, (bytes, bytearray, memoryview, str)):
+        if mapping_ref:
+            raise UnsupportedError("A mapping applies to text formats; a DataFrame is ingested by column name",
+                                   hint="Rename the DataFrame's columns, or serialize it and name the format.")
+        return _ingest_frame(backend, database, table, data), int(data.memory_usage(deep=False).sum())
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    size = len(raw)
+    if raw[:2] == b"\x1f\x8b":  # sniff, don't trust Content-Encoding (the SDK labels parquet gzip)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise IngestionError(f"The stream is not valid gzip ({exc})", code="BadRequest_InvalidCompression") \
+                from None
+    if fmt not in SUPPORTED_FORMATS:
+        raise UnsupportedError(f"The local database cannot ingest format '{data_format}'",
+                               hint=f"Use one of: {', '.join(SUPPORTED_FORMATS)}.")
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        frame = pq.read_table(io.BytesIO(raw)).to_pandas()
+        if mapping_ref:
+            raise UnsupportedError("Parquet ingestion with a mapping is not supported locally",
+                                   hint="Ingest by column name (no mappingRef).")
+        return _ingest_frame(backend, database, table, frame), size
+    text = raw.decode("utf-8-sig")
+    columns = backend.catalog.columns(database, table) if backend.catalog.databases().count(database) else None
+    mapping = None
+    if mapping_ref:
+        kind, mapping = backend.catalog.mapping(database, table, mapping_ref)
+        expected = "json" if fmt in JSON_FORMATS else "csv"
+        if kind != expected:
+            raise IngestionError(f"Mapping '{mapping_ref}' is a {kind} mapping; format '{fmt}' needs a {expected} "
+                                 "mapping", hint="Name a mapping of the right kind, or change dataFormat.")
+    if fmt in JSON_FORMATS:
+        records = parse_json_records(text)
+        if columns is None:
+            columns = _infer_json_columns(records)
+        values = _map_json(records, columns, mapping)
+    else:
+        records = _parse_delimited(text, fmt)
+        if columns is None:
+            columns = _infer_delimited_columns(records)
+        values = _map_delimited(records, columns, mapping)
+    if not values:
+        return 0, size
+    _insert_rows(backend, database, table, columns, values)
+    return len(values), size
+
+
+# -- reading -------------------------------------------------------------------------------------
+def parse_json_records(text: str) -> list[dict]:
+    """JSON lines, concatenated objects (multijson) or arrays of objects -> records."""
+    decoder = json.JSONDecoder()
+    records: list[dict] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n:
+            return records
+        try:
+            value, i = decoder.raw_decode(text, i)
+        except ValueError as exc:
+            raise IngestionError(f"Invalid JSON at character {exc.pos if hasattr(exc, 'pos') else i}: {exc.msg if hasattr(exc, 'msg') else exc}",
+                                 code="BadRequest_InvalidJson",
+                                 hint="Each record must be a JSON object (json: one per line; multijson: any layout).") \
+                from None
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if not isinstance(item, dict):
+                raise IngestionError(f"Invalid JSON record: expected an object, got {type(item).__name__}",
+                                     code="BadRequest_InvalidJson")
+            records.append(item)
+
+
+def _parse_delimited(text: str, fmt: str) -> list[list[str]]:
+    if fmt == "txt":
+        return [[line] for line in text.splitlines() if line]
+    reader = csv.reader(io.StringIO(text), delimiter=DELIMITED[fmt], quotechar='"' if fmt != "tsve" else "\x00")
+    return [row for row in reader if row]
+
+
+def _json_path(record: dict, path: str) -> Any:
+    if path in ("$", ""):
+        return record
+    value: Any = record
+    for part in re.findall(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]", path[1:] if path.startswith("$") else path):
+        key = next(p for p in part if p != "")
+        if isinstance(value, dict):
+            value = value.get(key)
+        elif isinstance(value, list) and key.isdigit():
+            value = value[int(key)] if int(key) < len(value) else None
+        else:
+            return None
+    return value
+
+
+def _entry(entry: dict) -> tuple[str, dict]:
+    column = entry.get("column", entry.get("Column"))
+    props = dict(entry.get("Properties") or entry.get("properties") or {})
+    for legacy, key in (("path", "Path"), ("Path", "Path"), ("ordinal", "Ordinal"), ("Ordinal", "Ordinal"),
+                        ("ConstValue", "ConstValue"), ("transform", "Transform"), ("Transform", "Transform")):
+        if legacy in entry and key not in props:
+            props[key] = entry[legacy]
+    if props.get("Transform") not in (None, "", "None"):
+        raise UnsupportedError(f"Mapping transformation '{props['Transform']}' (column {column}) is not supported "
+                               "locally", hint="Remove the transform or transform the data before ingesting.")
+    return column, props
+
+
+def _map_json(records: list[dict], columns, mapping) -> list[list]:
+    names = [c for c, _ in columns]
+    if mapping is None:
+        return [[_convert(rec.get(name), ktype) for name, ktype in columns] for rec in records]
+    plan = []
+    for entry in mapping:
+        column, props = _entry(entry)
+        if column not in names:
+            raise IngestionError(f"Mapping refers to column '{column}', which table does not have",
+                                 code="BadRequest_MappingError")
+        plan.append((names.index(column), props.get("Path"), props.get("ConstValue")))
+    out = []
+    for rec in records:
+        row = [None] * len(columns)
+        for index, path, const in plan:
+            value = const if path is None else _json_path(rec, path)
+            row[index] = _convert(value, columns[index][1])
+        out.append(row)
+    return out
+
+
+def _map_delimited(records: list[list[str]], columns, mapping) -> list[list]:
+    names = [c for c, _ in columns]
+    if mapping is None:
+        plan = [(i, i, None) for i in range(len(columns))]
+    else:
+        plan = []
+        for entry in mapping:
+            column, props = _entry(entry)
+            if column not in names:
+                raise IngestionError(f"Mapping refers to column '{column}', which the table does not have",
+                                     code="BadRequest_MappingError")
+            ordinal = props.get("Ordinal")
+            plan.append((names.index(column), None if ordinal is None else int(ordinal), props.get("ConstValue")))
+    out = []
+    for number, rec in enumerate(records, 1):
+        if mapping is None and len(rec) > len(columns):
+            raise IngestionError(f"Record {number} has {len(rec)} fields; table has {len(columns)} columns",
+                                 code="Stream_WrongNumberOfFields",
+                                 hint="Check the delimiter and quoting, or name a csv mapping.")
+        row = [None] * len(columns)
+        for index, ordinal, const in plan:
+            value = const if ordinal is None else (rec[ordinal] if ordinal < len(rec) else None)
+            row[index] = _convert(None if value == "" and columns[index][1] != "string" else value,
+                                  columns[index][1])
+        out.append(row)
+    return out
+
+
+def _convert(value: Any, ktype: str) -> Any:
+    """A JSON/CSV value -> the column's Python value; what does not convert becomes null, as in Kusto."""
+    if value is None:
+        return None
+    if ktype == "string":
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if ktype == "dynamic":
+        if isinstance(value, str):
+            try:
+                return json.dumps(json.loads(value), ensure_ascii=False)
+            except ValueError:
+                return json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (dict, list)):
+        return None
+    try:
+        return PARSERS[ktype](value)
+    except (ValueParseError, ValueError, OverflowError):
+        return None
+
+
+# -- schema inference ----------------------------------------------------------------------------
+def _infer_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "long"
+    if isinstance(value, float):
+        return "real"
+    if isinstance(value, (dict, list)):
+        return "dynamic"
+    return "string"
+
+
+def _infer_json_columns(records: list[dict]) -> list[tuple[str, str]]:
+    types: dict[str, str | None] = {}
+    for rec in records:
+        for key, value in rec.items():
+            seen, new = types.get(key), _infer_value(value)
+            if seen is None:
+                types[key] = new
+            elif new and seen != new:
+                types[key] = "real" if {seen, new} == {"long", "real"} else "dynamic" if "dynamic" in (seen, new) \
+                    else "string"
+    return [(k, t or "string") for k, t in types.items()]
+
+
+def _infer_delimited_columns(records: list[list[str]]) -> list[tuple[str, str]]:
+    width = max((len(r) for r in records), default=0)
+    columns = []
+    for i in range(width):
+        values = [r[i] for r in records if i < len(r) and r[i] != ""]
+        columns.append((f"Column{i + 1}", _infer_text(values)))
+    return columns
+
+
+def _infer_text(values: list[str]) -> str:
+    for ktype in ("long", "real", "bool", "datetime"):
+        try:
+            if values and all(PARSERS[ktype](v) is not None for v in values):
+                return ktype
+        except (ValueParseError, ValueError):
+            continue
+    return "string"
+
+
+# -- writing -------------------------------------------------------------------------------------
+def _ensure_table(backend, database: str, table: str, columns: list[tuple[str, str]]) -> None:
+    backend.catalog.ensure_database(database)
+    if backend.catalog.columns(database, table) is None:
+        spec = ", ".join(f"{quote(n)} {kusto_type(t).duckdb}" for n, t in columns)
+        backend.con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(database, table)} ({spec})")
+
+
+def _insert_rows(backend, database: str, table: str, columns, rows: list[list]) -> None:
+    import pyarrow as pa
+
+    arrow_types = {"long": pa.int64(), "int": pa.int32(), "real": pa.float64(), "bool": pa.bool_(),
+                   "datetime": pa.timestamp("us"), "timespan": pa.duration("us")}
+    arrays = []
+    for i, (_, ktype) in enumerate(columns):
+        values = [row[i] for row in rows]
+        if ktype == "decimal":
+            values = [None if v is None else str(v) for v in values]
+        try:
+            arrays.append(pa.array(values, type=arrow_types.get(ktype, pa.string())))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise IngestionError(f"Column '{columns[i][0]}' ({ktype}) cannot hold a value: {exc}") from None
+    source = pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
+    casts = ", ".join(f"CAST(c{i} AS {kusto_type(t).duckdb})" for i, (_, t) in enumerate(columns))
+    names = ", ".join(quote(n) for n, _ in columns)
+    with backend.lock:
+        _ensure_table(backend, database, table, columns)
+        cur = backend.cursor()
+        try:
+            cur.register("_kfx_rows", source)
+            cur.execute(f"INSERT INTO {qualified(database, table)} ({names}) SELECT {casts} FROM _kfx_rows")
+        except Exception as exc:
+            raise IngestionError(f"Rows could not be written to '{table}': {str(exc).splitlines()[0]}") from None
+        finally:
+            cur.close()
+
+
+def frame_kusto_types(frame) -> list[tuple[str, str]]:
+    """The Kusto type of each DataFrame column (for creating a table from a frame)."""
+    import decimal
+    import uuid
+
+    import pandas as pd
+
+    out = []
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            ktype = "bool"
+        elif pd.api.types.is_integer_dtype(dtype):
+            ktype = "int" if dtype.itemsize <= 4 and str(dtype) not in ("uint32",) else "long"
+        elif pd.api.types.is_float_dtype(dtype):
+            ktype = "real"
+        elif isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+            ktype = "datetime"
+        elif pd.api.types.is_timedelta64_dtype(dtype):
+            ktype = "timespan"
+        else:
+            sample = next((v for v in series if v is not None and not (isinstance(v, float) and v != v)), None)
+            ktype = ("dynamic" if isinstance(sample, (dict, list)) else "decimal" if isinstance(sample, decimal.Decimal)
+                     else "guid" if isinstance(sample, uuid.UUID) else "bool" if isinstance(sample, bool)
+                     else "string")
+        out.append((str(name), ktype))
+    return out
+
+
+def _ingest_frame(backend, database: str, table: str, frame) -> int:
+    """A DataFrame straight into DuckDB, by column name, types kept."""
+    import pandas as pd
+
+    frame_types = frame_kusto_types(frame)
+    with backend.lock:
+        backend.catalog.ensure_database(database)
+        columns = backend.catalog.columns(database, table)
+    if columns is None:
+        columns = frame_types
+    known = {n for n, _ in columns}
+    extra = [n for n, _ in frame_types if n not in known]
+    if extra:
+        raise IngestionError(f"DataFrame column(s) {', '.join(extra)} are not in table '{table}'",
+                             hint=f"Table columns: {', '.join(n for n, _ in columns)}. Rename or drop them, "
+                                  "or .create-merge table to add them.")
+    staged = {}
+    for name, ktype in frame_types:
+        series = frame[name]
+        if ktype == "dynamic":
+            series = series.map(lambda v: None if v is None or (isinstance(v, float) and v != v)
+                                else json.dumps(v, ensure_ascii=False, default=str))
+        elif ktype in ("decimal", "guid"):
+            series = series.map(lambda v: None if v is None or (isinstance(v, float) and v != v) else str(v))
+        elif ktype == "datetime" and isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif ktype == "real":
+            series = series.astype("float64").where(series.notna(), None) if series.isna().any() else series
+        staged[name] = series
+    staged_frame = pd.DataFrame(staged)
+    target = dict(columns)
+    select = ", ".join(f"CAST({quote(n)} AS {kusto_type(target[n]).duckdb}) AS {quote(n)}" for n, _ in frame_types)
+    names = ", ".join(quote(n) for n, _ in frame_types)
+    with backend.lock:
+        _ensure_table(backend, database, table, columns)
+        cur = backend.cursor()
+        try:
+            cur.register("_kfx_frame", staged_frame)
+            cur.execute(f"INSERT INTO {qualified(database, table)} ({names}) SELECT {select} FROM _kfx_frame")
+        except Exception as exc:
+            raise IngestionError(f"DataFrame could not be written to '{table}': {str(exc).splitlines()[0]}") \
+                from None
+        finally:
+            cur.close()
+    return len(frame)
