@@ -104,6 +104,16 @@ def translate(kql: str, *, database: str, schema: dict[str, list[str]], paramete
     return str(result), dict(result.parameters)
 
 
+def _shorten(message: str) -> str:
+    """ANTLR lists every token it expected; keep the first few."""
+    m = re.search(r"expecting \{([^}]*)\}", message)
+    if m:
+        options = [o.strip() for o in m.group(1).split(",")]
+        if len(options) > 6:
+            message = message[:m.start()] + "expecting one of " + ", ".join(options[:6]) + ", ..." + message[m.end():]
+    return message
+
+
 def _position(kql: str, line: int, column0: int) -> tuple[int, int]:
     return line, column0 + 1
 
@@ -142,13 +152,18 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
         line = column = None
         if exc.diagnostics:
             line, column = _position(kql, exc.diagnostics[0].span.line, exc.diagnostics[0].span.column)
-        detail = exc.diagnostics[0].message if exc.diagnostics else str(exc)
+        detail = _shorten(exc.diagnostics[0].message if exc.diagnostics else str(exc))
         return KustoSyntaxError(f"Syntax error: {detail}", line=line, column=column, text=kql,
                                 hint="Check the KQL near the caret.")
     if isinstance(exc, duckdb_kql.KqlUnsupportedError):
         line = column = None
         if exc.span:
             line, column = _position(kql, exc.span.line, exc.span.column)
+        if exc.construct.startswith("function:") and "no stored function" in (exc.hint or ""):
+            name = exc.construct.split(":", 1)[1]
+            return UnknownEntityError(f"Semantic error: Unknown function: '{name}'", entity=name, kind="function",
+                                      line=line, column=column, text=kql,
+                                      hint="Create it with .create function, or check the name.")
         return UnsupportedError(
             f"The local database (duckdb-kql) does not support {exc.construct!r}"
             + (f" ({exc.hint})" if exc.hint else ""), line=line, column=column, text=kql,
@@ -203,8 +218,7 @@ def check_function(definition: str) -> None:
     try:
         parse_functions([definition])
     except (duckdb_kql.KqlError, ValueError, TypeError) as exc:
-        raise translate_error(exc, definition) if isinstance(exc, duckdb_kql.KqlError) else \
-            KustoSyntaxError(f"Syntax error: {exc}", text=definition) from None
+        raise KustoSyntaxError(f"Syntax error: {_shorten(str(exc))}", text=definition) from None
 
 
 def ingestion_sql(command: str, *, database: str, schema: dict[str, list[str]], functions: list[str]) -> str:
