@@ -401,3 +401,33 @@ def test_query_rows_gives_python_values(products):
     types, rows = products.query_rows("Shop", "Products | where ProductID == 1 | extend T = datetime(2024-01-01)")
     assert types[-1] == ("T", "datetime")
     assert rows == [(1, "Apple", 1.5, dt.datetime(2024, 1, 1))]
+
+
+def test_now_is_not_frozen_by_the_translation_cache(local_db):
+    local_db.catalog.ensure_database("Db")
+    first = local_db.query("Db", "print t = now()").frame["t"].iloc[0]
+    import time
+
+    time.sleep(0.01)
+    second = local_db.query("Db", "print t = now()").frame["t"].iloc[0]
+    assert second > first
+
+
+def test_bin_rewrite_gives_the_engines_answer(local_db):
+    """optimize_sql replaces the engine's epoch arithmetic with time_bucket: the buckets must agree."""
+    from kfx_notebook.backends.local import engine
+
+    local_db.query("Db", ".create table E (t:datetime)")
+    local_db.ingest("Db", "E", "\n".join(f"2023-12-31T{h:02d}:{m:02d}:17.5Z" for h in range(0, 24, 5)
+                                         for m in (0, 29, 59)).encode(), data_format="csv")
+    for span in ("1h", "15m", "1d", "7d", "90s"):
+        kql = f"E | summarize n = count() by b = bin(t, {span}) | order by b asc"
+        raw = engine._translate(kql, database="Db", schema=local_db.catalog.schema("Db"), parameters={},
+                                functions=[])[0]
+        assert "time_bucket" in raw  # the rewrite applied
+        import duckdb_kql
+
+        engine_sql = str(duckdb_kql.to_sql(kql, schema=local_db.catalog.schema("Db"), database="Db"))
+        cur = local_db.cursor()
+        assert cur.execute(raw).fetchall() == cur.execute(engine_sql).fetchall(), span
+        cur.close()
