@@ -1,0 +1,87 @@
+"""The JSON text an input binding hands a Python function: rows -> an indented JSON array.
+
+The extension serializes the first result table with Newtonsoft (Formatting.Indented,
+two spaces, non-ASCII kept) and the Python worker receives that string (spec §5): `[]`
+when empty, an array even for one row. Values render as Newtonsoft renders the .NET
+types the Kusto client returns: datetime ISO 8601 UTC with up to 7 fraction digits and
+trailing zeros trimmed, timespan as `[-][d.]hh:mm:ss[.fffffff]`, decimal and numbers as
+JSON numbers, dynamic as nested JSON, guid as a string. Pure: pandas imported inside.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+from typing import Any
+
+
+def format_datetime(value: dt.datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{value.microsecond:06d}0".rstrip("0")
+    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+
+
+def format_timespan(value: dt.timedelta) -> str:
+    """.NET TimeSpan "c" format: `[-][d.]hh:mm:ss[.fffffff]` (7 digits when there is a fraction)."""
+    ticks = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 10
+    sign = "-" if ticks < 0 else ""
+    ticks = abs(ticks)
+    days, ticks = divmod(ticks, 864_000_000_000)
+    hours, ticks = divmod(ticks, 36_000_000_000)
+    minutes, ticks = divmod(ticks, 600_000_000)
+    seconds, ticks = divmod(ticks, 10_000_000)
+    text = f"{sign}{str(days) + '.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{text}.{ticks:07d}" if ticks else text
+
+
+def json_value(value: Any) -> Any:
+    """One cell -> the JSON value Newtonsoft would write for it."""
+    import pandas as pd
+
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return value
+    if isinstance(value, (str, bool)):
+        return value
+    if value is pd.NaT or (not isinstance(value, (int, decimal.Decimal)) and pd.isna(value)):
+        return None  # a pandas null: float64 and str columns hold nulls as NaN
+    if isinstance(value, pd.Timestamp):
+        return format_datetime(value.to_pydatetime())
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, pd.Timedelta):
+        return format_timespan(value.to_pytimedelta())
+    if isinstance(value, dt.timedelta):
+        return format_timespan(value)
+    if isinstance(value, decimal.Decimal):
+        return _DecimalNumber(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return json_value(value.item())
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value if isinstance(value, (int, float)) else str(value)
+
+
+class _DecimalNumber(float):
+    """A decimal written as its exact digits (json writes float subclasses with repr)."""
+
+    def __new__(cls, value: decimal.Decimal):
+        obj = super().__new__(cls, float(value))
+        obj.text = format(value.normalize(), "f") if value == value.to_integral() else str(value.normalize())
+        return obj
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def rows_json(frame) -> str:
+    """A DataFrame (a query result) -> the string a Python function's input binding receives."""
+    columns = list(frame.columns)
+    records = [{name: json_value(v) for name, v in zip(columns, row)}
+               for row in frame.itertuples(index=False, name=None)]
+    return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
