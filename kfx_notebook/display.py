@@ -1,0 +1,58 @@
+"""How results, receipts and errors read in a notebook: short, one line where possible.
+
+Pure text builders (the magic layer prints them). Secrets never reach here: every text
+that may quote a connection string goes through `scrub` first.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from .errors import KfxError
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value that made it into a text with ****."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, "****")
+    return text
+
+
+def caret_lines(text: str, line: int | None, column: int | None) -> list[str]:
+    """The KQL line an error points at, with a caret under the 1-based column."""
+    if not text or not line or not column:
+        return []
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return []
+    source = lines[line - 1]
+    return [f"  {source}", "  " + " " * (column - 1) + "^"]
+
+
+def error_text(exc: KfxError, *, what: str = "") -> str:
+    """`what failed: [code] message` + caret + request id + hint; no traceback."""
+    head = f"{what}: " if what else ""
+    lines = [f"{head}[{exc.code}] {exc.message}"]
+    lines += caret_lines(exc.text or "", exc.line, exc.column)
+    if exc.line and exc.column:
+        lines.append(f"  (line {exc.line}, column {exc.column})")
+    if exc.hint:
+        lines.append(f"hint: {exc.hint}")
+    if exc.request_id:
+        lines.append(f"client request id: {exc.request_id}")
+    return "\n".join(lines)
+
+
+def result_line(name: str, rows: int, columns: int, database: str, where: str, elapsed: float) -> str:
+    return (f"{name}: {rows:,} row{'s' if rows != 1 else ''} x {columns} column{'s' if columns != 1 else ''} "
+            f"from {database} on {where} in {elapsed:.3f} s")
+
+
+def receipt_line(receipt, where: str) -> str:
+    return (f"ingested {receipt.rows:,} row{'s' if receipt.rows != 1 else ''} ({receipt.bytes:,} bytes, "
+            f"{receipt.data_format}) into {receipt.database}.{receipt.table} on {where} via {receipt.path}: "
+            f"{receipt.status} in {receipt.elapsed:.3f} s")
+
+
+def warning_line(message: str) -> str:
+    return f"kfx-notebook warning: {message}"
