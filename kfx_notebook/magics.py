@@ -133,24 +133,23 @@ class KustoMagics(Magics, Configurable):
                 return show_form(self, line, cell, local_ns)
             settings = self._settings()
             namespace = self._namespace(local_ns)
-            if overrides:
-                namespace.update(overrides)
             resolved = bindings.resolve_input(binding, namespace=namespace, query=_query(options, namespace),
                                               settings=settings)
             for message in resolved.warnings:
                 self._note(message)
+            parameters = {**resolved.parameters, **(overrides or {})}  # the interactive form's values win
             backend, connection, where = self._connect(binding, settings, resolved.managed_service_identity)
             secrets = _secrets(connection)
             if getattr(options, "show_query", False) or self.show_query:
-                print(f"database: {resolved.database}\nparameters: {resolved.parameters}\n{resolved.kql}")
+                print(f"database: {resolved.database}\nparameters: {parameters}\n{resolved.kql}")
             request_id = f"KFX.notebook;{uuid.uuid4()}"
-            result = backend.query(resolved.database, resolved.kql, resolved.parameters,
+            result = backend.query(resolved.database, resolved.kql, parameters,
                                    options=resolved.client_request_properties or None, request_id=request_id)
         except KfxError as exc:
             self._fail(exc, "kusto_input", secrets)
         frame = result.frame
         frame.attrs["kusto"] = {
-            "database": resolved.database, "query": resolved.kql, "parameters": dict(resolved.parameters),
+            "database": resolved.database, "query": resolved.kql, "parameters": parameters,
             "column_types": dict(result.column_types), "elapsed": result.elapsed,
             "client_request_id": result.client_request_id or request_id, "connection": binding.connection,
         }

@@ -130,7 +130,7 @@ class LocalBackend:
                  options: Mapping[str, Any]) -> "_Prepared":
         from . import engine
         from .results import column_types
-        from .values import PARSERS, ValueParseError
+        from ...literals import PARSERS, ValueParseError
 
         self.catalog.require_database(database)
         typed: dict[str, Any] = {}
@@ -244,7 +244,7 @@ def _truncated(limit: int, request_id: str | None) -> ResultTruncatedError:
 def _seconds(value: Any) -> float:
     import datetime as dt
 
-    from .values import parse_timespan
+    from ...literals import parse_timespan
 
     if isinstance(value, (int, float)):
         return float(value)

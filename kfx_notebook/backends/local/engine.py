@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ...errors import (KfxError, KustoQueryError, KustoSemanticError, KustoSyntaxError,
                        UnknownEntityError, UnsupportedError)
-from .values import format_timespan
+from ...literals import format_timespan
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _INT_LIT = r"-?\d+"

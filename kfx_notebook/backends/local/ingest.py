@@ -20,7 +20,7 @@ from typing import Any
 from ...errors import IngestionError, UnsupportedError
 from ...kusto_types import kusto_type
 from .catalog import qualified, quote
-from .values import PARSERS, ValueParseError
+from ...literals import PARSERS, ValueParseError
 
 JSON_FORMATS = {"json", "multijson", "singlejson"}
 DELIMITED = {"csv": ",", "tsv": "\t", "tsve": "\t", "psv": "|", "scsv": ";", "sohsv": "\x01", "txt": None}

@@ -1,0 +1,134 @@
+"""`%%kusto_input NAME --interactive`: an ipywidgets form over the declared query parameters.
+
+One input per `declare query_parameters` entry, typed by its declared type (text,
+integer, float, checkbox, date-time picker), prefilled from the binding's kqlParameters as
+resolved against the notebook, and a Run button that re-runs the binding with the form's
+values and replaces NAME and the shown DataFrame. Without a widget frontend the cell runs
+once, plainly, with a one-line note. ipywidgets is imported only here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+WIDGET_FOR_TYPE = {  # declared Kusto type -> ipywidgets class name
+    "long": "IntText", "int": "IntText", "real": "FloatText", "decimal": "FloatText", "bool": "Checkbox",
+    "datetime": "DatetimePicker", "string": "Text", "guid": "Text", "timespan": "Text", "dynamic": "Text",
+}
+
+
+def show_form(magics, line: str, cell: str, local_ns=None):
+    """Show the form (or fall back to a plain run); returns the first DataFrame."""
+    if not _widget_frontend(magics.shell):
+        magics._note("--interactive needs a widget frontend (Jupyter with ipywidgets); ran the cell once instead")
+        return magics._run_input(line, cell, local_ns, overrides={})
+    from IPython.display import display
+
+    form = ParameterForm(magics, line, cell, local_ns)
+    display(form.widget)
+    form.run()
+    return None
+
+
+class ParameterForm:
+    """The form's widgets and its Run action, usable without a frontend (tests drive it directly)."""
+
+    def __init__(self, magics, line: str, cell: str, local_ns=None):
+        import ipywidgets as widgets
+
+        from . import bindings, expressions
+
+        self.magics, self.line, self.cell, self.local_ns = magics, line, cell, local_ns
+        parsed = bindings.parse_cell("kusto_input", line, cell)
+        self.name = parsed.binding.name
+        self.declared = expressions.declared_parameters(cell)
+        prefill = self._prefill(bindings, parsed)
+        self.fields: dict[str, Any] = {}
+        for decl in self.declared:
+            kind = decl.type
+            widget_class = getattr(widgets, WIDGET_FOR_TYPE.get(kind, "Text"))
+            widget = widget_class(description=f"{decl.name} ({kind})",
+                                  style={"description_width": "initial"})
+            value = _widget_value(kind, prefill.get(decl.name, decl.default))
+            if value is not None:
+                widget.value = value
+            self.fields[decl.name] = widget
+        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.run_button.on_click(lambda _button: self.run())
+        self.output = widgets.Output()
+        self.frame = None
+        self.widget = widgets.VBox([*self.fields.values(), self.run_button, self.output])
+
+    def _prefill(self, bindings, parsed) -> dict[str, str]:
+        from .errors import KfxError
+
+        try:
+            resolved = bindings.resolve_input(self.magics._with_defaults(parsed.binding),
+                                              namespace=self.magics._namespace(self.local_ns), query=None,
+                                              settings=self.magics._settings())
+            return dict(resolved.parameters)
+        except KfxError:
+            return {}
+
+    def values(self) -> dict[str, str]:
+        """The form's values as the binding would send them: strings, typed as Kusto parses them."""
+        out = {}
+        for decl in self.declared:
+            value = self.fields[decl.name].value
+            if value is None or value == "":
+                continue
+            out[decl.name] = _parameter_text(decl.type, value)
+        return out
+
+    def run(self):
+        """Re-run the binding with the form's values; NAME and the shown frame are replaced."""
+        from IPython.display import clear_output, display
+
+        with self.output:
+            clear_output(wait=True)
+            try:
+                self.frame = self.magics._run_input(self.line, self.cell, self.local_ns, overrides=self.values())
+            except Exception as exc:  # noqa: BLE001 - shown in the form's output, the form stays usable
+                print(exc)
+                return None
+            display(self.frame)
+        return self.frame
+
+
+def _widget_value(kind: str, text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        if kind in ("long", "int"):
+            return int(text)
+        if kind in ("real", "decimal"):
+            return float(text)
+        if kind == "bool":
+            return str(text).strip().lower() == "true"
+        if kind == "datetime":
+            from .literals import parse_datetime
+
+            return parse_datetime(text).replace(tzinfo=dt.timezone.utc)
+    except (ValueError, TypeError):
+        return None
+    return str(text)
+
+
+def _parameter_text(kind: str, value: Any) -> str:
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "datetime" and isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return f"datetime({value.isoformat()})"
+    return str(value)
+
+
+def _widget_frontend(shell) -> bool:
+    """True inside a Jupyter kernel (where ipywidgets render); False in a terminal or plain shell."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return type(shell).__name__ == "ZMQInteractiveShell"
