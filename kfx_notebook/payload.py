@@ -1,0 +1,254 @@
+"""What a function returns -> rows -> the exact bytes the Kusto output binding would ingest.
+
+The rule it keeps: reproduce the host and the extension (spec/bindings.md §9), quirks included,
+and say so in a warning line instead of fixing them. Pure: pandas is imported only inside
+`records_from_frame`, and only when a DataFrame is handed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import BindingError
+
+OUT_OF_PROCESS = ("python", "javascript", "java", "powershell")
+
+
+@dataclass
+class Rows:
+    """The rows the binding collects (dicts; strings only for C# rows) and one-line warnings."""
+
+    rows: list
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Payload:
+    """One ingestion call's body: the bytes, the format sent with them, the row count."""
+
+    data: bytes
+    data_format: str
+    rows: int
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- Kusto text forms ---------------------------------------------------------------------------
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def kusto_datetime(value) -> str | None:
+    """A datetime -> 'YYYY-MM-DDTHH:MM:SS.fffffffZ' (UTC, 7 fraction digits); naive means UTC."""
+    if value is None:
+        return None
+    if hasattr(value, "value") and hasattr(value, "tz_localize"):   # pandas.Timestamp: keep nanoseconds
+        if value.tzinfo is not None:
+            value = value.tz_convert("UTC").tz_localize(None)
+        ns = int(value.as_unit("ns").value)
+        seconds, rest = divmod(ns, 1_000_000_000)
+        base = _EPOCH + dt.timedelta(seconds=seconds)
+        return f"{base:%Y-%m-%dT%H:%M:%S}.{rest // 100:07d}Z"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond * 10:07d}Z"
+    if isinstance(value, dt.date):
+        return f"{value:%Y-%m-%d}T00:00:00.0000000Z"
+    raise TypeError(f"not a datetime: {value!r}")
+
+
+def kusto_timespan(value) -> str | None:
+    """A timedelta -> Kusto/.NET timespan '[-][d.]hh:mm:ss.fffffff' (ticks of 100 ns, truncated)."""
+    if value is None:
+        return None
+    if hasattr(value, "as_unit"):    # pandas.Timedelta: nanoseconds
+        ns = int(value.as_unit("ns").value)
+    else:
+        ns = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
+    sign = "-" if ns < 0 else ""
+    ticks = abs(ns) // 100
+    days, ticks = divmod(ticks, 864_000_000_000)
+    hours, ticks = divmod(ticks, 36_000_000_000)
+    minutes, ticks = divmod(ticks, 600_000_000)
+    seconds, ticks = divmod(ticks, 10_000_000)
+    day = f"{days}." if days else ""
+    return f"{sign}{day}{hours:02d}:{minutes:02d}:{seconds:02d}.{ticks:07d}"
+
+
+def json_ready(value: Any) -> Any:
+    """One Python value -> a JSON value as the row would carry it to Kusto."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)) or type(value).__name__ == "Timestamp":
+        if type(value).__name__ == "NaTType":
+            return None
+        return kusto_datetime(value)
+    if isinstance(value, dt.timedelta) or type(value).__name__ == "Timedelta":
+        return kusto_timespan(value)
+    name = type(value).__name__
+    if name in ("NaTType", "NAType"):
+        return None
+    if name == "datetime64":
+        import pandas as pd
+
+        return None if pd.isna(value) else kusto_datetime(pd.Timestamp(value))
+    if name == "timedelta64":
+        import pandas as pd
+
+        return None if pd.isna(value) else kusto_timespan(pd.Timedelta(value))
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):   # numpy scalars and arrays
+        return json_ready(value.tolist())
+    return str(value)
+
+
+# -- DataFrame -> records -------------------------------------------------------------------------
+
+def records_from_frame(df) -> list[dict]:
+    """A DataFrame -> one dict per row, values in the form Kusto ingests back unchanged."""
+    import pandas as pd
+
+    columns: list[list] = []
+    for name in df.columns:
+        series = df[name]
+        dtype = series.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            series = series.astype(object)
+            dtype = series.dtype
+        mask = series.isna().tolist()
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            values = [None if m else kusto_datetime(v) for v, m in zip(series, mask)]
+        elif pd.api.types.is_timedelta64_dtype(dtype):
+            values = [None if m else kusto_timespan(v) for v, m in zip(series, mask)]
+        elif pd.api.types.is_bool_dtype(dtype):
+            values = [None if m else bool(v) for v, m in zip(series.astype(object), mask)]
+        elif pd.api.types.is_integer_dtype(dtype):
+            values = [None if m else int(v) for v, m in zip(series.astype(object), mask)]
+        elif pd.api.types.is_float_dtype(dtype):
+            values = [None if m else json_ready(float(v)) for v, m in zip(series.astype(object), mask)]
+        else:  # strings, objects (Decimal, UUID, dict/list as dynamic, mixed)
+            values = [_object_cell(v) for v in series.astype(object)]
+        columns.append(values)
+    names = [str(c) for c in df.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(df))]
+
+
+def _object_cell(value):
+    if isinstance(value, (dict, list, tuple)):
+        return json_ready(value)
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return json_ready(value)
+
+
+# -- what the host does with a function's return (ReadAsEnumerable) ------------------------------
+
+def rows_from_return(value, *, language: str = "python") -> Rows:
+    """A function's return value -> the rows the extension collects (spec §9.5), nulls skipped."""
+    if language not in (*OUT_OF_PROCESS, "csharp"):
+        raise ValueError(f"language must be one of {', '.join((*OUT_OF_PROCESS, 'csharp'))}, not {language!r}")
+    warnings: list[str] = []
+    if value is None:
+        return Rows([], warnings)
+    if type(value).__name__ == "DataFrame" and hasattr(value, "columns"):
+        return Rows(records_from_frame(value), warnings)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, str):
+        if language == "csharp":
+            if value.lstrip().startswith("["):
+                warnings.append("a JSON array in a C# in-process `out string` is ONE row; Kusto rejects it as "
+                                "json: return a list of objects instead")
+            return Rows([value], warnings)
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            warnings.append("the returned string is not JSON (e.g. CSV text): the deployed host turns it into "
+                            "null and drops it silently, so nothing is ingested: return JSON objects")
+            return Rows([], warnings)
+        return _fan_out(parsed, warnings)
+    if isinstance(value, dict):
+        return Rows([json_ready(value)], warnings)
+    if isinstance(value, (list, tuple)):
+        return _fan_out(list(value), warnings)
+    raise BindingError(f"the cell returned a {type(value).__name__}, which an output binding cannot take",
+                       hint="Return a DataFrame, a dict, a list of dicts or a JSON string.")
+
+
+def _fan_out(parsed, warnings: list[str]) -> Rows:
+    if isinstance(parsed, dict):
+        return Rows([json_ready(parsed)], warnings)
+    if not isinstance(parsed, list):
+        warnings.append(f"the returned JSON is a {type(parsed).__name__}, not an object or array: the deployed "
+                        "host drops it, so nothing is ingested")
+        return Rows([], warnings)
+    rows, dropped = [], 0
+    for item in parsed:
+        if item is None:
+            continue
+        if isinstance(item, dict):
+            rows.append(json_ready(item))
+        else:
+            dropped += 1
+    if dropped:
+        warnings.append(f"{dropped} array element{'s' if dropped != 1 else ''} that "
+                        f"{'are' if dropped != 1 else 'is'} not a JSON object dropped, as the deployed host "
+                        "drops them")
+    return Rows(rows, warnings)
+
+
+# -- rows -> bytes (KustoAsyncCollector) ---------------------------------------------------------
+
+def _minified(row) -> str:
+    if isinstance(row, str):
+        return row
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _indented(row) -> str:
+    """JObject.ToString(): Newtonsoft Formatting.Indented (2 spaces, `"key": value`)."""
+    if isinstance(row, str):
+        return row
+    return json.dumps(row, ensure_ascii=False, indent=2, allow_nan=False)
+
+
+def serialize(rows: list, data_format: str | None) -> Payload:
+    """The bytes one FlushAsync sends: json (1 row, minified) / multijson (indented rows) / row text."""
+    warnings: list[str] = []
+    rows = [r for r in rows if r is not None]
+    fmt = data_format or ("json" if len(rows) <= 1 else "multijson")
+    if fmt == "json" and len(rows) > 1:
+        fmt = "multijson"
+    if not rows:
+        return Payload(b"", fmt, 0, warnings)
+    if fmt == "json":
+        text = _minified(rows[0])
+    else:
+        text = "\n".join(_indented(r) for r in rows)
+        if fmt not in ("multijson", "singlejson") and any(not isinstance(r, str) for r in rows):
+            warnings.append(f"dataFormat {fmt}: object rows are written as indented JSON text (JObject.ToString()), "
+                            f"which Kusto will not read as {fmt}: drop --data-format or use json")
+    return Payload(text.encode("utf-8"), fmt, len(rows), warnings)
