@@ -38,6 +38,10 @@ class KustoCellError(UsageError):
         self.kusto_error = error
         self.request_id = getattr(error, "request_id", None)
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (terminal or kernel) shows instead of a traceback."""
+        return str(self).splitlines()
+
 
 @magics_class
 class KustoMagics(Magics, Configurable):
@@ -64,6 +68,7 @@ class KustoMagics(Magics, Configurable):
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
         Configurable.__init__(self, config=shell.config if shell is not None else None)
+        self._noted: set[str] = set()
 
     # -- shared plumbing -------------------------------------------------------------------------
     def _settings(self):
@@ -84,8 +89,10 @@ class KustoMagics(Magics, Configurable):
                     "Parameter KustoAttribute.Connection should be passed as an environment variable. "
                     "This value resolved to null",
                     hint=f"No setting '{name}' in ConnectionStrings, local.settings.json Values or the environment.")
-            self._note(f"no connection setting '{name}' found (ConnectionStrings, local.settings.json Values, "
-                       "environment): using the embedded database in memory (Data Source=local)")
+            if name not in self._noted:  # said once per session, not on every cell
+                self._noted.add(name)
+                self._note(f"no connection setting '{name}' found (ConnectionStrings, local.settings.json "
+                           "Values, environment): using the embedded database in memory (Data Source=local)")
             value = EMBEDDED
         if not value.strip():
             raise SettingError("Parameter KustoAttribute.Connection should be passed as an environment variable. "
@@ -96,7 +103,8 @@ class KustoMagics(Magics, Configurable):
     def _note(self, message: str) -> None:
         print(display.warning_line(message), file=sys.stderr)
 
-    def _fail(self, exc: KfxError, what: str, secrets: list[str]):
+    def _fail(self, exc: KfxError, what: str, secrets: list[str], request_id: str | None = None):
+        exc.request_id = exc.request_id or request_id
         if not self.short_errors:
             raise exc
         raise KustoCellError(display.scrub(display.error_text(exc, what=what), secrets), exc) from None
@@ -123,9 +131,10 @@ class KustoMagics(Magics, Configurable):
         from . import bindings
 
         secrets: list[str] = []
+        request_id = None
         try:
             parsed = bindings.parse_cell("kusto_input", line, cell)
-            binding = self._with_defaults(parsed.binding)
+            binding = self._with_defaults(parsed.binding, line)
             options = parsed.options
             if getattr(options, "interactive", False) and overrides is None:
                 from .form import show_form
@@ -146,7 +155,7 @@ class KustoMagics(Magics, Configurable):
             result = backend.query(resolved.database, resolved.kql, parameters,
                                    options=resolved.client_request_properties or None, request_id=request_id)
         except KfxError as exc:
-            self._fail(exc, "kusto_input", secrets)
+            self._fail(exc, "kusto_input", secrets, request_id)
         frame = result.frame
         frame.attrs["kusto"] = {
             "database": resolved.database, "query": resolved.kql, "parameters": parameters,
@@ -166,12 +175,13 @@ class KustoMagics(Magics, Configurable):
         self.shell.user_ns[binding.name] = frame
         return frame
 
-    def _with_defaults(self, binding):
+    def _with_defaults(self, binding, line: str = ""):
         """Config defaults for what the cell left out (a cell option always wins)."""
         import dataclasses
+        import re
 
         changes = {}
-        if getattr(binding, "connection", None) in (None, "") and self.default_connection:
+        if not re.search(r"(^|\s)--connection(\s|=|$)", line) and self.default_connection:
             changes["connection"] = self.default_connection
         if not getattr(binding, "database", None) and self.default_database:
             changes["database"] = self.default_database
@@ -195,7 +205,7 @@ class KustoMagics(Magics, Configurable):
         secrets: list[str] = []
         try:
             parsed = bindings.parse_cell("kusto_output", line, cell)
-            binding = self._with_defaults(parsed.binding)
+            binding = self._with_defaults(parsed.binding, line)
             options = parsed.options
             namespace = self._namespace(local_ns)
             value = self._evaluate(getattr(options, "code", cell), local_ns)

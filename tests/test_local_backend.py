@@ -431,3 +431,9 @@ def test_bin_rewrite_gives_the_engines_answer(local_db):
         cur = local_db.cursor()
         assert cur.execute(raw).fetchall() == cur.execute(engine_sql).fetchall(), span
         cur.close()
+
+
+def test_missing_table_infers_datetime_and_timespan_from_kusto_text(local_db):
+    local_db.ingest("Db", "Auto", b'{"t":"2024-01-02T03:04:05.1234567Z","d":"1.02:03:04.5000000","s":"2024"}',
+                    data_format="json")
+    assert local_db.query("Db", "Auto").column_types == [("t", "datetime"), ("d", "timespan"), ("s", "string")]

@@ -222,7 +222,15 @@ def _infer_value(value: Any) -> str | None:
         return "real"
     if isinstance(value, (dict, list)):
         return "dynamic"
+    if _ISO_DATETIME.match(value):
+        return "datetime"
+    if _TIMESPAN.match(value):
+        return "timespan"
     return "string"
+
+
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+_TIMESPAN = re.compile(r"^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")
 
 
 def _infer_json_columns(records: list[dict]) -> list[tuple[str, str]]:
