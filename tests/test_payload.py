@@ -1,0 +1,169 @@
+"""What a function returns -> rows -> exact bytes (spec/bindings.md §9); DataFrames round-trip via Kusto."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+
+import pytest
+
+from kfx_notebook.errors import BindingError
+from kfx_notebook.payload import (
+    kusto_timespan,
+    records_from_frame,
+    rows_from_return,
+    serialize,
+)
+
+# -- serialize: exact bytes for every shape -------------------------------------------------------
+
+ONE = [{"a": 1, "b": "x"}]
+TWO = [{"a": 1, "b": "é"}, {"a": 2, "b": None}]
+TWO_INDENTED = b'{\n  "a": 1,\n  "b": "\xc3\xa9"\n}\n{\n  "a": 2,\n  "b": null\n}'
+
+
+@pytest.mark.parametrize("rows, fmt, data, sent", [
+    pytest.param(ONE, None, b'{"a":1,"b":"x"}', "json", id="one-row-without-format-is-minified-json"),
+    pytest.param(TWO, None, TWO_INDENTED, "multijson", id="two-rows-without-format-are-indented-multijson"),
+    pytest.param(TWO, "json", TWO_INDENTED, "multijson", id="json-with-more-than-one-row-becomes-multijson"),
+    pytest.param(ONE, "json", b'{"a":1,"b":"x"}', "json", id="json-with-one-row-stays-json"),
+    pytest.param(ONE, "multijson", b'{\n  "a": 1,\n  "b": "x"\n}', "multijson", id="multijson-one-row-indented"),
+    pytest.param(["1,x", "2,y"], "csv", b"1,x\n2,y", "csv", id="string-rows-are-written-verbatim"),
+    pytest.param(['{"a": 1}'], None, b'{"a": 1}', "json", id="a-string-row-as-json-is-verbatim"),
+    pytest.param([{"d": {"k": [1, 2]}, "e": {}}], "multijson",
+                 b'{\n  "d": {\n    "k": [\n      1,\n      2\n    ]\n  },\n  "e": {}\n}', "multijson",
+                 id="nested-dynamic-values-indent-like-newtonsoft"),
+])
+def test_serialize_exact_bytes(rows, fmt, data, sent):
+    payload = serialize(rows, fmt)
+    assert (payload.data, payload.data_format, payload.rows) == (data, sent, len(rows))
+
+
+def test_object_rows_with_csv_are_written_as_json_text_with_a_warning():
+    payload = serialize(ONE, "csv")
+    assert payload.data == b'{\n  "a": 1,\n  "b": "x"\n}'
+    assert len(payload.warnings) == 1 and "will not read as csv" in payload.warnings[0]
+
+
+def test_zero_rows_means_no_ingestion():
+    payload = serialize([None, None], None)
+    assert (payload.data, payload.rows) == (b"", 0)
+
+
+# -- rows_from_return: the host's ReadAsEnumerable --------------------------------------------------
+
+def test_a_json_array_fans_out_and_non_objects_are_dropped_with_a_warning():
+    r = rows_from_return('[{"a": 1}, 2, null, "x", {"a": 2}]')
+    assert r.rows == [{"a": 1}, {"a": 2}]
+    assert r.warnings == ["2 array elements that are not a JSON object dropped, as the deployed host drops them"]
+
+
+def test_a_json_object_is_one_row():
+    assert rows_from_return('{"a": 1}').rows == [{"a": 1}]
+    assert rows_from_return(b'{"a": 1}').rows == [{"a": 1}]
+
+
+def test_csv_text_is_dropped_as_the_deployed_host_drops_it():
+    r = rows_from_return("a,b\n1,2\n")
+    assert r.rows == []
+    assert len(r.warnings) == 1 and "drops it silently" in r.warnings[0]
+
+
+def test_a_dict_and_a_list_of_dicts():
+    assert rows_from_return({"a": 1}).rows == [{"a": 1}]
+    assert rows_from_return([{"a": 1}, None, {"a": 2}]).rows == [{"a": 1}, {"a": 2}]
+
+
+def test_none_returns_no_rows():
+    assert rows_from_return(None).rows == []
+
+
+def test_python_values_in_dict_rows_become_json():
+    r = rows_from_return({"t": dt.datetime(2024, 1, 2, 3, 4, 5, 600000), "d": decimal.Decimal("1.50"),
+                          "g": uuid.UUID(int=255), "x": float("nan")})
+    assert r.rows == [{"t": "2024-01-02T03:04:05.6000000Z", "d": "1.50",
+                       "g": "00000000-0000-0000-0000-0000000000ff", "x": None}]
+
+
+def test_a_csharp_string_is_one_verbatim_row_and_an_array_in_it_warns():
+    r = rows_from_return('[{"a":1}]', language="csharp")
+    assert r.rows == ['[{"a":1}]'] and "ONE row" in r.warnings[0]
+
+
+def test_something_no_binding_takes_is_refused():
+    with pytest.raises(BindingError, match="cannot take"):
+        rows_from_return(42)
+
+
+# -- records_from_frame: full fidelity ---------------------------------------------------------------
+
+@pytest.mark.parametrize("td, text", [
+    pytest.param(dt.timedelta(hours=1, minutes=2, seconds=3), "01:02:03.0000000", id="hours-minutes-seconds"),
+    pytest.param(dt.timedelta(days=2, microseconds=5), "2.00:00:00.0000050", id="days-before-a-dot"),
+    pytest.param(-dt.timedelta(days=1, hours=12), "-1.12:00:00.0000000", id="negative-with-days"),
+    pytest.param(-dt.timedelta(seconds=1.5), "-00:00:01.5000000", id="negative-below-a-day"),
+])
+def test_timespans_as_kusto_writes_them(td, text):
+    assert kusto_timespan(td) == text
+
+
+def _frame():
+    import pandas as pd
+
+    return pd.DataFrame({
+        "i": pd.Series([1, 2], dtype="int64"),
+        "n": pd.array([7, None], dtype="Int64"),
+        "f": [1.25, float("nan")],
+        "b": [True, False],
+        "nb": pd.array([None, True], dtype="boolean"),
+        "naive": pd.to_datetime(["2024-01-01T10:00:00.1234567", "1969-12-31T23:59:59.9"], format="ISO8601"),
+        "aware": pd.to_datetime(["2024-01-01T10:00:00+02:00", "2024-06-01T00:00:00+02:00"]),
+        "span": pd.to_timedelta([dt.timedelta(days=-1, hours=-2), dt.timedelta(milliseconds=1)]),
+        "dec": [decimal.Decimal("10.005"), None],
+        "guid": [uuid.UUID(int=1), None],
+        "dyn": [{"k": [1, {"z": None}]}, ["a"]],
+        "s": ["héllo ✓ 漢字", None],
+    })
+
+
+def test_every_column_kind_converts_exactly():
+    rows = records_from_frame(_frame())
+    assert rows == [
+        {"i": 1, "n": 7, "f": 1.25, "b": True, "nb": None, "naive": "2024-01-01T10:00:00.1234567Z",
+         "aware": "2024-01-01T08:00:00.0000000Z", "span": "-1.02:00:00.0000000", "dec": "10.005",
+         "guid": "00000000-0000-0000-0000-000000000001", "dyn": {"k": [1, {"z": None}]}, "s": "héllo ✓ 漢字"},
+        {"i": 2, "n": None, "f": None, "b": False, "nb": True, "naive": "1969-12-31T23:59:59.9000000Z",
+         "aware": "2024-05-31T22:00:00.0000000Z", "span": "00:00:00.0010000", "dec": None, "guid": None,
+         "dyn": ["a"], "s": None},
+    ]
+    # and the records are plain JSON (the bytes the binding sends)
+    assert json.loads(serialize(rows, None).data.decode().replace("}\n{", "},{").join("[]")) == rows
+
+
+def test_a_frame_round_trips_through_the_embedded_kusto_database(local_db):
+    """Ingest the multijson bytes into a real (DuckDB) Kusto table and read the same values back."""
+    local_db.query("db", ".create table T (i:long, n:long, f:real, b:bool, nb:bool, naive:datetime, "
+                         "aware:datetime, span:timespan, dec:decimal, guid:guid, dyn:dynamic, s:string)")
+    payload = serialize(rows_from_return(_frame()).rows, None)
+    receipt = local_db.ingest("db", "T", payload.data, data_format=payload.data_format)
+    assert receipt.rows == 2
+    back = local_db.query("db", "T | order by i asc").frame
+    assert back["i"].tolist() == [1, 2]
+    assert back["n"].isna().tolist() == [False, True] and back["n"][0] == 7
+    assert back["f"][0] == 1.25 and back["f"].isna()[1]
+    assert back["nb"].isna()[0] and bool(back["nb"][1]) is True
+    assert str(back["naive"][0]).startswith("2024-01-01 10:00:00.123456")
+    assert back["aware"][1].isoformat().startswith("2024-05-31T22:00:00")
+    assert back["span"][0] == dt.timedelta(days=-1, hours=-2)
+    assert decimal.Decimal(str(back["dec"][0])) == decimal.Decimal("10.005")
+    assert str(back["guid"][0]) == "00000000-0000-0000-0000-000000000001"
+    assert back["dyn"][0] == {"k": [1, {"z": None}]}
+    assert back["s"][0] == "héllo ✓ 漢字"
+
+
+def test_an_empty_frame_has_no_rows():
+    import pandas as pd
+
+    assert records_from_frame(pd.DataFrame({"a": pd.Series([], dtype="int64")})) == []
