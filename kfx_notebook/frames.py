@@ -1,0 +1,429 @@
+"""Kusto result values (as JSON decodes them) -> pandas DataFrame, column by column, in one pass.
+
+The rule it keeps: no value is silently changed. Every Kusto type gets the dtype of
+``kusto_types.py`` (the nullable one when the column has a null); longs above 2^53 stay
+exact, decimals stay ``Decimal``, null bools stay ``<NA>``, negative timespans with a day
+part keep their sign on the whole span, and a datetime outside pandas' nanosecond range is
+reported (kept at microsecond resolution with a warning), never turned into ``NaT``.
+A truncated result raises ``ResultTruncatedError`` with the numbers.
+
+Pure: no I/O; pandas, numpy and pyarrow are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Sequence
+
+from .errors import KfxError, KustoQueryError, ResultTruncatedError
+from .kusto_types import kusto_type
+
+
+class DatetimeRangeWarning(UserWarning):
+    """A datetime column holds values outside pandas' nanosecond range (1677-2262)."""
+
+
+class ConversionError(KfxError):
+    """A value on the wire is not what its Kusto column type says."""
+
+    code = "KfxResultConversion"
+
+
+# -- one converter per Kusto type --------------------------------------------------------------
+
+def _nulls(values: Sequence[Any]):
+    import numpy as np
+
+    return np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+
+
+def _integers(np_type: str):
+    def convert(values, name):
+        import numpy as np
+        import pandas as pd
+
+        try:
+            if None not in values:
+                return pd.Series(np.array(values, dtype=np_type), copy=False)
+            mask = _nulls(values)
+            filled = np.array([0 if v is None else v for v in values], dtype=np_type)
+            return pd.Series(pd.arrays.IntegerArray(filled, mask), copy=False)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _bad(name, np_type, values, exc) from None
+    return convert
+
+
+def _reals(values, name):
+    import numpy as np
+    import pandas as pd
+
+    try:  # numpy reads None as NaN and the strings "NaN", "Infinity", "-Infinity" as floats
+        return pd.Series(np.array(values, dtype="float64"), copy=False)
+    except (TypeError, ValueError) as exc:
+        raise _bad(name, "real", values, exc) from None
+
+
+def _bools(values, name):
+    import numpy as np
+    import pandas as pd
+
+    if any(v is not None and v is not True and v is not False for v in values):
+        raise _bad(name, "bool", values, None)
+    if None not in values:
+        return pd.Series(np.array(values, dtype=bool), copy=False)
+    mask = _nulls(values)
+    filled = np.array([False if v is None else v for v in values], dtype=bool)
+    return pd.Series(pd.arrays.BooleanArray(filled, mask), copy=False)
+
+
+def _decimal(value):
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+def _decimals(values, name):
+    import pandas as pd
+
+    try:
+        return pd.Series([_decimal(v) for v in values], dtype=object)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise _bad(name, "decimal", values, exc) from None
+
+
+def _objects(values, name):
+    import pandas as pd
+
+    return pd.Series(list(values), dtype=object)
+
+
+def _strings(values, name):
+    import pandas as pd
+
+    return pd.Series(list(values), dtype=_default_string_dtype())
+
+
+_STRING_DTYPE: list = []
+
+
+def _default_string_dtype():
+    """The dtype pandas of the day gives a column of str (``str`` in pandas 3, object before)."""
+    if not _STRING_DTYPE:
+        import pandas as pd
+
+        _STRING_DTYPE.append(pd.Series(["x"]).dtype)
+    return _STRING_DTYPE[0]
+
+
+def _dynamic(value):
+    # v2 sends dynamic as native JSON; v1 (management results) sends a JSON text. Only a text
+    # that opens an object or array is decoded, so a dynamic string scalar stays a string.
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _dynamics(values, name):
+    import pandas as pd
+
+    return pd.Series([_dynamic(v) for v in values], dtype=object)
+
+
+def _datetimes(values, name):
+    import pandas as pd
+    import pyarrow as pa
+
+    try:  # Arrow parses ISO-8601 with 'Z' and up to 9 fraction digits in C++
+        array = pa.array(values, type=pa.string()).cast(pa.timestamp("ns", "UTC"))
+        return pd.Series(array.to_pandas(), copy=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        pass
+    return _datetimes_slow(values, name)
+
+
+_FRACTION = re.compile(r"(\.\d{6})(\d+)")
+
+
+def _datetimes_slow(values, name):
+    """Values Arrow refused: other ISO shapes, out-of-range years, or junk (which raises)."""
+    import pandas as pd
+
+    if any(v is not None and not isinstance(v, str) for v in values):
+        raise _bad(name, "datetime", values, None)
+    try:
+        return pd.Series(pd.to_datetime(list(values), format="ISO8601", utc=True), copy=False) \
+            .astype("datetime64[ns, UTC]")
+    except pd.errors.OutOfBoundsDatetime:
+        pass
+    except ValueError as exc:
+        raise _bad(name, "datetime", values, exc) from None
+    # Outside 1677-2262: microseconds hold years 1-9999; the 7th fraction digit (100 ns) cannot stay.
+    dropped = sum(1 for v in values if v is not None and (m := _FRACTION.search(v)) and m.group(2).strip("0Z"))
+    trimmed = [None if v is None else _FRACTION.sub(r"\1", v) for v in values]
+    try:
+        series = pd.Series(pd.to_datetime(trimmed, format="ISO8601", utc=True), copy=False) \
+            .astype("datetime64[us, UTC]")
+    except (ValueError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise _bad(name, "datetime", values, exc) from None
+    low, high = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+    outside = series[(series < low) | (series > high)]
+    first = outside.iloc[0] if len(outside) else None
+    warnings.warn(
+        f"column {name!r}: {len(outside)} datetime(s) outside pandas' nanosecond range (1677-2262), "
+        f"e.g. {first}; kept the column as datetime64[us, UTC]"
+        + (f", dropping the 100-ns digit of {dropped} value(s)" if dropped else ""),
+        DatetimeRangeWarning, stacklevel=4)
+    return series
+
+
+_NS_PER = (86_400_000_000_000, 3_600_000_000_000, 60_000_000_000, 1_000_000_000)
+
+
+def _timespan_ns(value) -> int | None:
+    """``[-][d.]hh:mm:ss[.fffffff]`` or a tick count -> nanoseconds; the sign covers the whole span."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        negative = value[:1] == "-"
+        text = value[1:] if negative else value
+        hours, minutes, seconds = text.split(":")
+        days = 0
+        if "." in hours:
+            days, hours = hours.split(".")
+        if "." in seconds:
+            seconds, fraction = seconds.split(".")
+            if not fraction.isdigit() or len(fraction) > 9:
+                raise ValueError(value)
+            nanos = int(fraction.ljust(9, "0"))
+        else:
+            nanos = 0
+        if not (hours.isdigit() and minutes.isdigit() and seconds.isdigit()):
+            raise ValueError(value)
+        total = (int(days) * _NS_PER[0] + int(hours) * _NS_PER[1] + int(minutes) * _NS_PER[2]
+                 + int(seconds) * _NS_PER[3] + nanos)
+        return -total if negative else total
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return value * 100  # ticks of 100 ns
+    raise TypeError(value)
+
+
+def _timespans(values, name):
+    import numpy as np
+    import pandas as pd
+
+    try:
+        if None not in values:
+            ns = np.array([_timespan_ns(v) for v in values], dtype="int64")
+        else:
+            mask = _nulls(values)
+            ns = np.array([0 if v is None else _timespan_ns(v) for v in values], dtype="int64")
+            ns[mask] = np.iinfo("int64").min  # NaT
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _bad(name, "timespan", values, exc) from None
+    return pd.Series(ns.view("timedelta64[ns]"), copy=False)
+
+
+# One converter per canonical Kusto type name (kusto_types.TYPES); tests walk every row.
+CONVERTERS: dict[str, Callable[[Sequence[Any], str], Any]] = {
+    "bool": _bools,
+    "int": _integers("int32"),
+    "long": _integers("int64"),
+    "real": _reals,
+    "decimal": _decimals,
+    "string": _strings,
+    "datetime": _datetimes,
+    "timespan": _timespans,
+    "guid": _objects,
+    "dynamic": _dynamics,
+}
+
+
+def _bad(name: str, ktype: str, values, exc) -> ConversionError:
+    first = next((v for v in values if v is not None and not _fits(ktype, v)), None)
+    shown = repr(first)[:80] if first is not None else (str(exc)[:80] if exc else "?")
+    return ConversionError(f"column {name!r} of Kusto type {ktype} holds {shown}, which is not a {ktype}",
+                           hint="Cast the column in the query (e.g. tostring()) or report the server's encoding.")
+
+
+def _fits(ktype: str, value) -> bool:
+    try:
+        if ktype == "bool":
+            return isinstance(value, bool)
+        if ktype in ("int32", "int64"):
+            return isinstance(value, int) and not isinstance(value, bool) and \
+                (-2**31 <= value < 2**31 if ktype == "int32" else -2**63 <= value < 2**63)
+        if ktype == "real":
+            float(value)
+        elif ktype == "decimal":
+            _decimal(value)
+        elif ktype == "timespan":
+            _timespan_ns(value)
+        elif ktype == "datetime":
+            import pandas as pd
+
+            pd.Timestamp(value)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "this is the bad value"
+        return False
+
+
+# -- public -----------------------------------------------------------------------------------
+
+def frame_from_columns(columns: list[tuple[str, str]], rows: list[list], *, consume: bool = False):
+    """A DataFrame from (name, Kusto type) columns and JSON-decoded rows (v1 or v2 encodings).
+
+    With ``consume=True`` the ``rows`` list is emptied once transposed, so each row's list is
+    freed before conversion (lower peak memory); the caller must not need it any more.
+    """
+    import pandas as pd
+
+    converters = [CONVERTERS[kusto_type(ktype).name] for _, ktype in columns]
+    width = len(columns)
+    for row in rows:
+        if len(row) != width:
+            raise ConversionError(f"a result row has {len(row)} values for {width} columns",
+                                  hint="The server sent a malformed table; report it with the query.")
+        break
+    by_column = list(zip(*rows)) if rows else [() for _ in columns]
+    if consume:
+        rows.clear()
+    if by_column and len(by_column) != width:
+        raise ConversionError("result rows have different lengths",
+                              hint="The server sent a malformed table; report it with the query.")
+    series = {}
+    for i, ((name, _), convert) in enumerate(zip(columns, converters)):
+        series[i] = convert(by_column[i], name)
+        by_column[i] = None  # free the column's Python values as soon as they are converted
+    frame = pd.DataFrame(series, copy=False) if series else pd.DataFrame(index=pd.RangeIndex(0))
+    frame.columns = [name for name, _ in columns]
+    return frame
+
+
+def frame_from_sdk_table(table):
+    """A DataFrame from a KustoResultTable the official SDK already parsed (from its raw rows)."""
+    columns = [(c.column_name, c.column_type) for c in table.columns]
+    return frame_from_columns(columns, table.raw_rows)
+
+
+_TRUNCATION_CODES = ("E_QUERY_RESULT_SET_TOO_LARGE", "LimitsExceeded", "E_LOW_MEMORY_CONDITION")
+_NUMBER = re.compile(r"limit(?: of)?\s*(?:\(\w+\)\s*)?(?:of\s*)?(\d[\d,]*)", re.IGNORECASE)
+
+
+def _error_text(error: Any) -> tuple[str, str]:
+    """(code, message) of one OneApiError-ish object or a completion payload."""
+    if isinstance(error, dict):
+        inner = error.get("error", error)
+        if isinstance(inner, dict):
+            code = str(inner.get("code") or inner.get("StatusCodeName") or "")
+            message = str(inner.get("@message") or inner.get("message") or inner.get("Text") or "")
+            return code, message
+    return "", str(error)
+
+
+def _is_truncation(code: str, message: str) -> bool:
+    text = f"{code} {message}"
+    return any(c in text for c in _TRUNCATION_CODES) or "truncat" in text.lower()
+
+
+def raise_for_errors(errors: list[Any], rows: int, frame=None, request_id: str | None = None) -> None:
+    """Raise ResultTruncatedError (with the numbers) or KustoQueryError for inline errors."""
+    if not errors:
+        return
+    parsed = [_error_text(e) for e in errors]
+    for code, message in parsed:
+        if _is_truncation(code, message):
+            match = _NUMBER.search(message)
+            limit = int(match.group(1).replace(",", "")) if match else None
+            exc = ResultTruncatedError(
+                f"Kusto truncated the result: {rows} row(s) arrived"
+                + (f", the limit is {limit}" if limit else "") + f" ({code or 'truncated'}: {message[:200]})",
+                hint="Narrow the query (where/summarize/take), or add 'set notruncation;' before it "
+                     "if you really need every row.",
+                request_id=request_id)
+            exc.rows = rows
+            exc.limit = limit
+            exc.partial_frame = frame  # what arrived, for whoever wants it anyway
+            raise exc
+    code, message = parsed[0]
+    raise KustoQueryError(f"Kusto reported an error inside the result: {message[:300] or code}",
+                          code=code or None, request_id=request_id,
+                          hint="The query ran but failed part-way; fix the error and run it again.")
+
+
+def frame_from_v2(body: bytes | str):
+    """Raw v2 query response -> (DataFrame of the first PrimaryResult, column types, completion facts).
+
+    Raises ResultTruncatedError when Kusto cut the result (inline OneApiErrors, a
+    QueryCompletionInformation row with Level < 4, or DataSetCompletion errors), and
+    KustoQueryError for any other inline error. Raising, not warning: a cell that goes on
+    with a silently partial frame is the pain this project exists to remove.
+    """
+    frames = json.loads(body)
+    del body
+    if isinstance(frames, dict) and "error" in frames:
+        _code, message = _error_text(frames)
+        raise KustoQueryError(f"Kusto refused the query: {message[:300]}", code=_code or None)
+    if not isinstance(frames, list):
+        raise ConversionError("the response is not a v2 frame list",
+                              hint="Point the connection at a Kusto v2 query endpoint.")
+    tables = [f for f in frames if isinstance(f, dict) and f.get("FrameType") == "DataTable"]
+    primary = next((t for t in tables if t.get("TableKind") == "PrimaryResult"), None)
+    if primary is None and len(tables) == 1:
+        primary = tables[0]
+    if primary is None:
+        raise ConversionError("the response has no PrimaryResult table",
+                              hint="The server sent no result table; report it with the query.")
+    errors: list[Any] = []
+    warnings_seen: list[str] = []
+    for table in tables:
+        if table.get("TableKind") != "QueryCompletionInformation":
+            continue
+        names = [c["ColumnName"] for c in table.get("Columns", [])]
+        for row in table.get("Rows", []):
+            if not isinstance(row, list):
+                continue
+            record = dict(zip(names, row))
+            level = record.get("Level")
+            payload = record.get("Payload")
+            if isinstance(payload, str) and payload[:1] == "{":
+                try:
+                    payload = json.loads(payload)
+                except ValueError:
+                    pass
+            text = payload.get("Text", "") if isinstance(payload, dict) else str(payload or "")
+            entry = {"StatusCodeName": record.get("StatusCodeName") or "", "Text": text}
+            if isinstance(level, int) and level < 3:  # Critical/Error: the result is not whole
+                errors.append(entry)
+            elif isinstance(level, int) and level < 4 and text:
+                warnings_seen.append(text)
+                if _is_truncation(entry["StatusCodeName"], text):
+                    errors.append(entry)
+    for frame_ in frames:
+        if isinstance(frame_, dict) and frame_.get("FrameType") == "DataSetCompletion":
+            errors.extend(frame_.get("OneApiErrors") or [])
+    rows = primary.get("Rows", [])
+    inline = [r for r in rows if isinstance(r, dict)]
+    if inline:
+        rows = [r for r in rows if not isinstance(r, dict)]
+        for r in inline:
+            errors.extend(r.get("OneApiErrors") or [r])
+    columns = [(c["ColumnName"], c.get("ColumnType") or c.get("DataType")) for c in primary["Columns"]]
+    primary["Rows"] = None
+    del frames, tables, primary
+    count = len(rows)
+    frame = frame_from_columns(columns, rows, consume=True)
+    completion: dict[str, Any] = {"rows": count, "truncated": False}
+    if warnings_seen:
+        completion["warnings"] = warnings_seen
+    raise_for_errors(errors, count, frame)
+    return frame, columns, completion
