@@ -265,3 +265,13 @@ def test_output_table_name_is_template_resolved_from_the_query():
 def test_function_json_is_json_serializable_for_both_directions():
     for b in (_input(), _output(mapping_ref="m", data_format="csv")):
         assert json.loads(json.dumps(b.to_function_json())) == b.to_function_json()
+
+
+def test_no_secret_from_the_connection_setting_reaches_warnings_or_reprs():
+    secret = "Zm9vYmFy-app-key=="
+    settings = Settings(None, {"KustoConnectionString": f"Data Source=local;Database=Other;AppKey={secret}"})
+    r_in = resolve_input(_input(managed_service_identity="system"), {"region": "EU"}, None, settings)
+    r_out = resolve_output(_output(data_format="CSV"), {}, None, settings)
+    shown = " ".join([*r_in.warnings, *r_out.warnings, repr(r_in), repr(r_out), repr(settings)])
+    assert r_in.warnings and r_out.warnings
+    assert secret not in shown
