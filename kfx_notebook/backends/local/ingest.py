@@ -288,14 +288,23 @@ def _insert_rows(backend, database: str, table: str, columns, rows: list[list]) 
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
             raise IngestionError(f"Column '{columns[i][0]}' ({ktype}) cannot hold a value: {exc}") from None
     source = pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
-    casts = ", ".join(f"CAST(c{i} AS {kusto_type(t).duckdb})" for i, (_, t) in enumerate(columns))
-    names = ", ".join(quote(n) for n, _ in columns)
+    _write(backend, database, table, columns, source, [(f"c{i}", n, t) for i, (n, t) in enumerate(columns)])
+
+
+def _write(backend, database: str, table: str, columns, source, plan: list[tuple[str, str, str]]) -> None:
+    """INSERT the staged *source* (Arrow table or DataFrame) into the table, one CAST per column.
+
+    *plan* is (source column, table column, Kusto type); the table is created from *columns*
+    first when missing. One lock for create + insert, so concurrent writers cannot race.
+    """
+    select = ", ".join(f"CAST({quote(src)} AS {kusto_type(t).duckdb})" for src, _, t in plan)
+    names = ", ".join(quote(name) for _, name, _ in plan)
     with backend.lock:
         _ensure_table(backend, database, table, columns)
         cur = backend.cursor()
         try:
-            cur.register("_kfx_rows", source)
-            cur.execute(f"INSERT INTO {qualified(database, table)} ({names}) SELECT {casts} FROM _kfx_rows")
+            cur.register("_kfx_staged", source)
+            cur.execute(f"INSERT INTO {qualified(database, table)} ({names}) SELECT {select} FROM _kfx_staged")
         except Exception as exc:
             raise IngestionError(f"Rows could not be written to '{table}': {str(exc).splitlines()[0]}") from None
         finally:
@@ -361,19 +370,6 @@ def _ingest_frame(backend, database: str, table: str, frame) -> int:
         elif ktype == "real":
             series = series.astype("float64").where(series.notna(), None) if series.isna().any() else series
         staged[name] = series
-    staged_frame = pd.DataFrame(staged)
     target = dict(columns)
-    select = ", ".join(f"CAST({quote(n)} AS {kusto_type(target[n]).duckdb}) AS {quote(n)}" for n, _ in frame_types)
-    names = ", ".join(quote(n) for n, _ in frame_types)
-    with backend.lock:
-        _ensure_table(backend, database, table, columns)
-        cur = backend.cursor()
-        try:
-            cur.register("_kfx_frame", staged_frame)
-            cur.execute(f"INSERT INTO {qualified(database, table)} ({names}) SELECT {select} FROM _kfx_frame")
-        except Exception as exc:
-            raise IngestionError(f"DataFrame could not be written to '{table}': {str(exc).splitlines()[0]}") \
-                from None
-        finally:
-            cur.close()
+    _write(backend, database, table, columns, pd.DataFrame(staged), [(n, n, target[n]) for n, _ in frame_types])
     return len(frame)
