@@ -360,6 +360,36 @@ def raise_for_errors(errors: list[Any], rows: int, frame=None, request_id: str |
                           hint="The query ran but failed part-way; fix the error and run it again.")
 
 
+def completion_errors(names: list[str], rows: list) -> tuple[list[dict], list[str]]:
+    """(errors, warning texts) from a QueryCompletionInformation table's column names and rows.
+
+    Level < 3 (Critical/Error) is an error; a Level-3 warning that says the result was truncated
+    counts as an error too.
+    """
+    errors: list[dict] = []
+    seen: list[str] = []
+    for row in rows:
+        if not isinstance(row, (list, tuple)):
+            continue
+        record = dict(zip(names, row))
+        level = record.get("Level")
+        payload = record.get("Payload")
+        if isinstance(payload, str) and payload[:1] == "{":
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                pass
+        text = payload.get("Text", "") if isinstance(payload, dict) else str(payload or "")
+        entry = {"StatusCodeName": record.get("StatusCodeName") or "", "Text": text}
+        if isinstance(level, int) and level < 3:
+            errors.append(entry)
+        elif isinstance(level, int) and level < 4 and text:
+            seen.append(text)
+            if _is_truncation(entry["StatusCodeName"], text):
+                errors.append(entry)
+    return errors, seen
+
+
 def frame_from_v2(body: bytes | str):
     """Raw v2 query response -> (DataFrame of the first PrimaryResult, column types, completion facts).
 
@@ -386,28 +416,11 @@ def frame_from_v2(body: bytes | str):
     errors: list[Any] = []
     warnings_seen: list[str] = []
     for table in tables:
-        if table.get("TableKind") != "QueryCompletionInformation":
-            continue
-        names = [c["ColumnName"] for c in table.get("Columns", [])]
-        for row in table.get("Rows", []):
-            if not isinstance(row, list):
-                continue
-            record = dict(zip(names, row))
-            level = record.get("Level")
-            payload = record.get("Payload")
-            if isinstance(payload, str) and payload[:1] == "{":
-                try:
-                    payload = json.loads(payload)
-                except ValueError:
-                    pass
-            text = payload.get("Text", "") if isinstance(payload, dict) else str(payload or "")
-            entry = {"StatusCodeName": record.get("StatusCodeName") or "", "Text": text}
-            if isinstance(level, int) and level < 3:  # Critical/Error: the result is not whole
-                errors.append(entry)
-            elif isinstance(level, int) and level < 4 and text:
-                warnings_seen.append(text)
-                if _is_truncation(entry["StatusCodeName"], text):
-                    errors.append(entry)
+        if table.get("TableKind") == "QueryCompletionInformation":
+            found, seen = completion_errors([c["ColumnName"] for c in table.get("Columns", [])],
+                                            table.get("Rows", []))
+            errors.extend(found)
+            warnings_seen.extend(seen)
     for frame_ in frames:
         if isinstance(frame_, dict) and frame_.get("FrameType") == "DataSetCompletion":
             errors.extend(frame_.get("OneApiErrors") or [])
