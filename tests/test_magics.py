@@ -22,7 +22,8 @@ SECRET = "s3cr3t-AppKey-Value-123"
 def shell():
     sh = TestingShell.instance()
     sh.history_manager.enabled = False
-    sh.run_line_magic("load_ext", "kfx_notebook")
+    if "KustoMagics" not in sh.magics_manager.registry:
+        sh.run_line_magic("load_ext", "kfx_notebook")
     return sh
 
 
