@@ -398,8 +398,31 @@ def frame_from_v2(body: bytes | str):
     KustoQueryError for any other inline error. Raising, not warning: a cell that goes on
     with a silently partial frame is the pain this project exists to remove.
     """
-    frames = json.loads(body)
-    del body
+    import gc
+
+    # Parsing makes millions of containers; a cyclic-GC pass every few thousand of them costs
+    # more than the parse itself (measured: about a third of the time at 100k rows). None of
+    # them can form a cycle, so the collector is paused for the call and restored after.
+    with _gc_paused():
+        return frame_from_v2_frames(json.loads(body))
+
+
+class _gc_paused:
+    def __enter__(self):
+        import gc
+
+        self.enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        import gc
+
+        if self.enabled:
+            gc.enable()
+
+
+def frame_from_v2_frames(frames: list):
+    """Like frame_from_v2 for an already JSON-decoded frame list, which it consumes (empties)."""
     if isinstance(frames, dict) and "error" in frames:
         _code, message = _error_text(frames)
         raise KustoQueryError(f"Kusto refused the query: {message[:300]}", code=_code or None)
@@ -432,6 +455,8 @@ def frame_from_v2(body: bytes | str):
             errors.extend(r.get("OneApiErrors") or [r])
     columns = [(c["ColumnName"], c.get("ColumnType") or c.get("DataType")) for c in primary["Columns"]]
     primary["Rows"] = None
+    if isinstance(frames, list):
+        frames.clear()
     del frames, tables, primary
     count = len(rows)
     frame = frame_from_columns(columns, rows, consume=True)

@@ -274,19 +274,26 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
         response = client.execute_query(database, text, crp)
         return _from_sdk_response(response, "fast", request_id)
     response = execute(endpoint, request, crp, stream_response=True)
-    try:
-        body = response.content
+    try:  # read the body once, uncached, so it can be freed as soon as it is parsed
+        body = response.raw.read(decode_content=True)
     finally:
         response.close()
     if not body:
         raise KustoQueryError("Kusto answered with an empty body", request_id=request_id,
                               hint="Check that the Data Source is a Kusto query endpoint.")
     try:
-        frame, columns, completion = frames.frame_from_v2(body)
+        with frames._gc_paused():  # noqa: SIM117
+            decoded = body.decode("utf-8-sig")  # json.loads(bytes) would hold bytes and str at once
+            del body
+            parsed = json.loads(decoded)
+            del decoded
+            return frames.frame_from_v2_frames(parsed)
+    except ValueError:
+        raise KustoQueryError("Kusto answered with a body that is not JSON", request_id=request_id,
+                              hint="Check that the Data Source is a Kusto query endpoint.") from None
     except KfxError as exc:
         exc.request_id = request_id
         raise
-    return frame, columns, completion
 
 
 def _from_sdk_response(response, converter: str, request_id: str):
