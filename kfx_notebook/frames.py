@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .errors import KfxError, KustoQueryError, ResultTruncatedError
 from .kusto_types import kusto_type
@@ -398,7 +399,6 @@ def frame_from_v2(body: bytes | str):
     KustoQueryError for any other inline error. Raising, not warning: a cell that goes on
     with a silently partial frame is the pain this project exists to remove.
     """
-    import gc
 
     # Parsing makes millions of containers; a cyclic-GC pass every few thousand of them costs
     # more than the parse itself (measured: about a third of the time at 100k rows). None of

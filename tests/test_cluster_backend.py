@@ -6,14 +6,18 @@ import gzip
 import json
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from kfx_notebook.backends.cluster import ClusterBackend, dm_endpoint, is_loopback, _kcsb, _payload
-from kfx_notebook.errors import (KfxError, KustoQueryError, KustoSemanticError, KustoSyntaxError,
-                                 ResultTruncatedError)
+from kfx_notebook.backends.cluster import ClusterBackend, _kcsb, _payload, dm_endpoint, is_loopback
+from kfx_notebook.errors import (
+    KfxError,
+    KustoSemanticError,
+    KustoSyntaxError,
+    ResultTruncatedError,
+)
 
 HEADER = {"FrameType": "DataSetHeader", "IsProgressive": False, "Version": "v2.0",
           "IsFragmented": False, "ErrorReportingPlacement": "InData"}
@@ -30,8 +34,8 @@ def v2(columns, rows, extra=()):
 class Canned(BaseHTTPRequestHandler):
     """Answers by the csl text: 'syntax' -> 400 syntax error, 'semantic' -> 400 semantic, else `replies`."""
 
-    replies: dict = {}
-    seen: list = []
+    replies: dict = {}  # noqa: RUF012 - shared by the handler threads
+    seen: list = []  # noqa: RUF012
 
     def log_message(self, *a):
         pass
@@ -43,7 +47,7 @@ class Canned(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
@@ -97,7 +101,7 @@ def test_fast_converter_keeps_every_value_the_sdk_converter_loses(server):
     assert f["b"].isna()[1] and str(f["b"].dtype) == "boolean"
     assert f["ts"][0] == -timedelta(days=1, seconds=0.5)
     # the SDK path, kept for comparison, shows the pitfalls of spec §12
-    assert s["b"][1] is False or s["b"][1] == False  # noqa: E712 - null bool became False
+    assert s["b"][1] is False or s["b"][1] == False
     assert s["ts"][0] != f["ts"][0]
     assert fast.column_types == [("l", "long"), ("dec", "decimal"), ("b", "bool"), ("ts", "timespan")]
 
@@ -210,7 +214,7 @@ def test_managed_ingest_streams_bytes(server):
     Canned.seen.clear()
     backend = ClusterBackend(server)
     receipt = backend.ingest("Db", "T", b'{"a":1}\n{"a":2}\n', data_format="multijson", mapping_ref="M")
-    path, headers, body = Canned.seen[-1]
+    path, _headers, body = Canned.seen[-1]
     assert path == "/v1/rest/ingest/Db/T?streamFormat=multijson&mappingName=M"
     assert body == b'{"a":1}\n{"a":2}\n'
     assert (receipt.path, receipt.status, receipt.rows) == ("streaming", "Succeeded", 2)

@@ -14,12 +14,19 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import (IngestionError, KfxError, KustoQueryError, KustoSemanticError, KustoSyntaxError,
-                      SettingError)
+from ..errors import (
+    IngestionError,
+    KfxError,
+    KustoQueryError,
+    KustoSemanticError,
+    KustoSyntaxError,
+    SettingError,
+)
 from . import IngestReceipt, QueryResult
 
 CONVERTERS = ("fast", "sdk")
@@ -282,7 +289,7 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
         raise KustoQueryError("Kusto answered with an empty body", request_id=request_id,
                               hint="Check that the Data Source is a Kusto query endpoint.")
     try:
-        with frames._gc_paused():  # noqa: SIM117
+        with frames._gc_paused():
             decoded = body.decode("utf-8-sig")  # json.loads(bytes) would hold bytes and str at once
             del body
             parsed = json.loads(decoded)
@@ -335,8 +342,13 @@ def _position(message: str) -> tuple[int | None, int | None]:
 
 def _translate(exc: Exception, text: str, request_id: str, url: str, ingest: bool = False) -> KfxError:
     """An SDK exception -> one of ours, with code, @message, position and request id (no secrets)."""
-    from azure.kusto.data.exceptions import (KustoApiError, KustoMultiApiError, KustoNetworkError,
-                                             KustoServiceError, KustoThrottlingError)
+    from azure.kusto.data.exceptions import (
+        KustoApiError,
+        KustoMultiApiError,
+        KustoNetworkError,
+        KustoServiceError,
+        KustoThrottlingError,
+    )
 
     if isinstance(exc, KustoApiError):
         api = exc.get_api_error()
