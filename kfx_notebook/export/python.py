@@ -9,7 +9,9 @@ same bytes.
 
 from __future__ import annotations
 
+import ast
 import json
+import sys
 
 from .. import bindings, expressions
 from .model import Function, FunctionApp
@@ -125,18 +127,31 @@ def _json(value) -> str:
 '''
 
 
+def _module(statement: str) -> str:
+    node = ast.parse(statement).body[0]
+    return node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+
+
+def _is_stdlib(statement: str) -> bool:
+    return _module(statement).split(".")[0] in sys.stdlib_module_names
+
+
+def _import_key(statement: str) -> tuple:
+    """isort's order: `import x` before `from x import y`, then by module name."""
+    return (statement.startswith("from "), _module(statement).lower(), statement)
+
+
 def function_app(app: FunctionApp) -> str:
     """The text of function_app.py."""
     code = any(f.shape == "code" for f in app.functions)
     timer_rows = any(f.shape == "rows" and f.trigger == "timer" for f in app.functions)
-    stdlib = ["import json"] + (["import logging"] if timer_rows else [])
+    stdlib = {"import json", *(["import logging"] if timer_rows else [])}
+    third = {"import azure.functions as func", *(["import pandas as pd"] if code else [])}
+    for statement in app.imports:
+        (stdlib if _is_stdlib(statement) else third).add(statement)
     out = [header(app),
            '"""Azure Functions app (Python v2 programming model) with Azure Data Explorer (Kusto) bindings."""',
-           "", *stdlib, "", "import azure.functions as func"]
-    if code:
-        out.append("import pandas as pd")
-    extra = [i for i in app.imports if i not in ("import json", "import logging", "import pandas as pd")]
-    out += extra
+           "", *sorted(stdlib, key=_import_key), "", *sorted(third, key=_import_key)]
     out += ["", "app = func.FunctionApp()"]
     if code:
         out += HELPERS.rstrip("\n").split("\n")
