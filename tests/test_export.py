@@ -241,3 +241,14 @@ def test_cli_export(tmp_path, capsys):
     assert (tmp_path / "app" / "function_app.py").is_file()
     assert main(["export", str(GOLDEN / "products.ipynb"), "--out", str(tmp_path / "app")]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_kusto_export_magic(tmp_path):
+    from .magic_shell import TestingShell
+
+    shell = TestingShell()
+    shell.run_cell("%load_ext kfx_notebook")
+    shell.capture(f"%kusto_export --out {tmp_path / 'a'} --notebook {GOLDEN / 'products.ipynb'}")
+    assert (tmp_path / "a" / "function_app.py").read_text() == rendered("products.ipynb", "python")["function_app.py"]
+    _error, shown = shell.failure(f"%kusto_export --out {tmp_path / 'a'} --notebook {GOLDEN / 'products.ipynb'}")
+    assert "not empty" in shown and "Traceback" not in shown
