@@ -1,0 +1,213 @@
+"""Python rows -> Kusto REST JSON (v1 Tables, v2 frames), values encoded exactly as Kusto does.
+
+Pure: no I/O, nothing heavy imported. One rule: every value goes out in the encoding the
+official SDK parses back to the same value (datetime ISO UTC with 7 fraction digits,
+timespan `[-][d.]hh:mm:ss[.fffffff]`, decimal as a string, dynamic as native JSON, real
+NaN/Infinity as strings); `FrameType` is the first key of every v2 frame (the SDK's
+streaming parser requires it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from ..kusto_types import BY_NAME
+from ..literals import format_timespan
+
+_EPOCH = dt.datetime(1970, 1, 1)
+
+
+def encode_datetime(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dt.datetime):  # a date
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
+            f"{value.second:02d}.{value.microsecond:06d}0Z")
+
+
+def encode_timespan(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.time):
+        value = dt.timedelta(hours=value.hour, minutes=value.minute, seconds=value.second,
+                             microseconds=value.microsecond)
+    if isinstance(value, (int, float)):  # ticks
+        value = dt.timedelta(microseconds=value / 10)
+    return format_timespan(value)
+
+
+def encode_real(value: Any) -> float | str | None:
+    if value is None:
+        return None
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def encode_decimal(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        value = Decimal(repr(value))
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def encode_dynamic(value: Any) -> Any:
+    """DuckDB gives dynamic as JSON text; the wire carries it as native JSON."""
+    if isinstance(value, (str, bytes)):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """Nested values (lists/dicts from DuckDB LIST/STRUCT columns) as JSON-able values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return encode_datetime(value)
+    if isinstance(value, dt.timedelta):
+        return encode_timespan(value)
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return encode_real(value)
+    return value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _to_int(value: Any) -> Any:
+    return None if value is None else int(value)
+
+
+def _to_bool(value: Any) -> Any:
+    return None if value is None else bool(value)
+
+
+def _to_str(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _string(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(_plain(value)) if isinstance(value, (dict, list)) else str(value)
+
+
+#: Kusto type -> the function that turns a DuckDB/Python value into its JSON wire value.
+ENCODERS: dict[str, Callable[[Any], Any]] = {
+    "bool": _to_bool,
+    "int": _to_int,
+    "long": _to_int,
+    "real": encode_real,
+    "decimal": encode_decimal,
+    "string": _string,
+    "guid": _to_str,
+    "datetime": encode_datetime,
+    "timespan": encode_timespan,
+    "dynamic": encode_dynamic,
+}
+
+
+def wire_type(kusto_type: str) -> str:
+    """The lowercase ColumnType for a Kusto type name or alias (unknown names become string)."""
+    row = BY_NAME.get(kusto_type.lower())
+    return row.name if row else "string"
+
+
+def encode_rows(column_types: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows of Python values -> rows of JSON wire values, one encoder per column."""
+    encoders = [ENCODERS[wire_type(t)] for _, t in column_types]
+    pairs = list(enumerate(encoders))
+    return [[enc(row[i]) for i, enc in pairs] for row in rows]
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+# -- v1 ------------------------------------------------------------------------------------------
+def v1_table(name: str, column_types: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> dict:
+    columns = [{"ColumnName": n, "DataType": BY_NAME[wire_type(t)].net, "ColumnType": wire_type(t)}
+               for n, t in column_types]
+    return {"TableName": name, "Columns": columns, "Rows": encode_rows(column_types, rows)}
+
+
+def v1_response(column_types: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]]) -> bytes:
+    """One primary table as a v1 `{"Tables": [...]}` body (the SDK reads table 0 as the result)."""
+    return _dumps({"Tables": [v1_table("Table_0", column_types, rows)]})
+
+
+# -- v2 ------------------------------------------------------------------------------------------
+def _data_table(table_id: int, kind: str, name: str, column_types, rows) -> dict:
+    return {"FrameType": "DataTable", "TableId": table_id, "TableKind": kind, "TableName": name,
+            "Columns": [{"ColumnName": n, "ColumnType": wire_type(t)} for n, t in column_types],
+            "Rows": rows}
+
+
+def v2_response(column_types: Sequence[tuple[str, str]], rows: Iterable[Sequence[Any]], *,
+                client_request_id: str = "", activity_id: str = "", now: dt.datetime | None = None) -> bytes:
+    """DataSetHeader, QueryProperties, PrimaryResult, QueryCompletionInformation, DataSetCompletion."""
+    now = now or dt.datetime.now(dt.UTC)
+    activity_id = activity_id or str(uuid.uuid4())
+    encoded = encode_rows(column_types, rows)
+    props = [[1, "Visualization", {"Visualization": None, "Title": None, "XColumn": None, "Series": None,
+                                   "YColumns": None, "AnomalyColumns": None, "XTitle": None, "YTitle": None,
+                                   "XAxis": None, "YAxis": None, "Legend": None, "YSplit": None,
+                                   "Accumulate": False, "IsQuerySorted": False, "Kind": None, "Ymin": "NaN",
+                                   "Ymax": "NaN", "Xmin": None, "Xmax": None}]]
+    completion = [[encode_datetime(now), client_request_id, activity_id, activity_id, activity_id, 4, "Info",
+                   0, "S_OK (0)", 4, "QueryInfo",
+                   {"Count": 1, "Text": f"Query completed successfully; {len(encoded)} records"}]]
+    frames = [
+        {"FrameType": "DataSetHeader", "IsProgressive": False, "Version": "v2.0", "IsFragmented": False,
+         "ErrorReportingPlacement": "InData"},
+        _data_table(0, "QueryProperties", "@ExtendedProperties",
+                    [("TableId", "int"), ("Key", "string"), ("Value", "dynamic")], props),
+        _data_table(1, "PrimaryResult", "PrimaryResult", column_types, encoded),
+        _data_table(2, "QueryCompletionInformation", "QueryCompletionInformation",
+                    [("Timestamp", "datetime"), ("ClientRequestId", "string"), ("ActivityId", "guid"),
+                     ("SubActivityId", "guid"), ("ParentActivityId", "guid"), ("Level", "int"),
+                     ("LevelName", "string"), ("StatusCode", "int"), ("StatusCodeName", "string"),
+                     ("EventType", "int"), ("EventTypeName", "string"), ("Payload", "string")],
+                    [[*row[:11], json.dumps(row[11])] for row in completion]),
+        {"FrameType": "DataSetCompletion", "HasErrors": False, "Cancelled": False},
+    ]
+    return _dumps(frames)
+
+
+# -- errors --------------------------------------------------------------------------------------
+def one_api_error(code: str, message: str, detail: str, *, type_name: str, permanent: bool,
+                  client_request_id: str = "", activity_id: str = "", now: dt.datetime | None = None) -> bytes:
+    """The OneApiErrors body Kusto sends with a 4xx/5xx (the SDK raises KustoApiError from it)."""
+    now = now or dt.datetime.now(dt.UTC)
+    return _dumps({"error": {
+        "code": code, "message": message, "@type": type_name, "@message": detail,
+        "@context": {"timestamp": encode_datetime(now), "clientRequestId": client_request_id,
+                     "activityId": activity_id or str(uuid.uuid4())},
+        "@permanent": permanent}})
