@@ -27,7 +27,15 @@ from ..errors import (
     UnsupportedError,
 )
 from . import wire
-from .ingestion import AUTHORIZATION_CONTEXT, Storage, StorageError, messages_xml, storage_error_xml
+from .ingestion import (
+    AUTHORIZATION_CONTEXT,
+    CONTAINER,
+    RESOURCES,
+    Storage,
+    StorageError,
+    messages_xml,
+    storage_error_xml,
+)
 
 JSON = "application/json; charset=utf-8"
 XML = "application/xml"
@@ -155,18 +163,21 @@ DM_COMMANDS: dict[str, str] = {
     ".get kusto identity token": "_identity_token",
 }
 
-#: (method, path pattern, handler method). Order matters: Kusto routes before storage routes.
+_QUEUES = "|".join(re.escape(p) for p in RESOURCES.values() if p != CONTAINER)
+_CONTAINER = re.escape(CONTAINER)
+
+#: (method, path pattern, handler method). Storage routes answer only the names the resources hand out.
 ROUTES: list[tuple[str, re.Pattern, str]] = [(m, re.compile(p), h) for m, p, h in [
     ("POST", r"^/v2/rest/query/?$", "query_v2"),
     ("POST", r"^/v1/rest/query/?$", "query_v1"),
     ("POST", r"^/v1/rest/mgmt/?$", "mgmt"),
     ("POST", r"^/v1/rest/ingest/(?P<db>[^/]+)/(?P<table>[^/]+)/?$", "stream_ingest"),
     ("GET", r"^/v1/rest/auth/metadata/?$", "auth_metadata"),
-    ("GET", r"^/(?P<queue>[a-z0-9-]+)/messages$", "get_messages"),
-    ("POST", r"^/(?P<queue>[a-z0-9-]+)/messages$", "post_message"),
-    ("DELETE", r"^/(?P<queue>[a-z0-9-]+)/messages/(?P<id>[^/]+)$", "delete_message"),
-    ("PUT", r"^/(?P<container>[a-z0-9-]+)/(?P<blob>[^/]+)$", "put_blob"),
-    ("GET", r"^/(?P<container>[a-z0-9-]+)/(?P<blob>[^/]+)$", "get_blob"),
+    ("GET", rf"^/(?P<queue>{_QUEUES})/messages$", "get_messages"),
+    ("POST", rf"^/(?P<queue>{_QUEUES})/messages$", "post_message"),
+    ("DELETE", rf"^/(?P<queue>{_QUEUES})/messages/(?P<id>[^/]+)$", "delete_message"),
+    ("PUT", rf"^/(?P<container>{_CONTAINER})/(?P<blob>[^/]+)$", "put_blob"),
+    ("GET", rf"^/(?P<container>{_CONTAINER})/(?P<blob>[^/]+)$", "get_blob"),
 ]]
 
 
