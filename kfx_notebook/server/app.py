@@ -25,6 +25,13 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "kfx-notebook-serve"
     sys_version = ""
     timeout = 60  # seconds a connection may sit idle or trickle a body
+    default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line back
+
+    def send_error(self, code, message=None, explain=None):
+        """Errors the stdlib raises before routing (bad request line, bad headers, 501) as OneApiErrors."""
+        self.close_connection = True
+        self._send(_bad_request_reply(BadRequest(message or explain or "The request could not be parsed.",
+                                                 code="BadRequest_InvalidRequest", status=code)))
 
     def log_message(self, format, *args):
         if self.server.verbose:
