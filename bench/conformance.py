@@ -1,0 +1,94 @@
+"""KQL doc-example conformance: the shared runner against a served database vs the engine in-process.
+
+    python bench/conformance.py [--suite ../shared/conformance/kql-doc-examples.jsonl] [--json out.json]
+
+Starts `LocalServer` (fresh in-memory database, free loopback port), runs the unmodified
+shared runner (`run_kql_conformance.py --url http://127.0.0.1:PORT --db NetDefaultDB`) in a
+child process against it, then asks the same engine the same queries in-process
+(`LocalBackend.query_rows`, dynamic decoded from its JSON text) and compares with the
+same `kqlcompare.table_equal`. Prints both counts and every example that passes
+in-process but fails over REST (what our wire encoding lost; the goal is none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+SHARED = os.path.join(os.path.dirname(REPO), "shared", "conformance")
+DB = "NetDefaultDB"
+
+
+def in_process(backend, suite: str) -> dict[str, bool]:
+    """id -> passed, answering each record with the engine directly (no HTTP, no encoding)."""
+    sys.path.insert(0, SHARED)
+    from kqlcompare import table_equal
+    from run_kql_conformance import is_core  # noqa: F401 - same module the runner uses
+
+    results = {}
+    for line in open(suite, encoding="utf-8"):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        try:
+            column_types, rows = backend.query_rows(DB, rec["query"])
+            types = [t for _, t in column_types]
+            decoded = [[json.loads(v) if t == "dynamic" and isinstance(v, str) else v for v, t in zip(row, types)]
+                       for row in rows]
+            ok, _ = table_equal(rec, [n for n, _ in column_types], types, decoded)
+        except Exception:  # noqa: BLE001 - an engine failure counts against the engine
+            ok = False
+        results[rec["id"]] = bool(ok)
+    return results
+
+
+def over_rest(url: str, suite: str) -> tuple[dict[str, bool], str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "rest.json")
+        proc = subprocess.run([sys.executable, os.path.join(SHARED, "run_kql_conformance.py"), "--url", url,
+                               "--db", DB, "--suite", suite, "--json", out, "--failures", "0"],
+                              capture_output=True, text=True, timeout=1800)
+        with open(out, encoding="utf-8") as fh:
+            records = json.load(fh)
+    return {r["id"]: bool(r["ok"]) for r in records}, proc.stdout
+
+
+def main() -> int:
+    sys.path.insert(0, REPO)
+    from kfx_notebook.server import LocalServer
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default=os.path.join(SHARED, "kql-doc-examples.jsonl"))
+    ap.add_argument("--json", help="write per-example results (rest, in_process) here")
+    a = ap.parse_args()
+    with LocalServer() as server:
+        rest, runner_output = over_rest(server.url, a.suite)
+        local = in_process(server.backend, a.suite)
+    sys.path.insert(0, SHARED)
+    from run_kql_conformance import is_core
+
+    core_ids = {json.loads(line)["id"] for line in open(a.suite, encoding="utf-8")
+                if line.strip() and is_core(json.loads(line))}
+    lost = sorted(i for i in local if local[i] and not rest.get(i))
+    gained = sorted(i for i in rest if rest[i] and not local.get(i))
+    print(runner_output.strip())
+    print(f"over REST:  {sum(rest.values())}/{len(rest)} passed "
+          f"(core {sum(rest[i] for i in core_ids if i in rest)}/{len(core_ids)})")
+    print(f"in-process: {sum(local.values())}/{len(local)} passed "
+          f"(core {sum(local[i] for i in core_ids if i in local)}/{len(core_ids)})")
+    print(f"lost in the wire encoding: {len(lost)}" + (f" ({', '.join(lost)})" if lost else ""))
+    print(f"pass over REST only: {len(gained)}" + (f" ({', '.join(gained)})" if gained else ""))
+    if a.json:
+        with open(a.json, "w", encoding="utf-8") as fh:
+            json.dump({"rest": rest, "in_process": local, "lost": lost, "gained": gained}, fh, indent=1)
+    return 0 if not lost else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
