@@ -29,13 +29,10 @@ def in_process(backend, suite: str) -> dict[str, bool]:
     """id -> passed, answering each record with the engine directly (no HTTP, no encoding)."""
     sys.path.insert(0, SHARED)
     from kqlcompare import table_equal
-    from run_kql_conformance import is_core  # noqa: F401 - same module the runner uses
-
     results = {}
-    for line in open(suite, encoding="utf-8"):
-        if not line.strip():
-            continue
-        rec = json.loads(line)
+    with open(suite, encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh if line.strip()]
+    for rec in records:
         try:
             column_types, rows = backend.query_rows(DB, rec["query"])
             types = [t for _, t in column_types]
@@ -53,7 +50,7 @@ def over_rest(url: str, suite: str) -> tuple[dict[str, bool], str]:
         out = os.path.join(tmp, "rest.json")
         proc = subprocess.run([sys.executable, os.path.join(SHARED, "run_kql_conformance.py"), "--url", url,
                                "--db", DB, "--suite", suite, "--json", out, "--failures", "0"],
-                              capture_output=True, text=True, timeout=1800)
+                              check=True, capture_output=True, text=True, timeout=1800)
         with open(out, encoding="utf-8") as fh:
             records = json.load(fh)
     return {r["id"]: bool(r["ok"]) for r in records}, proc.stdout
@@ -73,8 +70,8 @@ def main() -> int:
     sys.path.insert(0, SHARED)
     from run_kql_conformance import is_core
 
-    core_ids = {json.loads(line)["id"] for line in open(a.suite, encoding="utf-8")
-                if line.strip() and is_core(json.loads(line))}
+    with open(a.suite, encoding="utf-8") as fh:
+        core_ids = {rec["id"] for rec in map(json.loads, filter(str.strip, fh)) if is_core(rec)}
     lost = sorted(i for i in local if local[i] and not rest.get(i))
     gained = sorted(i for i in rest if rest[i] and not local.get(i))
     print(runner_output.strip())
