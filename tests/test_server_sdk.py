@@ -155,7 +155,7 @@ def test_syntax_error_is_a_kusto_api_error_with_position(client):
     assert error.code == "BadRequest_SyntaxError"
     assert error.permanent is True
     assert str(info.value).startswith("Syntax error: SYN0002: ")
-    assert "[line:position=1:11]" in str(info.value)
+    assert "[line:position=1:10]" in str(info.value)
 
 
 def test_unknown_table_is_a_semantic_error(client):
@@ -165,7 +165,7 @@ def test_unknown_table_is_a_semantic_error(client):
         client.execute_query(DB, "print 1\n| join (Nope) on x")
     assert info.value.is_semantic_error()
     assert info.value.get_api_error().code == "General_BadRequest"
-    assert "'Nope'" in str(info.value) and "[line:position=2:9]" in str(info.value)
+    assert "'Nope'" in str(info.value) and "[line:position=2:8]" in str(info.value)
 
 
 def test_unsupported_option_is_refused_by_name(client):
@@ -271,3 +271,15 @@ def test_queued_ingest_is_ingested_promptly_and_reports_status(client, kcsb):
     shown = client.execute_mgmt(DB, ".show ingestion failures").primary_results[0]
     assert any(r["Table"] == table and "Missing" in r["Details"] for r in shown)
     assert _count(client, table) == 25
+
+
+def test_our_cluster_backend_reads_the_served_error_position_back_exactly(server):
+    from kfx_notebook.backends.cluster import ClusterBackend
+    from kfx_notebook.errors import KustoSyntaxError
+
+    backend = ClusterBackend(server.connection_string, None)
+    with pytest.raises(KustoSyntaxError) as info:
+        backend.query(DB, "print x = 1\n| project y = ")
+    local = pytest.raises(KustoSyntaxError, server.backend.query, DB, "print x = 1\n| project y = ")
+    assert (info.value.line, info.value.column) == (local.value.line, local.value.column)
+    assert info.value.line == 2 and info.value.column > 1

@@ -101,7 +101,8 @@ def error_body(exc: KfxError, client_request_id: str = "") -> tuple[int, bytes]:
     text = exc.message[len(kind.strip):] if kind.strip and exc.message.startswith(kind.strip) else exc.message
     detail = kind.prefix + text
     if exc.line:
-        detail += f" [line:position={exc.line}:{exc.column or 1}]"
+        # Kusto's convention, which ClusterBackend reads back: line 1-based, position 0-based in the line.
+        detail += f" [line:position={exc.line}:{max((exc.column or 1) - 1, 0)}]"
     if kind.with_hint and exc.hint:
         detail += f" {exc.hint}"
     status = 400 if exc.permanent else 503
