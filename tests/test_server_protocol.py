@@ -269,3 +269,16 @@ def test_many_clients_at_once_lose_nothing(server):
     report = run_load(server.url, clients=8, requests_per_client=20)
     assert report["errors"] == []
     assert report["rows_expected"] == report["rows_found"] > 0
+
+
+def test_doc_examples_over_rest_pass_exactly_where_the_engine_does(server, tmp_path):
+    from bench.conformance import SHARED, in_process, over_rest
+
+    suite = tmp_path / "sample.jsonl"
+    with open(f"{SHARED}/kql-doc-examples.jsonl", encoding="utf-8") as fh:
+        suite.write_text("".join(fh.readlines()[:80]), encoding="utf-8")
+    rest, _ = over_rest(server.url, str(suite))
+    local = in_process(server.backend, str(suite))
+    assert len(rest) == len(local) == 80
+    assert sum(local.values()) > 0
+    assert [i for i in local if local[i] and not rest[i]] == []  # nothing lost in our encoding
