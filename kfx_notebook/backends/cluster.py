@@ -290,10 +290,8 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
                               hint="Check that the Data Source is a Kusto query endpoint.")
     try:
         with frames._gc_paused():
-            decoded = body.decode("utf-8-sig")  # json.loads(bytes) would hold bytes and str at once
+            parsed = frames.decode_json(body)
             del body
-            parsed = json.loads(decoded)
-            del decoded
             return frames.frame_from_v2_frames(parsed)
     except ValueError:
         raise KustoQueryError("Kusto answered with a body that is not JSON", request_id=request_id,
