@@ -13,3 +13,7 @@ def local_db(tmp_path):
     backend = LocalBackend.open(str(tmp_path / "test.duckdb"))
     yield backend
     backend.close()
+
+
+# Golden exporter inputs and outputs are data for tests/test_export*.py, not tests themselves.
+collect_ignore_glob = ["golden/*"]

@@ -437,3 +437,20 @@ def test_missing_table_infers_datetime_and_timespan_from_kusto_text(local_db):
     local_db.ingest("Db", "Auto", b'{"t":"2024-01-02T03:04:05.1234567Z","d":"1.02:03:04.5000000","s":"2024"}',
                     data_format="json")
     assert local_db.query("Db", "Auto").column_types == [("t", "datetime"), ("d", "timespan"), ("s", "string")]
+
+
+def test_database_named_like_its_file_is_not_ambiguous(tmp_path):
+    backend = LocalBackend.open(str(tmp_path / "shop.duckdb"))
+    try:
+        backend.query("Shop", ".create table T (a:long)")
+        backend.ingest("Shop", "T", b'{"a": 1}', data_format="json")
+        assert backend.query("Shop", "T | count").frame.iloc[0, 0] == 1
+    finally:
+        backend.close()
+
+
+def test_duckdb_catalog_names_are_refused_as_databases(local_db):
+    from kfx_notebook.errors import BindingError
+
+    with pytest.raises(BindingError, match="reserved"):
+        local_db.query("memory", ".create table T (a:long)")

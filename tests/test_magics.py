@@ -45,6 +45,7 @@ def kusto(request, shell, tmp_path, monkeypatch):
         with LocalServer(db_file) as server:
             monkeypatch.setenv("KustoConnectionString", server.connection_string)
             yield "served"
+        LocalBackend.open(db_file).close()
     clear_cache()
     shell.user_ns.pop("query", None)
 

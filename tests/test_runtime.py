@@ -124,10 +124,9 @@ def test_connection_string_override_never_printed(world, capsys, tmp_path):
 
 
 def test_through_kfx_notebook_serve(world):
-    server = pytest.importorskip("kfx_notebook.server", reason="kfx_notebook.server has not landed yet")
-    if not hasattr(server, "LocalServer"):
-        pytest.skip("pending: kfx_notebook.server.LocalServer has not landed yet")
-    with server.LocalServer(db_path=str(Path(world["connection"].split("local:", 1)[1]))) as running:
+    from kfx_notebook.server import LocalServer
+
+    with LocalServer(str(Path(world["connection"].split("local:", 1)[1]))) as running:
         app = world["apps"]["products"]
         got = invoke(app, "get_products", route={"category": "Bikes"}, connection_string=running.connection_string)
         assert [r["Name"] for r in got.json()] == ["A", "C"]

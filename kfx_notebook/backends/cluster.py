@@ -465,12 +465,12 @@ def _poll(client, source_id: str, properties: Mapping[str, str]) -> str:
     queues = KustoIngestStatusQueues(client)
     deadline = time.monotonic() + timeout
     while True:
-        for message in queues.failure.peek(32):
+        for message in queues.failure.peek(16):
             if str(getattr(message, "IngestionSourceId", "")) == source_id:
                 raise IngestionError(f"Ingestion {source_id} failed: {getattr(message, 'Details', '')}"[:500],
                                      code=str(getattr(message, "ErrorCode", "") or "IngestionFailed"),
                                      hint="Check the data format and mapping against the table.")
-        for message in queues.success.peek(32):
+        for message in queues.success.peek(16):
             if str(getattr(message, "IngestionSourceId", "")) == source_id:
                 return "Succeeded"
         if time.monotonic() + interval > deadline:

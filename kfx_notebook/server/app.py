@@ -113,7 +113,8 @@ class LocalServer:
     """Serve a local database over the Kusto REST protocol on a background thread.
 
     ``with LocalServer() as srv: KustoClient(srv.url)...`` -- port 0 picks a free port;
-    ``db_file=None`` serves a fresh in-memory database of its own; ``backend=`` serves an
+    ``db_file=None`` serves a fresh in-memory database of its own; a ``db_file`` is shared with
+    any LocalBackend of the process open on the same file; ``backend=`` serves an
     existing LocalBackend (for example ``LocalBackend.open(None)``, the notebook's one).
     """
 
@@ -158,7 +159,13 @@ class LocalServer:
         if self._backend is None:
             from ..backends.local import LocalBackend
 
-            self._backend = LocalBackend(self.db_file)  # our own instance (its own DuckDB connection)
+            if self.db_file:
+                # One backend per file in a process: DuckDB refuses to attach a file twice, and the
+                # notebook's own cells may already have it open. Shared, so stop() leaves it open.
+                self._backend = LocalBackend.open(self.db_file)
+                self._owns_backend = False
+            else:
+                self._backend = LocalBackend(None)  # a fresh in-memory database of its own
         with self._backend.lock:
             self._backend.catalog.ensure_database(self.database)
         storage = Storage(self._backend, self.max_body_bytes)

@@ -23,6 +23,7 @@ from .. import IngestReceipt, QueryResult
 from ...errors import KfxError, KustoSemanticError, ResultTruncatedError, UnsupportedError
 
 DEFAULT_RECORD_LIMIT = 500_000
+STORE = "kfx_store"  # the DuckDB catalog a database file is attached as
 
 #: Client request options the local database honours; anything else is refused by name.
 SUPPORTED_OPTIONS = {
@@ -51,11 +52,18 @@ class LocalBackend:
         from .catalog import Catalog
 
         self.path = path
-        self.con = duckdb.connect(path or ":memory:")
-        self.con.execute("SET TimeZone='UTC'")
+        # The file is attached under a fixed catalog name: DuckDB names a catalog after its file,
+        # and `shop.duckdb` holding a Kusto database `Shop` would make "Shop"."T" ambiguous.
+        self.con = duckdb.connect(":memory:")
+        self._setup = ["SET TimeZone='UTC'"]
+        if path:
+            self.con.execute(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS {STORE}")
+            self._setup.append(f"USE {STORE}")
+        for statement in self._setup:
+            self.con.execute(statement)
         self.lock = threading.RLock()
         with self.lock:
-            self.catalog = Catalog(self.con)
+            self.catalog = Catalog(self.con, self.cursor)
 
     @classmethod
     def open(cls, path: str | None = None) -> "LocalBackend":
@@ -80,9 +88,11 @@ class LocalBackend:
                     del self._instances[key]
 
     def cursor(self):
+        """A DuckDB cursor of its own (one per call), in UTC and in this backend's catalog."""
         with self.lock:
             cur = self.con.cursor()
-        cur.execute("SET TimeZone='UTC'")
+        for statement in self._setup:
+            cur.execute(statement)
         return cur
 
     # -- queries -----------------------------------------------------------------------------
@@ -170,6 +180,7 @@ class LocalBackend:
 
         limit = _record_limit(options)
         timer = threading.Timer(prepared.timeout, prepared.cursor.interrupt) if prepared.timeout else None
+        started = time.perf_counter()
         if timer:
             timer.start()
         try:
@@ -177,14 +188,16 @@ class LocalBackend:
             table = relation.to_arrow_table()
         except Exception as exc:
             if timer and not timer.is_alive():
-                raise KfxError(f"Query exceeded servertimeout ({prepared.timeout:g} s) and was cancelled",
-                               code="Request_ExecutionTimeout", request_id=request_id,
-                               hint="Raise servertimeout in clientRequestProperties or narrow the query.") from None
+                raise _timed_out(prepared.timeout, request_id) from None
             raise engine.translate_duckdb_error(exc, prepared.text) from None
         finally:
             if timer:
                 timer.cancel()
             prepared.cursor.close()
+        # DuckDB checks for interrupts only now and then: a query that outran the timeout but
+        # finished anyway is still reported as Kusto would have, cancelled.
+        if prepared.timeout and time.perf_counter() - started > prepared.timeout:
+            raise _timed_out(prepared.timeout, request_id)
         if limit and table.num_rows > limit:
             raise _truncated(limit, request_id)
         return table
@@ -232,6 +245,11 @@ def _record_limit(options: Mapping[str, Any]) -> int | None:
     if options.get("truncationmaxrecords") is not None:
         return int(options["truncationmaxrecords"])
     return DEFAULT_RECORD_LIMIT
+
+
+def _timed_out(timeout: float, request_id: str | None) -> KfxError:
+    return KfxError(f"Query exceeded servertimeout ({timeout:g} s) and was cancelled", code="Request_ExecutionTimeout",
+                    request_id=request_id, hint="Raise servertimeout in clientRequestProperties or narrow the query.")
 
 
 def _truncated(limit: int, request_id: str | None) -> ResultTruncatedError:

@@ -37,15 +37,20 @@ def qualified(database: str, table: str) -> str:
     return f"{quote(database)}.{quote(table)}"
 
 
+#: DuckDB's own catalog names: a Kusto database of that name would be ambiguous in SQL.
+RESERVED = {"memory", "system", "temp", "kfx_store"}
+
+
 class Catalog:
-    def __init__(self, con):
+    def __init__(self, con, cursor):
         self.con = con
+        self._cursor = cursor
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
         for statement in _META_TABLES:
             con.execute(statement)
 
     def _rows(self, sql: str, params: list | None = None) -> list[tuple]:
-        cur = self.con.cursor()
+        cur = self._cursor()
         try:
             return cur.execute(sql, params or []).fetchall()
         finally:
@@ -58,6 +63,11 @@ class Catalog:
         return [r[0] for r in rows if r[0] not in INTERNAL]
 
     def ensure_database(self, database: str) -> None:
+        if database.lower() in RESERVED or database in INTERNAL:
+            from ...errors import BindingError
+
+            raise BindingError(f"Database name '{database}' is reserved by the local database",
+                               hint="Choose another --database name.")
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}")
 
     def require_database(self, database: str) -> None:
