@@ -262,7 +262,7 @@ class KustoMagics(Magics, Configurable):
         from .export.command import export_from_magic
 
         try:
-            return export_from_magic(self, line)
+            export_from_magic(self, line)  # prints what it wrote; nothing to display
         except KfxError as exc:
             self._fail(exc, "kusto_export", [])
 
