@@ -181,7 +181,7 @@ def _check_expressions(binding, route: dict[str, str], query: dict[str, str], fu
                                    hint=f"Pass --route {name.split('.')[0]}=VALUE.")
 
 
-def _connect(binding, settings, connection_string: str | None, identity: str | None):
+def _connect(binding, settings, connection_string: str | None, identity: str | None, app_dir: Path | None = None):
     from .backends import backend_for
     from .bindings import check_connection_resolved
 
@@ -194,7 +194,20 @@ def _connect(binding, settings, connection_string: str | None, identity: str | N
                            "or the environment", hint="Fill it in the app's local.settings.json, or pass "
                                                       "--connection-string.")
     check_connection_resolved(value)
+    if connection_string is None and app_dir is not None:
+        value = _relative_to_app(value, app_dir)
     return backend_for(value, identity or None)
+
+
+def _relative_to_app(value: str, app_dir: Path) -> str:
+    """`Data Source=local:data.duckdb` in an app's settings means the file beside the app, wherever
+    invoke runs from, so an exported folder with its database is self-contained."""
+    from .settings import parse_connection_string
+
+    source = parse_connection_string(value).data_source
+    if source.startswith("local:") and not Path(source[6:]).is_absolute():
+        return value.replace(source, f"local:{(app_dir / source[6:]).resolve()}", 1)
+    return value
 
 
 # -- invoking ---------------------------------------------------------------------------------------
@@ -263,7 +276,7 @@ def invoke(app_dir: str | Path, function: str, route: dict[str, str] | None = No
     for model in ins:
         resolved = bindings.resolve_input(model, namespace=route, query=query, settings=settings)
         warnings += resolved.warnings
-        backend = _connect(model, settings, connection_string, resolved.managed_service_identity)
+        backend = _connect(model, settings, connection_string, resolved.managed_service_identity, app_dir)
         result = backend.query(resolved.database, resolved.kql, resolved.parameters,
                                options=resolved.client_request_properties or None,
                                request_id=f"AzFunctions.InputBinding;kfx-notebook;{uuid.uuid4()}")
@@ -290,7 +303,7 @@ def invoke(app_dir: str | Path, function: str, route: dict[str, str] | None = No
         warnings += [*resolved.warnings, *rows.warnings, *sent.warnings]
         if sent.rows == 0:
             continue
-        backend = _connect(model, settings, connection_string, resolved.managed_service_identity)
+        backend = _connect(model, settings, connection_string, resolved.managed_service_identity, app_dir)
         receipts.append(backend.ingest(resolved.database, resolved.table_name, sent.data,
                                        data_format=sent.data_format, mapping_ref=resolved.mapping_ref,
                                        ingestion_type=resolved.ingestion_type,
