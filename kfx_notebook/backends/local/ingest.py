@@ -140,17 +140,24 @@ def _entry(entry: dict) -> tuple[str, dict]:
     return column, props
 
 
-def _map_json(records: list[dict], columns, mapping) -> list[list]:
+def _plan(mapping, columns, source: str, convert=lambda v: v) -> list[tuple[int, object, object]]:
+    """A mapping -> [(column index, source (Path or Ordinal), ConstValue)], checked against the table."""
     names = [c for c, _ in columns]
-    if mapping is None:
-        return [[_convert(rec.get(name), ktype) for name, ktype in columns] for rec in records]
     plan = []
     for entry in mapping:
         column, props = _entry(entry)
         if column not in names:
-            raise IngestionError(f"Mapping refers to column '{column}', which table does not have",
+            raise IngestionError(f"Mapping refers to column '{column}', which the table does not have",
                                  code="BadRequest_MappingError")
-        plan.append((names.index(column), props.get("Path"), props.get("ConstValue")))
+        where = props.get(source)
+        plan.append((names.index(column), None if where is None else convert(where), props.get("ConstValue")))
+    return plan
+
+
+def _map_json(records: list[dict], columns, mapping) -> list[list]:
+    if mapping is None:
+        return [[_convert(rec.get(name), ktype) for name, ktype in columns] for rec in records]
+    plan = _plan(mapping, columns, "Path")
     out = []
     for rec in records:
         row = [None] * len(columns)
@@ -162,18 +169,7 @@ def _map_json(records: list[dict], columns, mapping) -> list[list]:
 
 
 def _map_delimited(records: list[list[str]], columns, mapping) -> list[list]:
-    names = [c for c, _ in columns]
-    if mapping is None:
-        plan = [(i, i, None) for i in range(len(columns))]
-    else:
-        plan = []
-        for entry in mapping:
-            column, props = _entry(entry)
-            if column not in names:
-                raise IngestionError(f"Mapping refers to column '{column}', which the table does not have",
-                                     code="BadRequest_MappingError")
-            ordinal = props.get("Ordinal")
-            plan.append((names.index(column), None if ordinal is None else int(ordinal), props.get("ConstValue")))
+    plan = [(i, i, None) for i in range(len(columns))] if mapping is None else _plan(mapping, columns, "Ordinal", int)
     out = []
     for number, rec in enumerate(records, 1):
         if mapping is None and len(rec) > len(columns):
