@@ -215,7 +215,8 @@ def parse_query(text: str | None) -> dict[str, str] | None:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise BindingError(f"--query is not valid JSON: {exc}", hint="Write --query 'a=1&b=x' or a JSON object.")
+            raise BindingError(f"--query is not valid JSON: {exc}",
+                               hint="Write --query 'a=1&b=x' or a JSON object.") from None
         if not isinstance(data, dict):
             raise BindingError("--query JSON must be an object", hint="Write --query '{\"a\": 1}'.")
         return {str(k): expressions.as_route_text(v) for k, v in data.items()}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
