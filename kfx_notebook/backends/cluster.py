@@ -457,7 +457,12 @@ def _json_value(value):
 
 
 def _poll(client, source_id: str, properties: Mapping[str, str]) -> str:
-    """Read the status queues until our source id succeeds or fails; the timeout is enforced."""
+    """Read the status queues until our source id succeeds or fails; the timeout is enforced.
+
+    Messages are received (hidden for a few seconds), ours is deleted and the others are left to
+    reappear for their own readers: peeking sees only the first 32 messages of a queue, so a
+    long-lived queue would hide our status behind older ones.
+    """
     from azure.kusto.ingest.status import KustoIngestStatusQueues
 
     interval = _number(properties.get("pollIntervalSeconds"), 15.0)
@@ -465,20 +470,33 @@ def _poll(client, source_id: str, properties: Mapping[str, str]) -> str:
     queues = KustoIngestStatusQueues(client)
     deadline = time.monotonic() + timeout
     while True:
-        for message in queues.failure.peek(16):
-            if str(getattr(message, "IngestionSourceId", "")) == source_id:
-                raise IngestionError(f"Ingestion {source_id} failed: {getattr(message, 'Details', '')}"[:500],
-                                     code=str(getattr(message, "ErrorCode", "") or "IngestionFailed"),
-                                     hint="Check the data format and mapping against the table.")
-        for message in queues.success.peek(16):
-            if str(getattr(message, "IngestionSourceId", "")) == source_id:
-                return "Succeeded"
+        failed = _take_status(queues.failure, source_id)
+        if failed is not None:
+            raise IngestionError(f"Ingestion {source_id} failed: {getattr(failed, 'Details', '')}"[:500],
+                                 code=str(getattr(failed, "ErrorCode", "") or "IngestionFailed"),
+                                 hint="Check the data format and mapping against the table.")
+        if _take_status(queues.success, source_id) is not None:
+            return "Succeeded"
         if time.monotonic() + interval > deadline:
             raise IngestionError(
                 f"Ingestion {source_id} reported no status within {timeout / 60:g} minute(s)",
                 code="IngestionTimeout", permanent=False,
                 hint="The data may still arrive; raise pollTimeoutMinutes or check `.show ingestion failures`.")
         time.sleep(max(interval, 0.05))
+
+
+STATUS_HIDDEN_SECONDS = 5
+
+
+def _take_status(status_queue, source_id: str):
+    """Our status message from one status queue (deleted once read), or None."""
+    for queue in status_queue._get_queues():   # SDK 6.0.4's StatusQueue keeps its QueueClients here
+        for message in queue.receive_messages(messages_per_page=32, visibility_timeout=STATUS_HIDDEN_SECONDS):
+            status = status_queue.message_cls(message.content)
+            if str(getattr(status, "IngestionSourceId", "")) == source_id:
+                queue.delete_message(message.id, message.pop_receipt)
+                return status
+    return None
 
 
 def _number(value, default: float) -> float:

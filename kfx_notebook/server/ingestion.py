@@ -17,6 +17,7 @@ import datetime as dt
 import gzip
 import json
 import threading
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -84,7 +85,8 @@ class Storage:
         self.blobs: dict[str, bytes] = {}
         self.blocks: dict[str, dict[str, bytes]] = {}
         self.queues: dict[str, list[_Message]] = {SUCCESS_QUEUE: [], FAILURE_QUEUE: []}
-        self.invisible: dict[str, tuple[str, _Message]] = {}   # message id -> (queue, message)
+        # message id -> (queue, message, monotonic time it becomes visible again unless deleted)
+        self.invisible: dict[str, tuple[str, _Message, float]] = {}
         self.statuses: list[IngestionStatus] = []
 
     # -- resources -----------------------------------------------------------------------------
@@ -166,7 +168,9 @@ class Storage:
         if queue not in self.queues:
             raise StorageError(404, "QueueNotFound", f"The specified queue '{queue}' does not exist.")
         count = max(1, min(32, int(query.get("numofmessages", "1") or 1)))
+        hidden_for = float(query.get("visibilitytimeout", "30") or 30)
         with self.lock:
+            self._reappear(queue)
             visible = self.queues[queue]
             if query.get("peekonly", "").lower() == "true":
                 return list(visible[:count])
@@ -174,8 +178,18 @@ class Storage:
             for m in taken:
                 m.dequeue_count += 1
                 m.pop_receipt = uuid.uuid4().hex
-                self.invisible[m.id] = (queue, m)
+                self.invisible[m.id] = (queue, m, time.monotonic() + hidden_for)
             return taken
+
+    def _reappear(self, queue: str) -> None:
+        """Received but undeleted messages come back after their visibility timeout, as in Azure
+        Storage, so a reader that takes only its own status leaves the others for their readers."""
+        now = time.monotonic()
+        back = [(mid, m) for mid, (q, m, until) in self.invisible.items() if q == queue and until <= now]
+        for mid, _m in back:
+            del self.invisible[mid]
+        if back:
+            self.queues[queue] = sorted([m for _mid, m in back] + self.queues[queue], key=lambda m: m.inserted)
 
     def delete_message(self, queue: str, message_id: str) -> None:
         with self.lock:

@@ -1,0 +1,62 @@
+"""ClusterBackend's ingestion paths through the official SDK, against `kfx-notebook serve`."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+
+import pytest
+
+from kfx_notebook.backends.cluster import ClusterBackend
+from kfx_notebook.errors import IngestionError, UnknownEntityError
+from kfx_notebook.server import LocalServer
+
+FAST_POLL = {"pollIntervalSeconds": "0.05", "pollTimeoutMinutes": "0.2"}
+
+
+@pytest.fixture
+def served():
+    with LocalServer(database="Db") as server:
+        backend = ClusterBackend(server.connection_string)
+        backend.ingest_retry_seconds = 0.01
+        yield server, backend
+
+
+def count(backend) -> int:
+    return int(backend.query("Db", "T | count").frame.iloc[0, 0])
+
+
+def test_managed_streams_a_small_payload(served):
+    _, backend = served
+    receipt = backend.ingest("Db", "T", b'{"a": 1}', data_format="json")
+    assert (receipt.path, receipt.status, receipt.rows) == ("streaming", "Succeeded", 1)
+    assert count(backend) == 1
+
+
+def test_managed_falls_back_to_queued_above_the_streaming_limit(served):
+    _, backend = served
+    rng = random.Random(7)  # incompressible text, so the gzipped body stays over 4 MiB
+    rows = [json.dumps({"a": i, "s": "".join(rng.choices(string.ascii_letters, k=150))}) for i in range(60_000)]
+    receipt = backend.ingest("Db", "T", "\n".join(rows).encode(), data_format="multijson")
+    assert receipt.path == "fell back to queued"
+    assert count(backend) == 60_000
+
+
+def test_queued_status_is_found_however_many_came_before(served):
+    _, backend = served
+    for i in range(40):  # more than a queue peek (32) can see
+        receipt = backend.ingest("Db", "T", b'{"a": %d}' % i, data_format="json", ingestion_type="queued",
+                                 properties=FAST_POLL)
+        assert (receipt.path, receipt.status) == ("queued", "Succeeded"), i
+    assert count(backend) == 40
+
+
+def test_queued_failure_is_reported_with_its_reason(served):
+    server, backend = served
+    backend.ingest("Db", "T", b'{"a": 1}', data_format="json")
+    with pytest.raises((IngestionError, UnknownEntityError)) as info:
+        backend.ingest("Db", "T", b'{"a": 2}', data_format="json", ingestion_type="queued", mapping_ref="nope",
+                       properties=FAST_POLL)
+    assert "nope" in str(info.value) or "MappingPersistent" in str(info.value)
+    assert count(backend) == 1
