@@ -22,8 +22,25 @@ def _json(value) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, pd.DataFrame):
-        return value.to_json(orient="records", date_format="iso")
+        # As the notebook serialized it: datetimes keep their digits (ns; Kusto keeps 100 ns)
+        # and timespans are Kusto's [-][d.]hh:mm:ss.fffffff, not pandas' ISO durations.
+        frame = value.copy()
+        for column in frame.select_dtypes("timedelta").columns:
+            frame[column] = frame[column].map(_timespan)
+        return frame.to_json(orient="records", date_format="iso", date_unit="ns")
     return json.dumps(value, default=str)
+
+
+def _timespan(value) -> str | None:
+    if pd.isna(value):
+        return None
+    ticks = value.value // 100
+    sign, ticks = ("-" if ticks < 0 else ""), abs(ticks)
+    days, ticks = divmod(ticks, 864_000_000_000)
+    seconds, fraction = divmod(ticks, 10_000_000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{sign}{days}.{hours:02d}:{minutes:02d}:{seconds:02d}.{fraction:07d}"
 
 
 # %% report.ipynb #in-products
