@@ -37,6 +37,18 @@ SUPPORTED_OPTIONS = {
     "request_user": "accepted for tracing",
     "results_progressive_enabled": "accepted; results are never progressive here",
     "deferpartialqueryfailures": "accepted; the local engine has no partial failures",
+    # Options Kusto clients and tools send that cannot change an answer here: consistency and
+    # caching across cluster nodes, resource hints, tracing text, result-framing preferences.
+    "queryconsistency": "accepted; one node, always consistent",
+    "query_results_cache_max_age": "accepted; results are never cached",
+    "request_description": "accepted for tracing",
+    "request_impersonation_disabled": "accepted; there is no authentication",
+    "maxmemoryconsumptionperiterator": "accepted; no per-iterator memory cap locally",
+    "max_memory_consumption_per_query_per_node": "accepted; no per-node memory cap locally",
+    "query_fanout_threads_percent": "accepted; DuckDB chooses its threads",
+    "query_fanout_nodes_percent": "accepted; one node",
+    "results_v2_newlines_between_frames": "accepted; frames are one JSON array",
+    "results_v2_fragment_primary_tables": "accepted; tables are never fragmented",
 }
 
 
