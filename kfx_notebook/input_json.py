@@ -16,6 +16,8 @@ import json
 import math
 from typing import Any
 
+from .literals import format_timespan
+
 
 def format_datetime(value: dt.datetime) -> str:
     if value.tzinfo is not None:
@@ -23,19 +25,6 @@ def format_datetime(value: dt.datetime) -> str:
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     fraction = f"{value.microsecond:06d}0".rstrip("0")
     return f"{text}.{fraction}Z" if fraction else f"{text}Z"
-
-
-def format_timespan(value: dt.timedelta) -> str:
-    """.NET TimeSpan "c" format: `[-][d.]hh:mm:ss[.fffffff]` (7 digits when there is a fraction)."""
-    ticks = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 10
-    sign = "-" if ticks < 0 else ""
-    ticks = abs(ticks)
-    days, ticks = divmod(ticks, 864_000_000_000)
-    hours, ticks = divmod(ticks, 36_000_000_000)
-    minutes, ticks = divmod(ticks, 600_000_000)
-    seconds, ticks = divmod(ticks, 10_000_000)
-    text = f"{sign}{str(days) + '.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
-    return f"{text}.{ticks:07d}" if ticks else text
 
 
 def json_value(value: Any) -> Any:

@@ -215,14 +215,21 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def format_timespan(td: dt.timedelta) -> str:
-    """Kusto's text for a timespan: `[-][d.]hh:mm:ss[.fffffff]`."""
-    total_us = (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds
-    sign = "-" if total_us < 0 else ""
-    total_us = abs(total_us)
-    days, rem = divmod(total_us, 86400 * 1_000_000)
-    hours, rem = divmod(rem, 3600 * 1_000_000)
-    minutes, rem = divmod(rem, 60 * 1_000_000)
-    seconds, micros = divmod(rem, 1_000_000)
+def format_timespan(value, *, fraction: bool = False) -> str:
+    """Kusto's (and .NET's "c") text for a timespan: `[-][d.]hh:mm:ss[.fffffff]`.
+
+    Accepts a datetime.timedelta or a pandas.Timedelta (whose nanoseconds are cut to 100-ns
+    ticks). The fraction is written when there is one, or always with fraction=True.
+    """
+    if hasattr(value, "as_unit"):    # pandas.Timedelta: nanoseconds
+        ns = int(value.as_unit("ns").value)
+    else:
+        ns = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
+    sign = "-" if ns < 0 else ""
+    ticks = abs(ns) // 100
+    days, ticks = divmod(ticks, 864_000_000_000)
+    hours, ticks = divmod(ticks, 36_000_000_000)
+    minutes, ticks = divmod(ticks, 600_000_000)
+    seconds, ticks = divmod(ticks, 10_000_000)
     text = f"{sign}{str(days) + '.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
-    return text + (f".{micros:06d}0" if micros else "")
+    return f"{text}.{ticks:07d}" if ticks or fraction else text

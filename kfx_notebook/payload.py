@@ -65,20 +65,9 @@ def kusto_datetime(value) -> str | None:
 
 def kusto_timespan(value) -> str | None:
     """A timedelta -> Kusto/.NET timespan '[-][d.]hh:mm:ss.fffffff' (ticks of 100 ns, truncated)."""
-    if value is None:
-        return None
-    if hasattr(value, "as_unit"):    # pandas.Timedelta: nanoseconds
-        ns = int(value.as_unit("ns").value)
-    else:
-        ns = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
-    sign = "-" if ns < 0 else ""
-    ticks = abs(ns) // 100
-    days, ticks = divmod(ticks, 864_000_000_000)
-    hours, ticks = divmod(ticks, 36_000_000_000)
-    minutes, ticks = divmod(ticks, 600_000_000)
-    seconds, ticks = divmod(ticks, 10_000_000)
-    day = f"{days}." if days else ""
-    return f"{sign}{day}{hours:02d}:{minutes:02d}:{seconds:02d}.{ticks:07d}"
+    from .literals import format_timespan
+
+    return None if value is None else format_timespan(value, fraction=True)
 
 
 def json_ready(value: Any) -> Any:

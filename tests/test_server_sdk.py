@@ -173,8 +173,8 @@ def test_unsupported_option_is_refused_by_name(client):
     from azure.kusto.data.exceptions import KustoApiError
 
     crp = ClientRequestProperties()
-    crp.set_option("query_fanout_nodes_percent", 50)
-    with pytest.raises(KustoApiError, match="query_fanout_nodes_percent"):
+    crp.set_option("query_take_max_records", 50)
+    with pytest.raises(KustoApiError, match="query_take_max_records"):
         client.execute_query(DB, "print 1", crp)
 
 
