@@ -230,6 +230,9 @@ class KustoMagics(Magics, Configurable):
         except KfxError as exc:
             self._fail(exc, "kusto_output", secrets)
         print(display.receipt_line(receipt, where))
+        if receipt.path == "fell back to queued":
+            self._note("streaming was not possible, so the rows were queued; the deployed binding (1.0.13) "
+                       "reports success at this point without waiting for the queued ingestion's status")
         return None
 
     def _evaluate(self, code: str, local_ns) -> Any:

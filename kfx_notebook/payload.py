@@ -241,3 +241,35 @@ def serialize(rows: list, data_format: str | None) -> Payload:
             warnings.append(f"dataFormat {fmt}: object rows are written as indented JSON text (JObject.ToString()), "
                             f"which Kusto will not read as {fmt}: drop --data-format or use json")
     return Payload(text.encode("utf-8"), fmt, len(rows), warnings)
+
+
+# -- reading a payload back ---------------------------------------------------------------------
+
+JSON_FORMATS = ("json", "multijson", "singlejson")
+
+
+def iter_json_values(text: str):
+    """The top-level JSON values of a json/multijson stream (JSON lines or any layout).
+
+    Raises ValueError (with .pos when json gives one) at the first text that is not JSON.
+    """
+    decoder = json.JSONDecoder()
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n,":
+            i += 1
+        if i >= n:
+            return
+        value, i = decoder.raw_decode(text, i)
+        yield value
+
+
+def count_records(data: bytes, data_format: str) -> int:
+    """How many rows a payload holds: JSON objects (arrays fan out) or non-empty lines."""
+    text = data.decode("utf-8-sig", "replace")
+    if data_format in JSON_FORMATS:
+        try:
+            return sum(len(v) if isinstance(v, list) else 1 for v in iter_json_values(text))
+        except ValueError:
+            pass  # not JSON after all: count lines, as for the text formats
+    return sum(1 for line in text.splitlines() if line.strip())

@@ -314,3 +314,43 @@ def test_load_ext_prints_nothing_and_loads_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert out.stderr == ""
+
+
+def test_lazy_magics_load_the_extension_on_first_use(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("from traitlets.config import Config\n"
+            "from IPython.core.interactiveshell import InteractiveShell\n"
+            "c = Config()\n"
+            "c.MagicsManager.lazy_magics = {'kusto_input': 'kfx_notebook', 'kusto_output': 'kfx_notebook'}\n"
+            "sh = InteractiveShell.instance(config=c)\n"
+            "r = sh.run_cell('%%kusto_input x --database D\\n.create-merge table T (a:long)')\n"
+            "print('ran' if r.success else r.error_in_exec)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.stdout.strip().endswith("ran"), out.stdout + out.stderr
+
+
+def test_managed_fallback_to_queued_is_reported_and_warned(shell, tmp_path, monkeypatch):
+    import random
+    import string
+
+    from kfx_notebook.backends.local import LocalBackend
+    from kfx_notebook.server import LocalServer
+
+    monkeypatch.chdir(tmp_path)
+    clear_cache()
+    rng = random.Random(3)  # incompressible text keeps the gzipped payload over the 4 MiB streaming limit
+    shell.user_ns["big"] = pd.DataFrame({"a": range(60_000),
+                                         "s": ["".join(rng.choices(string.ascii_letters, k=150))
+                                               for _ in range(60_000)]})
+    db_file = str(tmp_path / "big.duckdb")
+    with LocalServer(db_file, database="Shop") as server:
+        monkeypatch.setenv("KustoConnectionString", server.connection_string)
+        _, out, err = shell.capture("%%kusto_output --database Shop --table-name Big\nbig")
+        assert "ingested 60,000 rows" in out and "via fell back to queued: Queued" in out
+        assert "without waiting for the queued ingestion" in err
+        count, _, _ = shell.capture("%%kusto_input c --database Shop\nBig | count")
+        assert count.iloc[0, 0] == 60_000
+    LocalBackend.open(db_file).close()
+    clear_cache()

@@ -167,3 +167,15 @@ def test_an_empty_frame_has_no_rows():
     import pandas as pd
 
     assert records_from_frame(pd.DataFrame({"a": pd.Series([], dtype="int64")})) == []
+
+
+@pytest.mark.parametrize("data, data_format, rows", [
+    pytest.param(b'{\n  "a": 1\n}\n{\n  "a": 2\n}', "multijson", 2, id="indented-multijson-counts-objects"),
+    pytest.param(b'[{"a": 1}, {"a": 2}, {"a": 3}]', "multijson", 3, id="array-fans-out"),
+    pytest.param(b'{"a":1}', "json", 1, id="one-minified-row"),
+    pytest.param(b"1,a\n2,b\n\n", "csv", 2, id="csv-lines"),
+])
+def test_count_records(data, data_format, rows):
+    from kfx_notebook.payload import count_records
+
+    assert count_records(data, data_format) == rows

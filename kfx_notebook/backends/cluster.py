@@ -243,7 +243,7 @@ class ClusterBackend:
         elif result.status == IngestionStatus.SUCCESS:
             path, status = "streaming", "Succeeded"
         else:
-            path = "fell back to queued"
+            path, status = "fell back to queued", status.capitalize()   # "Queued", as the binding sees it
         return IngestReceipt(rows=rows, bytes=len(payload), data_format=data_format, path=path, status=status,
                              elapsed=time.perf_counter() - started, database=database, table=table,
                              source_id=str(source_id))
@@ -396,9 +396,10 @@ def _translate(exc: Exception, text: str, request_id: str, url: str, ingest: boo
 def _payload(data, data_format: str) -> tuple[bytes, int, str]:
     """(bytes, row count, format): bytes go as they are; a DataFrame becomes JSON lines we write."""
     if isinstance(data, (bytes, bytearray)):
+        from ..payload import count_records
+
         payload = bytes(data)
-        rows = payload.count(b"\n") + (0 if payload.endswith(b"\n") or not payload else 1)
-        return payload, rows, data_format
+        return payload, count_records(payload, data_format), data_format
     if isinstance(data, str):
         return _payload(data.encode("utf-8"), data_format)
     try:

@@ -82,27 +82,22 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
 # -- reading -------------------------------------------------------------------------------------
 def parse_json_records(text: str) -> list[dict]:
     """JSON lines, concatenated objects (multijson) or arrays of objects -> records."""
-    decoder = json.JSONDecoder()
+    from ...payload import iter_json_values
+
     records: list[dict] = []
-    i, n = 0, len(text)
-    while True:
-        while i < n and text[i] in " \t\r\n,":
-            i += 1
-        if i >= n:
-            return records
-        try:
-            value, i = decoder.raw_decode(text, i)
-        except ValueError as exc:
-            raise IngestionError(f"Invalid JSON at character {exc.pos if hasattr(exc, 'pos') else i}: {exc.msg if hasattr(exc, 'msg') else exc}",
-                                 code="BadRequest_InvalidJson",
-                                 hint="Each record must be a JSON object (json: one per line; multijson: any layout).") \
-                from None
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            if not isinstance(item, dict):
-                raise IngestionError(f"Invalid JSON record: expected an object, got {type(item).__name__}",
-                                     code="BadRequest_InvalidJson")
-            records.append(item)
+    try:
+        for value in iter_json_values(text):
+            for item in value if isinstance(value, list) else [value]:
+                if not isinstance(item, dict):
+                    raise IngestionError(f"Invalid JSON record: expected an object, got {type(item).__name__}",
+                                         code="BadRequest_InvalidJson")
+                records.append(item)
+    except ValueError as exc:
+        raise IngestionError(f"Invalid JSON at character {getattr(exc, 'pos', '?')}: {getattr(exc, 'msg', exc)}",
+                             code="BadRequest_InvalidJson",
+                             hint="Each record must be a JSON object (json: one per line; multijson: any layout).") \
+            from None
+    return records
 
 
 def _parse_delimited(text: str, fmt: str) -> list[list[str]]:
