@@ -169,6 +169,7 @@ class ParsedCell:
 
     binding: KustoInput | KustoOutput
     options: argparse.Namespace
+    given: frozenset[str] = frozenset()   # the properties the line set (attr names), so defaults can defer
 
 
 class _Parser(argparse.ArgumentParser):
@@ -253,6 +254,7 @@ def parse_cell(magic: str, line: str, cell: str, *, cell_id: str | None = None) 
     for attr in values:
         delattr(options, attr)  # binding properties live on the binding only
     values = {k: v for k, v in values.items() if v is not None}
+    given = frozenset(values)
     if magic == "kusto_input":
         binding = KustoInput(name=options.name, kql_command="\n".join(lines[first:]).rstrip(),
                              cell_id=cell_id, cell_line=first + 1,
@@ -261,7 +263,7 @@ def parse_cell(magic: str, line: str, cell: str, *, cell_id: str | None = None) 
         binding = KustoOutput(name=options.name, cell_id=cell_id, cell_line=first + 1,
                               **{"database": None, "table_name": None, **values})
         options.code = body
-    return ParsedCell(binding, options)
+    return ParsedCell(binding, options, given)
 
 
 # -- resolution against the notebook (the stand-in for trigger data) ----------------------------

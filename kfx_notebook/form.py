@@ -64,7 +64,7 @@ class ParameterForm:
         from .errors import KfxError
 
         try:
-            resolved = bindings.resolve_input(self.magics._with_defaults(parsed.binding, self.line),
+            resolved = bindings.resolve_input(self.magics._with_defaults(parsed),
                                               namespace=self.magics._namespace(self.local_ns), query=None,
                                               settings=self.magics._settings())
             return dict(resolved.parameters)

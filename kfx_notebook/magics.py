@@ -133,7 +133,7 @@ class KustoMagics(Magics, Configurable):
         request_id = None
         try:
             parsed = bindings.parse_cell("kusto_input", line, cell)
-            binding = self._with_defaults(parsed.binding, line)
+            binding = self._with_defaults(parsed)
             options = parsed.options
             if getattr(options, "interactive", False) and overrides is None:
                 from .form import show_form
@@ -174,13 +174,13 @@ class KustoMagics(Magics, Configurable):
         self.shell.user_ns[binding.name] = frame
         return frame
 
-    def _with_defaults(self, binding, line: str = ""):
+    def _with_defaults(self, parsed):
         """Config defaults for what the cell left out (a cell option always wins)."""
         import dataclasses
-        import re
 
+        binding = parsed.binding
         changes = {}
-        if not re.search(r"(^|\s)--connection(\s|=|$)", line) and self.default_connection:
+        if "connection" not in parsed.given and self.default_connection:
             changes["connection"] = self.default_connection
         if not getattr(binding, "database", None) and self.default_database:
             changes["database"] = self.default_database
@@ -204,7 +204,7 @@ class KustoMagics(Magics, Configurable):
         secrets: list[str] = []
         try:
             parsed = bindings.parse_cell("kusto_output", line, cell)
-            binding = self._with_defaults(parsed.binding, line)
+            binding = self._with_defaults(parsed)
             options = parsed.options
             namespace = self._namespace(local_ns)
             value = self._evaluate(getattr(options, "code", cell), local_ns)

@@ -275,3 +275,9 @@ def test_no_secret_from_the_connection_setting_reaches_warnings_or_reprs():
     shown = " ".join([*r_in.warnings, *r_out.warnings, repr(r_in), repr(r_out), repr(settings)])
     assert r_in.warnings and r_out.warnings
     assert secret not in shown
+
+
+def test_parsed_cell_says_which_properties_the_line_set():
+    parsed = parse_cell("kusto_input", "rows --database D --connection Prod", "T")
+    assert parsed.given == {"database", "connection"}
+    assert "connection" not in parse_cell("kusto_input", "rows --database D", "T").given

@@ -354,3 +354,18 @@ def test_managed_fallback_to_queued_is_reported_and_warned(shell, tmp_path, monk
         assert count.iloc[0, 0] == 60_000
     LocalBackend.open(db_file).close()
     clear_cache()
+
+
+def test_config_default_connection_applies_unless_the_cell_names_one(shell, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    clear_cache()
+    monkeypatch.setenv("Mine", f"Data Source=local:{tmp_path / 'mine.duckdb'}")
+    shell.run_line_magic("config", "KustoMagics.default_connection = 'Mine'")
+    try:
+        _, out, _ = shell.capture("%%kusto_input r --database D\n.create-merge table T (x:long)")
+        assert "mine.duckdb" in out
+        _, shown = shell.failure("%%kusto_input r --database D --connection Other\n.show tables")
+        assert "This value resolved to null" in shown
+    finally:
+        shell.run_line_magic("config", "KustoMagics.default_connection = 'KustoConnectionString'")
+        clear_cache()

@@ -244,7 +244,7 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
         parsed = bindings.parse_cell(magic, line, body, cell_id=cell.id)
         binding = parsed.binding
         changes = {}
-        if not re.search(r"(^|\s)--connection(\s|=|$)", line) and default_connection:
+        if "connection" not in parsed.given and default_connection:
             changes["connection"] = default_connection
         if not binding.database and default_database:
             changes["database"] = default_database
