@@ -285,13 +285,11 @@ def _secrets(connection: str) -> list[str]:
 
 
 def _interactive() -> bool:
-    try:
-        from IPython import get_ipython
+    """A person is watching: a Jupyter kernel (tqdm.auto draws a widget) or a terminal."""
+    from IPython import get_ipython
 
-        shell = get_ipython()
-        return shell is not None and (sys.stdout.isatty() or "IPKernelApp" in shell.config)
-    except Exception:  # noqa: BLE001 - no shell means not interactive
-        return False
+    shell = get_ipython()
+    return shell is not None and (type(shell).__name__ == "ZMQInteractiveShell" or sys.stdout.isatty())
 
 
 def _dry_run_text(binding, resolved, body) -> str:
