@@ -40,3 +40,9 @@ def test_demo_twice_replaces_its_own_app_but_not_other_files(tmp_path):
     refused = run("demo", "--out", str(other), cwd=tmp_path)
     assert refused.returncode == 2 and "not empty" in refused.stderr
     assert (other / "keep.txt").read_text() == "x"
+
+
+def test_python_dash_m_is_the_same_cli(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "kfx_notebook", "serve", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and "Kusto REST protocol" in done.stdout
