@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .display import scrub
 from .errors import BindingError, KfxError, SettingError
 
 _ROUTE_PARAM = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^{}?]*)?(\?)?\}")
@@ -358,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
                     method=args.method)
     secrets = secret_values(args.connection_string or "")
     for line in result.warnings:
-        print(f"warning: {_scrub(line, secrets)}", file=sys.stderr)
+        print(f"warning: {scrub(line, secrets)}", file=sys.stderr)
     for receipt in result.ingested:
         print(f"ingested {receipt.rows} row{'s' if receipt.rows != 1 else ''} into {receipt.table} "
               f"({receipt.data_format}, {receipt.path}, {receipt.status})", file=sys.stderr)
@@ -369,12 +370,5 @@ def run(args: argparse.Namespace) -> int:
     for key, value in result.headers.items():
         print(f"{key}: {value}")
     print()
-    print(_scrub(result.text(), secrets))
+    print(scrub(result.text(), secrets))
     return 0 if result.status < 400 else 1
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "****")
-    return text

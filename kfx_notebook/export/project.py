@@ -53,10 +53,9 @@ def safe_local_value(value: str | None) -> str | None:
         return None
     if source == "local" or source.startswith("local:"):
         return value
-    host = source.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
-    if source.startswith("http://") and host in ("127.0.0.1", "localhost", "::1"):
-        return value
-    return None
+    from ..backends.cluster import is_loopback
+
+    return value if source.startswith("http://") and is_loopback(source) else None
 
 
 def local_settings(app: FunctionApp, language: str) -> str:
