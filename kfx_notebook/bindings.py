@@ -77,8 +77,11 @@ NULL_CONNECTION = ("Parameter KustoAttribute.Connection should be passed as an e
 EMPTY_COMMAND = "The KustoAttribute.TableName or KustoAttribute.KqlCommand property cannot be an empty value."
 
 
+NULL_VALUE = "Value cannot be null. (Parameter '{}')"
+
+
 def _null(param: str) -> str:
-    return f"Value cannot be null. (Parameter '{param}')"
+    return NULL_VALUE.format(param)
 
 
 class _Binding:

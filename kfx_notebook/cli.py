@@ -16,7 +16,7 @@ SUBCOMMANDS = {
     "demo": ("kfx_notebook.demo", "run the whole journey offline: sample database, bindings, export, invoke"),
     "serve": ("kfx_notebook.server.cli", "serve the embedded database over the Kusto REST protocol"),
     "export": ("kfx_notebook.export.command", "export a notebook's binding cells to an Azure Functions project"),
-    "invoke": ("kfx_notebook.runtime", "invoke a function of an exported app locally, bindings fulfilled"),
+    "invoke": ("kfx_notebook.invoke", "invoke a function of an exported app locally, bindings fulfilled"),
 }
 
 

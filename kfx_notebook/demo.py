@@ -133,7 +133,7 @@ def _release(database: Path) -> None:
 
 
 def _invoke(out: Path, functions: list[str]) -> None:
-    from .runtime import invoke
+    from .invoke import invoke
 
     calls = {
         "get_product": dict(route={"productId": "2"}),

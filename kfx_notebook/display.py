@@ -56,3 +56,14 @@ def receipt_line(receipt, where: str) -> str:
 
 def warning_line(message: str) -> str:
     return f"kfx-notebook warning: {message}"
+
+
+def dry_run_text(binding, resolved, payload) -> str:
+    """`--dry-run`: the exact bytes and the properties the binding would send them with."""
+    data = payload.data.decode("utf-8", "replace")
+    props = {"database": resolved.database, "tableName": resolved.table_name, "dataFormat": payload.data_format,
+             "mappingRef": resolved.mapping_ref, "ingestionType": resolved.ingestion_type,
+             "connection": binding.connection}
+    shown = {k: v for k, v in props.items() if v}
+    return (f"dry run: would ingest {payload.rows} row{'s' if payload.rows != 1 else ''} ({len(payload.data):,} "
+            f"bytes) with {shown}\n{data}")

@@ -10,6 +10,7 @@ once, plainly, with a one-line note. ipywidgets is imported only here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 WIDGET_FOR_TYPE = {  # declared Kusto type -> ipywidgets class name
@@ -18,32 +19,32 @@ WIDGET_FOR_TYPE = {  # declared Kusto type -> ipywidgets class name
 }
 
 
-def show_form(magics, line: str, cell: str, local_ns=None):
-    """Show the form (or fall back to a plain run); returns the first DataFrame."""
-    if not _widget_frontend(magics.shell):
-        magics._note("--interactive needs a widget frontend (Jupyter with ipywidgets); ran the cell once instead")
-        return magics._run_input(line, cell, local_ns, overrides={})
+def show_form(form: "ParameterForm", shell, note: Callable[[str], None]):
+    """Show the form and run it once (or, without a widget frontend, run the cell once plainly)."""
+    if not _widget_frontend(shell):
+        note("--interactive needs a widget frontend (Jupyter with ipywidgets); ran the cell once instead")
+        return form.rerun({})
     from IPython.display import display
 
-    form = ParameterForm(magics, line, cell, local_ns)
     display(form.widget)
     form.run()
     return None
 
 
 class ParameterForm:
-    """The form's widgets and its Run action, usable without a frontend (tests drive it directly)."""
+    """The form's widgets and its Run action, usable without a frontend (tests drive it directly).
 
-    def __init__(self, magics, line: str, cell: str, local_ns=None):
+    `rerun(values)` runs the binding with the form's values (strings, as the binding sends them)
+    and returns the new DataFrame; the magics pass it, so the form knows nothing of them.
+    """
+
+    def __init__(self, cell: str, prefill: dict[str, str], rerun: Callable[[dict[str, str]], Any]):
         import ipywidgets as widgets
 
-        from . import bindings, expressions
+        from . import expressions
 
-        self.magics, self.line, self.cell, self.local_ns = magics, line, cell, local_ns
-        parsed = bindings.parse_cell("kusto_input", line, cell)
-        self.name = parsed.binding.name
+        self.rerun = rerun
         self.declared = expressions.declared_parameters(cell)
-        prefill = self._prefill(bindings, parsed)
         self.fields: dict[str, Any] = {}
         for decl in self.declared:
             kind = decl.type
@@ -59,17 +60,6 @@ class ParameterForm:
         self.output = widgets.Output()
         self.frame = None
         self.widget = widgets.VBox([*self.fields.values(), self.run_button, self.output])
-
-    def _prefill(self, bindings, parsed) -> dict[str, str]:
-        from .errors import KfxError
-
-        try:
-            resolved = bindings.resolve_input(self.magics._with_defaults(parsed),
-                                              namespace=self.magics._namespace(self.local_ns), query=None,
-                                              settings=self.magics._settings())
-            return dict(resolved.parameters)
-        except KfxError:
-            return {}
 
     def values(self) -> dict[str, str]:
         """The form's values as the binding would send them: strings, typed as Kusto parses them."""
@@ -88,7 +78,7 @@ class ParameterForm:
         with self.output:
             clear_output(wait=True)
             try:
-                self.frame = self.magics._run_input(self.line, self.cell, self.local_ns, overrides=self.values())
+                self.frame = self.rerun(self.values())
             except Exception as exc:  # noqa: BLE001 - shown in the form's output, the form stays usable
                 print(exc)
                 return None

@@ -1,11 +1,11 @@
-"""The IPython magics: %%kusto_input, %%kusto_output, %kusto_export. Thin by design.
+"""The IPython magics: %%kusto_input, %%kusto_output, %kusto_export — parse, call the runner, display.
 
-A magic parses its line and cell with `bindings.parse_cell` (the one parser, shared with
-the exporter), resolves binding expressions against the notebook namespace and the
-settings, calls a backend, and shows the result. Library errors (kfx_notebook.errors)
-are raised as a short `KustoCellError` (a UsageError: the cell fails, no traceback)
-unless `%config KustoMagics.short_errors = False`. Per-cell options always win over
-`%config` defaults.
+The rule it keeps: a magic does no binding work of its own. It parses its line and cell with
+`bindings.parse_cell` (the one parser, shared with the exporter), hands the binding to
+`kfx_notebook.run` with this session's `Host` (settings file, %config defaults, notes on stderr),
+and shows what came back. Library errors (kfx_notebook.errors) are raised as a short
+`KustoCellError` (a UsageError: the cell fails, no traceback) unless
+`%config KustoMagics.short_errors = False`. Per-cell options always win over `%config` defaults.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,9 @@ from traitlets import Bool, CaselessStrEnum, Unicode
 from traitlets.config.configurable import Configurable
 
 from . import display
-from .errors import BindingError, KfxError, SettingError
+from .backends import IngestPath
+from .errors import BindingError, KfxError
 
-EMBEDDED = "Data Source=local"
 PROGRESS_ROWS = 5000
 
 
@@ -70,43 +69,28 @@ class KustoMagics(Magics, Configurable):
         self._noted: set[str] = set()
 
     # -- shared plumbing -------------------------------------------------------------------------
-    def _settings(self):
+    def defaults(self):
+        """The session's %config defaults for what a cell leaves out."""
+        from .run import Defaults
+
+        return Defaults(self.default_connection, self.default_database)
+
+    def host(self):
+        """Where this session's bindings run: its settings file, %config defaults and notes."""
+        from .run import Host
         from .settings import Settings, find_settings_file
 
         path = Path(self.settings_file) if self.settings_file else find_settings_file(Path.cwd())
-        return Settings(path, os.environ)
-
-    def _connect(self, binding, settings, identity):
-        """(backend, connection string, where) for a binding's connection setting, as the host looks it up."""
-        from .backends import backend_for
-
-        name = binding.connection
-        value = settings.connection_string(name)
-        if value is None:
-            if name != self.default_connection:
-                raise SettingError(
-                    "Parameter KustoAttribute.Connection should be passed as an environment variable. "
-                    "This value resolved to null",
-                    hint=f"No setting '{name}' in ConnectionStrings, local.settings.json Values or the environment.")
-            if name not in self._noted:  # said once per session, not on every cell
-                self._noted.add(name)
-                self._note(f"no connection setting '{name}' found (ConnectionStrings, local.settings.json "
-                           "Values, environment): using the embedded database in memory (Data Source=local)")
-            value = EMBEDDED
-        if not value.strip():
-            raise SettingError("Parameter KustoAttribute.Connection should be passed as an environment variable. "
-                               "This value resolved to null", hint=f"Setting '{name}' is empty.")
-        backend = backend_for(value, identity or None)
-        return backend, value, backend.describe()
+        return Host(Settings(path, os.environ), self.defaults(), note=self._note, embedded_fallback=True,
+                    converter=self.converter, noted=self._noted)
 
     def _note(self, message: str) -> None:
         print(display.warning_line(message), file=sys.stderr)
 
-    def _fail(self, exc: KfxError, what: str, secrets: list[str], request_id: str | None = None):
-        exc.request_id = exc.request_id or request_id
+    def _fail(self, exc: KfxError, what: str):
         if not self.short_errors:
             raise exc
-        raise KustoCellError(display.scrub(display.error_text(exc, what=what), secrets), exc) from None
+        raise KustoCellError(display.error_text(exc, what=what), exc) from None
 
     def _namespace(self, local_ns) -> dict:
         ns = dict(self.shell.user_ns)
@@ -124,47 +108,37 @@ class KustoMagics(Magics, Configurable):
         The cell is the kqlCommand. Runs it as the input binding would and assigns a pandas
         DataFrame (or, with --as json, the JSON string a Python function receives) to NAME.
         """
-        return self._run_input(line, cell, local_ns)
+        from . import bindings, run
 
-    def _run_input(self, line: str, cell: str, local_ns=None, overrides: dict | None = None):
-        from . import bindings
-
-        secrets: list[str] = []
-        request_id = None
         try:
             parsed = bindings.parse_cell("kusto_input", line, cell)
-            binding = self._with_defaults(parsed)
-            options = parsed.options
-            if getattr(options, "interactive", False) and overrides is None:
-                from .form import show_form
-
-                return show_form(self, line, cell, local_ns)
-            settings = self._settings()
-            namespace = self._namespace(local_ns)
-            resolved = bindings.resolve_input(binding, namespace=namespace, query=_query(options, namespace),
-                                              settings=settings)
-            for message in resolved.warnings:
-                self._note(message)
-            parameters = {**resolved.parameters, **(overrides or {})}  # the interactive form's values win
-            backend, connection, where = self._connect(binding, settings, resolved.managed_service_identity)
-            secrets = _secrets(connection)
-            if getattr(options, "show_query", False) or self.show_query:
-                print(f"database: {resolved.database}\nparameters: {parameters}\n{resolved.kql}")
-            request_id = f"KFX.notebook;{uuid.uuid4()}"
-            result = backend.query(resolved.database, resolved.kql, parameters,
-                                   options=resolved.client_request_properties or None, request_id=request_id)
+            run.apply_defaults(parsed, self.defaults())   # a binding the host would refuse fails the cell
         except KfxError as exc:
-            self._fail(exc, "kusto_input", secrets, request_id)
+            self._fail(exc, "kusto_input")
+        if parsed.options.interactive:
+            from .form import show_form
+
+            return show_form(self.parameter_form(line, cell, local_ns), self.shell, self._note)
+        return self.rerun_input(line, cell, local_ns)
+
+    def rerun_input(self, line: str, cell: str, local_ns=None, overrides: dict | None = None):
+        """Run an input cell (the form's re-run callback): the form's `overrides` win over kqlParameters."""
+        from . import bindings, run
+
+        try:
+            parsed = bindings.parse_cell("kusto_input", line, cell)
+            host = self.host()
+            binding = run.apply_defaults(parsed, host.defaults)
+            namespace = self._namespace(local_ns)
+            show = parsed.options.show_query or self.show_query
+            result = run.run_input(binding, host, namespace=namespace, query=_query(parsed.options, namespace),
+                                   overrides=overrides, before_query=_print_query if show else None)
+        except KfxError as exc:
+            self._fail(exc, "kusto_input")
         frame = result.frame
-        frame.attrs["kusto"] = {
-            "database": resolved.database, "query": resolved.kql, "parameters": parameters,
-            "column_types": dict(result.column_types), "elapsed": result.elapsed,
-            "client_request_id": result.client_request_id or request_id, "connection": binding.connection,
-        }
-        print(display.result_line(binding.name, len(frame), len(frame.columns), resolved.database, where,
+        print(display.result_line(binding.name, len(frame), len(frame.columns), result.database, result.where,
                                   result.elapsed))
-        if getattr(options, "as_", None) == "json" or getattr(options, "as_json", False) \
-                or getattr(options, "output", None) == "json":
+        if parsed.options.as_ == "json":
             from .input_json import rows_json
 
             text = rows_json(frame)
@@ -174,19 +148,20 @@ class KustoMagics(Magics, Configurable):
         self.shell.user_ns[binding.name] = frame
         return frame
 
-    def _with_defaults(self, parsed):
-        """Config defaults for what the cell left out (a cell option always wins)."""
-        import dataclasses
+    def parameter_form(self, line: str, cell: str, local_ns=None):
+        """The --interactive form of an input cell, prefilled, re-running the cell on Run."""
+        from . import bindings, run
+        from .form import ParameterForm
 
-        binding = parsed.binding
-        changes = {}
-        if "connection" not in parsed.given and self.default_connection:
-            changes["connection"] = self.default_connection
-        if not getattr(binding, "database", None) and self.default_database:
-            changes["database"] = self.default_database
-        binding = dataclasses.replace(binding, **changes) if changes else binding
-        binding.validate()
-        return binding
+        parsed = bindings.parse_cell("kusto_input", line, cell)
+        try:
+            host = self.host()
+            binding = run.apply_defaults(parsed, host.defaults)
+            prefill = dict(bindings.resolve_input(binding, namespace=self._namespace(local_ns), query=None,
+                                                  settings=host.settings).parameters)
+        except KfxError:
+            prefill = {}
+        return ParameterForm(cell, prefill, lambda values: self.rerun_input(line, cell, local_ns, overrides=values))
 
     # -- %%kusto_output --------------------------------------------------------------------------
     @no_var_expand
@@ -199,40 +174,28 @@ class KustoMagics(Magics, Configurable):
         output binding. It is serialized and ingested exactly as the binding would (--dry-run shows
         the payload instead).
         """
-        from . import bindings, payload
+        from . import bindings, run
 
-        secrets: list[str] = []
         try:
             parsed = bindings.parse_cell("kusto_output", line, cell)
-            binding = self._with_defaults(parsed)
-            options = parsed.options
+            host = self.host()
+            binding = run.apply_defaults(parsed, host.defaults)
             namespace = self._namespace(local_ns)
-            value = self._evaluate(getattr(options, "code", cell), local_ns)
-            settings = self._settings()
-            resolved = bindings.resolve_output(binding, namespace=namespace, query=_query(options, namespace),
-                                               settings=settings)
-            returned = payload.rows_from_return(value)
-            body = payload.serialize(self._progress(returned.rows), resolved.data_format)
-            for message in [*resolved.warnings, *returned.warnings, *body.warnings]:
-                self._note(message)
-            if getattr(options, "dry_run", False):
-                print(_dry_run_text(binding, resolved, body))
-                return None
-            if body.rows == 0:
-                print("nothing to ingest: the binding ingests no rows and makes no call (null rows are skipped)")
-                return None
-            backend, connection, where = self._connect(binding, settings, resolved.managed_service_identity)
-            secrets = _secrets(connection)
-            receipt = backend.ingest(resolved.database, resolved.table_name, body.data,
-                                     data_format=body.data_format, mapping_ref=resolved.mapping_ref,
-                                     ingestion_type=resolved.ingestion_type,
-                                     properties=resolved.ingestion_properties)
+            value = self._evaluate(cell, local_ns)
+            result = run.run_output(binding, host, value, namespace=namespace,
+                                    query=_query(parsed.options, namespace), dry_run=parsed.options.dry_run,
+                                    progress=self._progress)
         except KfxError as exc:
-            self._fail(exc, "kusto_output", secrets)
-        print(display.receipt_line(receipt, where))
-        if receipt.path == "fell back to queued":
-            self._note("streaming was not possible, so the rows were queued; the deployed binding (1.0.13) "
-                       "reports success at this point without waiting for the queued ingestion's status")
+            self._fail(exc, "kusto_output")
+        if result.outcome is run.Outcome.DRY_RUN:
+            print(display.dry_run_text(binding, result.resolved, result.payload))
+        elif result.outcome is run.Outcome.NOTHING:
+            print("nothing to ingest: the binding ingests no rows and makes no call (null rows are skipped)")
+        else:
+            print(display.receipt_line(result.receipt, result.where))
+            if result.receipt.path is IngestPath.FELL_BACK:
+                self._note("streaming was not possible, so the rows were queued; the deployed binding (1.0.13) "
+                           "reports success at this point without waiting for the queued ingestion's status")
         return None
 
     def _evaluate(self, code: str, local_ns) -> Any:
@@ -266,7 +229,7 @@ class KustoMagics(Magics, Configurable):
         try:
             export_from_magic(self, line)  # prints what it wrote; nothing to display
         except KfxError as exc:
-            self._fail(exc, "kusto_export", [])
+            self._fail(exc, "kusto_export")
 
 
 def _query(options, namespace) -> dict | None:
@@ -278,10 +241,8 @@ def _query(options, namespace) -> dict | None:
     return query if isinstance(query, dict) else None
 
 
-def _secrets(connection: str) -> list[str]:
-    from .settings import secret_values
-
-    return secret_values(connection)
+def _print_query(database: str, parameters, kql: str) -> None:
+    print(f"database: {database}\nparameters: {parameters}\n{kql}")
 
 
 def _interactive() -> bool:
@@ -290,13 +251,3 @@ def _interactive() -> bool:
 
     shell = get_ipython()
     return shell is not None and (type(shell).__name__ == "ZMQInteractiveShell" or sys.stdout.isatty())
-
-
-def _dry_run_text(binding, resolved, body) -> str:
-    data = body.data.decode("utf-8", "replace")
-    props = {"database": resolved.database, "tableName": resolved.table_name, "dataFormat": body.data_format,
-             "mappingRef": resolved.mapping_ref, "ingestionType": resolved.ingestion_type,
-             "connection": binding.connection}
-    shown = {k: v for k, v in props.items() if v}
-    return (f"dry run: would ingest {body.rows} row{'s' if body.rows != 1 else ''} ({len(body.data):,} bytes) "
-            f"with {shown}\n{data}")

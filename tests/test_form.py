@@ -44,9 +44,7 @@ def magics(shell):
 def test_form_has_one_typed_input_per_declared_parameter_prefilled(shell):
     import ipywidgets as widgets
 
-    from kfx_notebook.form import ParameterForm
-
-    form = ParameterForm(magics(shell), LINE, CELL, None)
+    form = magics(shell).parameter_form(LINE, CELL)
     kinds = {name: type(w) for name, w in form.fields.items()}
     assert kinds == {"minCost": widgets.FloatText, "name": widgets.Text, "since": widgets.DatetimePicker,
                      "maxRows": widgets.IntText, "cheap": widgets.Checkbox}
@@ -57,9 +55,7 @@ def test_form_has_one_typed_input_per_declared_parameter_prefilled(shell):
 
 
 def test_clicking_run_replaces_the_frame_and_the_variable(shell):
-    from kfx_notebook.form import ParameterForm
-
-    form = ParameterForm(magics(shell), LINE, CELL, None)
+    form = magics(shell).parameter_form(LINE, CELL)
     first = form.run()
     assert first["Name"].tolist() == ["Apple", "Fig"]
     form.fields["minCost"].value = 0.5

@@ -3,7 +3,9 @@
 A backend is chosen from a Kusto connection string (never from anything else):
 ``Data Source=local`` (in memory, shared by the process) or ``local:<path>.duckdb`` selects
 the embedded database; any ``http(s)://`` Data Source is a Kusto endpoint reached through
-the official SDK. Backends are cached per (connection string, identity).
+the official SDK. This module holds the one backend cache: `backend_for` and
+`LocalBackend.open` hand out the cached backend, and a backend's `close()` evicts it, so the
+next call opens a new one.
 
 Imports nothing heavy; the chosen backend module loads its engine on first use.
 """
@@ -11,7 +13,9 @@ Imports nothing heavy; the chosen backend module loads its engine on first use.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
 
 if TYPE_CHECKING:
@@ -31,14 +35,23 @@ class QueryResult:
     completion: dict[str, Any] = field(default_factory=dict)
 
 
+class IngestPath(StrEnum):
+    """The way rows reached the table (the text is what receipts show)."""
+
+    STREAMING = "streaming"                 # managed ingestion, streamed
+    FELL_BACK = "fell back to queued"       # managed ingestion that could not stream, so it queued
+    QUEUED = "queued"                       # ingestionType queued
+    DIRECT = "direct"                       # the embedded database writes the table itself
+
+
 @dataclass
 class IngestReceipt:
-    """What an ingestion did. ``path``: "streaming", "fell back to queued", "queued" or "direct"."""
+    """What an ingestion did and which way the rows went."""
 
     rows: int
     bytes: int
     data_format: str
-    path: str
+    path: IngestPath
     status: str                            # "Succeeded", "Queued", "Pending", "Failed", ...
     elapsed: float = 0.0
     database: str = ""
@@ -63,39 +76,55 @@ class Backend(Protocol):
         """A one-line, secret-free description (``local (memory)``, ``http://host:port``)."""
 
 
-_CACHE: dict[tuple[str, str | None], Backend] = {}
-_LOCK = threading.Lock()
+_CACHE: dict[Hashable, Backend] = {}
+_LOCK = threading.RLock()
 
 
-def backend_for(connection_string: str, identity: str | None = None) -> Backend:
-    """The (cached) backend for a Kusto connection string and optional managed identity."""
-    from ..settings import parse_connection_string
-
-    key = (connection_string, identity)
+def cached(key: Hashable, open_backend: Callable[[], Backend]) -> Backend:
+    """The backend cached under `key`, opened by `open_backend()` when there is none."""
     with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-        source = parse_connection_string(connection_string).data_source
-        if source == "local" or source.startswith("local:"):
-            from .local import LocalBackend
-
-            backend: Backend = LocalBackend.open(source[len("local:"):] if source != "local" else None)
-        elif source.startswith(("http://", "https://")):
-            from .cluster import ClusterBackend
-
-            backend = ClusterBackend(connection_string, identity)
-        else:
-            from ..errors import SettingError
-
-            raise SettingError(
-                f"Data Source {source!r} is neither 'local', 'local:<path>.duckdb' nor an http(s):// URL",
-                hint="Set Data Source=local for the embedded database or a cluster URL.",
-            )
-        _CACHE[key] = backend
+        backend = _CACHE.get(key)
+        if backend is None:
+            backend = _CACHE[key] = open_backend()
         return backend
 
 
-def clear_cache() -> None:
-    """Forget every cached backend (tests, and %config changes of the settings file)."""
+def evict(backend: Backend) -> None:
+    """Forget a backend (its `close()` calls this), so the next lookup opens a new one."""
     with _LOCK:
-        _CACHE.clear()
+        for key in [k for k, v in _CACHE.items() if v is backend]:
+            del _CACHE[key]
+
+
+def backend_for(connection_string: str, identity: str | None = None, converter: str = "fast") -> Backend:
+    """The (cached) backend for a Kusto connection string, managed identity and result converter.
+
+    `converter` (`fast` or `sdk`, `%config KustoMagics.converter`) matters only to a cluster.
+    """
+    from ..settings import parse_connection_string
+
+    source = parse_connection_string(connection_string).data_source
+    if source == "local" or source.startswith("local:"):
+        from .local import LocalBackend
+
+        return LocalBackend.open(source[len("local:"):] if source != "local" else None)
+    if source.startswith(("http://", "https://")):
+        from .cluster import ClusterBackend
+
+        return cached(("cluster", connection_string, identity, converter),
+                      lambda: ClusterBackend(connection_string, identity, converter))
+    from ..errors import SettingError
+
+    raise SettingError(f"Data Source {source!r} is neither 'local', 'local:<path>.duckdb' nor an http(s):// URL",
+                       hint="Set Data Source=local for the embedded database or a cluster URL.")
+
+
+def clear_cache() -> None:
+    """Forget every cached cluster backend (tests, and %config changes of the settings file).
+
+    Embedded databases stay until their `close()`: the in-memory one is shared by the process, and
+    a database file may be attached only once.
+    """
+    with _LOCK:
+        for key in [k for k in _CACHE if k[0] == "cluster"]:
+            del _CACHE[key]

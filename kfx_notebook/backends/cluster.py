@@ -27,11 +27,9 @@ from ..errors import (
     KustoSyntaxError,
     SettingError,
 )
-from . import IngestReceipt, QueryResult
+from . import IngestPath, IngestReceipt, QueryResult
 
 CONVERTERS = ("fast", "sdk")
-_CLIENTS: dict[tuple[str, str | None, str], Any] = {}
-_CLIENTS_LOCK = threading.Lock()
 _CREDENTIAL_KEYWORDS = ("Application Client Id", "Application Key", "User ID", "Password", "User Token",
                         "Application Token", "Application Certificate Thumbprint",
                         "Application Certificate Blob")
@@ -127,6 +125,8 @@ class ClusterBackend:
         self.identity = identity or None
         self.converter = converter
         self.ingest_retry_seconds: float | None = None   # tests shorten the SDK's streaming back-off
+        self._clients: dict[str, Any] = {}                # "query" / "managed" / "queued" -> SDK client
+        self._clients_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"ClusterBackend({self.url!r}, identity={self.identity!r}, converter={self.converter!r})"
@@ -134,15 +134,23 @@ class ClusterBackend:
     def describe(self) -> str:
         return self.url
 
+    def close(self) -> None:
+        """Close the SDK clients and leave the backend cache: the next `backend_for` opens a new one."""
+        from . import evict
+
+        with self._clients_lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+        evict(self)
+
     # -- clients --------------------------------------------------------------------------------
 
     def _client(self, kind: str):
-        key = (self._text, self.identity, kind)
-        with _CLIENTS_LOCK:
-            client = _CLIENTS.get(key)
+        with self._clients_lock:
+            client = self._clients.get(kind)
             if client is None:
-                client = self._make_client(kind)
-                _CLIENTS[key] = client
+                client = self._clients[kind] = self._make_client(kind)
             return client
 
     def _make_client(self, kind: str):
@@ -238,12 +246,12 @@ class ClusterBackend:
             raise _translate(exc, "", str(source_id), self.url, ingest=True) from None
         status = getattr(result.status, "value", str(result.status))
         if queued:
-            path = "queued"
+            path = IngestPath.QUEUED
             status = _poll(client, str(source_id), props)
         elif result.status == IngestionStatus.SUCCESS:
-            path, status = "streaming", "Succeeded"
+            path, status = IngestPath.STREAMING, "Succeeded"
         else:
-            path, status = "fell back to queued", status.capitalize()   # "Queued", as the binding sees it
+            path, status = IngestPath.FELL_BACK, status.capitalize()   # "Queued", as the binding sees it
         return IngestReceipt(rows=rows, bytes=len(payload), data_format=data_format, path=path, status=status,
                              elapsed=time.perf_counter() - started, database=database, table=table,
                              source_id=str(source_id))
@@ -466,8 +474,10 @@ def _poll(client, source_id: str, properties: Mapping[str, str]) -> str:
     """
     from azure.kusto.ingest.status import KustoIngestStatusQueues
 
-    interval = _number(properties.get("pollIntervalSeconds"), 15.0)
-    timeout = _number(properties.get("pollTimeoutMinutes"), 5.0) * 60
+    from ..bindings import INGESTION_DEFAULTS   # the extension's defaults, declared once
+
+    interval = _number(properties.get("pollIntervalSeconds"), INGESTION_DEFAULTS["pollIntervalSeconds"])
+    timeout = _number(properties.get("pollTimeoutMinutes"), INGESTION_DEFAULTS["pollTimeoutMinutes"]) * 60
     queues = KustoIngestStatusQueues(client)
     deadline = time.monotonic() + timeout
     while True:

@@ -54,15 +54,15 @@ def _notebook_settings(notebook_dir: Path, settings_path: str | None):
 
 
 def build(cells, notebook_name: str, *, language="python", trigger="http", route=None, schedule=None,
-          with_local_settings=False, settings=None, default_connection="KustoConnectionString",
-          default_database="") -> tuple[FunctionApp, dict[str, str], list[str]]:
+          with_local_settings=False, settings=None, defaults=None) -> tuple[FunctionApp, dict[str, str], list[str]]:
     """(model, files, secrets that must not appear) for cells; pure except for reading `settings`."""
     import dataclasses
 
+    from ..run import EMBEDDED, Defaults
     from .notebook import build_app
 
     app = build_app(cells, notebook_name, trigger=trigger, route=route, schedule=schedule,
-                    default_connection=default_connection, default_database=default_database)
+                    defaults=defaults or Defaults())
     secrets: list[str] = []
     if settings is not None:
         from ..settings import secret_values
@@ -72,7 +72,7 @@ def build(cells, notebook_name: str, *, language="python", trigger="http", route
             value = settings.connection_string(name)
             secrets += secret_values(value or "")
             if value is None:
-                value = "Data Source=local"   # what the magics fall back to (the embedded database)
+                value = EMBEDDED   # what the magics fall back to
             values[name] = value
         if with_local_settings:
             app = dataclasses.replace(app, connection_values=values)
@@ -137,8 +137,7 @@ def export_from_magic(magics, line: str) -> Path:
     settings = _notebook_settings(folder, settings_path)
     _app, files, _ = build(cells, name, language=args.language, trigger=args.trigger, route=args.route,
                            schedule=args.schedule, with_local_settings=args.with_local_settings,
-                           settings=settings, default_connection=magics.default_connection,
-                           default_database=magics.default_database)
+                           settings=settings, defaults=magics.defaults())
     out = write_project(files, args.out, force=args.force)
     print(f"exported {name} ({args.language}, {len(_app.functions)} function"
           f"{'s' if len(_app.functions) != 1 else ''}) to {out}")

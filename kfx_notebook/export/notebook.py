@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import bindings, expressions
 from ..errors import BindingError, KfxError
+from ..run import Defaults, apply_defaults
 from .model import DEFAULT_SCHEDULE, TRIGGERS, Function, FunctionApp, identifier, unique
 
 _TAG = re.compile(r"^function:\s*(?P<name>\S+)\s*$")
@@ -27,6 +28,7 @@ _COMMENT_TAG = re.compile(r"^#\s*function:\s*(?P<name>\S+)\s*$")
 _EXPR = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _SETTING = re.compile(r"%([A-Za-z_][A-Za-z0-9_.:\-]*)%")
 _CONFIG = re.compile(r"^\s*%config\s+KustoMagics\.(default_connection|default_database)\s*=\s*(.+?)\s*$")
+CONFIG_FIELDS = {"default_connection": "connection", "default_database": "database"}   # trait -> Defaults field
 
 # import name -> distribution name, where they differ (one row each)
 DISTRIBUTIONS = {
@@ -217,9 +219,12 @@ def _single_expression(cell: Cell, body: str, binding) -> str | None:
 
 
 def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route: str | None = None,
-              schedule: str | None = None, default_connection: str = "KustoConnectionString",
-              default_database: str = "") -> FunctionApp:
-    """The model of the functions a notebook's cells define (see the module docstring for the rules)."""
+              schedule: str | None = None, defaults: Defaults = Defaults()) -> FunctionApp:
+    """The model of the functions a notebook's cells define (see the module docstring for the rules).
+
+    `defaults` are the session's `%config KustoMagics` defaults; a `%config` line in a cell changes
+    them for the cells after it, as it would in the notebook.
+    """
     if trigger not in TRIGGERS:
         raise BindingError(f"--trigger {trigger!r} is not one of {', '.join(TRIGGERS)}", hint="Use http or timer.")
     prefix = (route or "").strip("/")
@@ -227,13 +232,7 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
     outputs: list[tuple[Cell, bindings.KustoOutput, str, str | None]] = []   # cell, binding, body, tag
     code_cells: list[tuple[Cell, str]] = []
     for cell in cells:
-        config = [_CONFIG.match(line) for line in cell.source.splitlines()]
-        for m in filter(None, config):  # %config KustoMagics.default_* = "..." applies to later cells
-            value = ast.literal_eval(m[2]) if m[2][:1] in "'\"" else m[2]
-            if m[1] == "default_connection":
-                default_connection = value
-            else:
-                default_database = value
+        defaults = _config_defaults(cell, defaults)
         found = _magic(cell)
         tag = _function_tag(cell)
         if found is None:
@@ -241,16 +240,8 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
                 code_cells.append((cell, tag))
             continue
         magic, line, body = found
-        parsed = bindings.parse_cell(magic, line, body, cell_id=cell.id)
-        binding = parsed.binding
-        changes = {}
-        if "connection" not in parsed.given and default_connection:
-            changes["connection"] = default_connection
-        if not binding.database and default_database:
-            changes["database"] = default_database
-        binding = dataclasses.replace(binding, **changes) if changes else binding
         try:
-            binding.validate()
+            binding = apply_defaults(bindings.parse_cell(magic, line, body, cell_id=cell.id), defaults)
         except KfxError as exc:
             exc.message = f"cell {cell.id}: {exc.message}"
             exc.args = (exc.message,)
@@ -285,6 +276,14 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
                        connections=tuple(sorted({b.connection for b in used})),
                        app_settings=tuple(sorted(set(settings))), imports=tuple(imports),
                        packages=tuple(sorted(packages, key=str.lower)))
+
+
+def _config_defaults(cell: Cell, defaults: Defaults) -> Defaults:
+    """`%config KustoMagics.default_* = "..."` lines in a cell change the defaults of the cells after it."""
+    for m in filter(None, (_CONFIG.match(line) for line in cell.source.splitlines())):
+        value = ast.literal_eval(m[2]) if m[2][:1] in "'\"" else m[2]
+        defaults = dataclasses.replace(defaults, **{CONFIG_FIELDS[m[1]]: value})
+    return defaults
 
 
 RESERVED = ("req", "timer", "context", "_result", "json", "func", "app", "pd")

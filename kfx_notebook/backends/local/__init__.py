@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .. import IngestReceipt, QueryResult
+from .. import IngestPath, IngestReceipt, QueryResult
 from ...errors import KfxError, KustoSemanticError, ResultTruncatedError, UnsupportedError
 
 DEFAULT_RECORD_LIMIT = 500_000
@@ -55,9 +55,6 @@ SUPPORTED_OPTIONS = {
 class LocalBackend:
     """The embedded database. Use `LocalBackend.open(path)`; None means the shared in-memory one."""
 
-    _instances: dict[str, "LocalBackend"] = {}
-    _instances_lock = threading.Lock()
-
     def __init__(self, path: str | None = None):
         import duckdb
 
@@ -79,25 +76,23 @@ class LocalBackend:
 
     @classmethod
     def open(cls, path: str | None = None) -> "LocalBackend":
-        key = os.path.abspath(path) if path else ":memory:"
-        with cls._instances_lock:
-            backend = cls._instances.get(key)
-            if backend is None or backend.con is None:
-                backend = cls._instances[key] = cls(None if key == ":memory:" else key)
-            return backend
+        """The process's backend for a database file (None: the shared in-memory one), from the one cache."""
+        from .. import cached
+
+        key = os.path.abspath(path) if path else None
+        return cached(("local", key), lambda: cls(key))
 
     def describe(self) -> str:
         return f"local ({self.path})" if self.path else "local (memory)"
 
     def close(self) -> None:
+        from .. import evict
+
         with self.lock:
             if self.con is not None:
                 self.con.close()
                 self.con = None
-        with self._instances_lock:
-            for key, value in list(self._instances.items()):
-                if value is self:
-                    del self._instances[key]
+        evict(self)
 
     def cursor(self):
         """A DuckDB cursor of its own (one per call), in UTC and in this backend's catalog."""
@@ -221,7 +216,7 @@ class LocalBackend:
 
         started = time.perf_counter()
         rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
-        return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path="direct", status="Succeeded",
+        return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path=IngestPath.DIRECT, status="Succeeded",
                              elapsed=time.perf_counter() - started, database=database, table=table,
                              source_id=str(uuid.uuid4()))
 

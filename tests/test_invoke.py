@@ -9,7 +9,7 @@ import pytest
 
 from kfx_notebook.errors import BindingError
 from kfx_notebook.export.command import export_notebook
-from kfx_notebook.runtime import invoke
+from kfx_notebook.invoke import invoke
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -1,0 +1,100 @@
+"""`kfx-notebook invoke`: run one function of an exported app locally, its Kusto bindings fulfilled.
+
+The rule it keeps: the app's bindings run through the one binding runner (kfx_notebook.run) with
+the settings of the app's own local.settings.json, then the environment, exactly as the Functions
+host would look them up (no embedded fallback: a missing setting fails as it would when deployed);
+no secret is printed. This module is the command and the result type; `library` is the path that
+loads the app with the real azure-functions library, `fulfil` the bindings and `http` the request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import KfxError
+
+REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request", 404: "Not Found",
+           500: "Internal Server Error"}
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What the invocation returned. `status` is None for a non-HTTP trigger (e.g. a timer)."""
+
+    status: int | None
+    headers: dict[str, str]
+    body: bytes
+    ingested: list = field(default_factory=list)      # IngestReceipt per output binding that ingested rows
+    warnings: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+def invoke(app_dir: str | Path, function: str, route: dict[str, str] | None = None,
+           query: dict[str, str] | None = None, body: bytes | str | None = None,
+           connection_string: str | None = None, method: str | None = None,
+           headers: dict[str, str] | None = None) -> InvokeResult:
+    """Invoke one function of an exported Python v2 app, with its kusto bindings served by the backends."""
+    from .library import invoke_with_library
+
+    return invoke_with_library(app_dir, function, route=route, query=query, body=body,
+                               connection_string=connection_string, method=method, headers=headers)
+
+
+# -- CLI --------------------------------------------------------------------------------------------
+
+def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise KfxError(f"{flag} {item!r} is not NAME=VALUE", hint=f"Write {flag} name=value.")
+        out[key] = value
+    return out
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("app_dir", help="the exported app folder (holds function_app.py)")
+    parser.add_argument("function", help="the function's name")
+    parser.add_argument("--route", action="append", metavar="NAME=VALUE", help="a route parameter (repeatable)")
+    parser.add_argument("--query", action="append", metavar="K=V", help="a query-string parameter (repeatable)")
+    parser.add_argument("--body", default=None, help="request body: JSON text, or @FILE")
+    parser.add_argument("--method", default=None, help="HTTP method (default: the function's first)")
+    parser.add_argument("--connection-string", default=None,
+                        help="use this connection string for every kusto binding instead of the settings")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..display import scrub
+    from ..settings import secret_values
+
+    body = args.body
+    if body is not None and body.startswith("@"):
+        body = Path(body[1:]).read_bytes()
+    result = invoke(args.app_dir, args.function, route=_pairs(args.route, "--route"),
+                    query=_pairs(args.query, "--query"), body=body, connection_string=args.connection_string,
+                    method=args.method)
+    secrets = secret_values(args.connection_string or "")
+    for line in result.warnings:
+        print(f"warning: {scrub(line, secrets)}", file=sys.stderr)
+    for receipt in result.ingested:
+        print(f"ingested {receipt.rows} row{'s' if receipt.rows != 1 else ''} into {receipt.table} "
+              f"({receipt.data_format}, {receipt.path}, {receipt.status})", file=sys.stderr)
+    if result.status is None:
+        print("(no HTTP response: not an HTTP trigger)")
+        return 0
+    print(f"HTTP/1.1 {result.status} {REASONS.get(result.status, '')}".rstrip())
+    for key, value in result.headers.items():
+        print(f"{key}: {value}")
+    print()
+    print(scrub(result.text(), secrets))
+    return 0 if result.status < 400 else 1
