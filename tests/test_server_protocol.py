@@ -29,7 +29,7 @@ def server():
 def _post(server, path, body: bytes, headers=None, method="POST"):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json", **(headers or {})})
         resp = conn.getresponse()
         return resp.status, resp.read(), resp
     finally:
@@ -78,6 +78,7 @@ def test_wrong_method_is_405(server):
 def test_huge_body_is_413_without_reading_it(server):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     conn.putrequest("POST", "/v2/rest/query")
+    conn.putheader("Content-Type", "application/json")
     conn.putheader("Content-Length", str(50 * 1024 * 1024))
     conn.endheaders()
     resp = conn.getresponse()
@@ -214,7 +215,8 @@ def test_cli_serves_a_file_prints_the_connection_string_and_stops_on_ctrl_c(tmp_
         lines = [proc.stdout.readline() for _ in range(2)]
         assert f"Connection string: Data Source=http://127.0.0.1:{port};Database=NetDefaultDB" in "".join(lines)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("POST", "/v1/rest/mgmt", body=json.dumps({"db": DB, "csl": ".create table Kept (a:long)"}))
+        conn.request("POST", "/v1/rest/mgmt", body=json.dumps({"db": DB, "csl": ".create table Kept (a:long)"}),
+                     headers={"Content-Type": "application/json"})
         assert conn.getresponse().status == 200
         conn.close()
     finally:

@@ -121,7 +121,8 @@ def test_v1_query_endpoint_answers_tables(client, server):
 
     req = urllib.request.Request(server.url + "/v1/rest/query", method="POST",
                                  data=json.dumps({"db": DB, "csl": "print a = 1, b = 'x'",
-                                                  "properties": {"Options": {}}}).encode())
+                                                  "properties": {"Options": {}}}).encode(),
+                                 headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         body = json.loads(resp.read())
     assert body["Tables"][0]["Columns"] == [{"ColumnName": "a", "DataType": "Int64", "ColumnType": "long"},
@@ -226,7 +227,7 @@ def test_streaming_ingest_of_bad_data_is_a_permanent_4xx(server):
 
     for body in (gzip.compress(b"{not json"), b"\x1f\x8bnot gzip at all"):
         req = urllib.request.Request(f"{server.url}/v1/rest/ingest/{DB}/Bad?streamFormat=json", data=body,
-                                     method="POST")
+                                     method="POST", headers={"Content-Type": "application/octet-stream"})
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(req, timeout=10)
         assert info.value.code == 400

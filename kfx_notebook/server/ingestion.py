@@ -6,15 +6,16 @@ blocks + block list), queue message POST, GET (peek or receive) and DELETE. One 
 message posted to the ingestion queue is ingested before the POST returns (real Kusto
 batches for minutes; a notebook wants rows now), and its outcome is recorded where the
 SDK and a user can read it: the success/failure status queues (ReportLevel) and
-`.show ingestion failures`. All state is in memory under one lock; no blob outlives its
-ingestion.
+`.show ingestion failures`. All state is in memory under one lock and bounded: no blob
+outlives its ingestion or its time to live (Limits.blob_ttl), the staged blobs and blocks
+together stay under Limits.max_staged_bytes, and a gzip blob is refused at upload if it
+inflates past Limits.max_inflated_bytes.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import gzip
 import json
 import threading
 import time
@@ -25,6 +26,7 @@ from email.utils import format_datetime
 from urllib.parse import unquote, urlsplit
 
 from ..errors import IngestionError, KfxError, UnsupportedError
+from .limits import Limits, TooLarge, flag_of, inflate
 
 #: ResourceTypeName -> storage path the server answers on (the StorageRoot of `.get ingestion resources`).
 RESOURCES = {
@@ -41,6 +43,7 @@ CONTAINER = RESOURCES["TempStorage"]
 FAKE_SAS = "sv=2025-07-05&sig=local"
 AUTHORIZATION_CONTEXT = "kfx-notebook-local-no-auth"
 REPORT_FAILURES_ONLY, REPORT_NONE, REPORT_ALL = 0, 1, 2
+MAX_STATUS_MESSAGES = 10_000  # per status queue
 
 
 class StorageError(Exception):
@@ -75,19 +78,31 @@ class IngestionStatus:
     when: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
-class Storage:
-    """In-memory blobs and queues, and the queued-ingestion step that consumes them."""
+@dataclass
+class _Staged:
+    """An uploaded blob, or the blocks of one not yet committed, until its ingestion or its expiry."""
 
-    def __init__(self, backend, max_blob_bytes: int):
+    data: bytes = b""
+    blocks: dict[str, bytes] = field(default_factory=dict)
+    expires: float = 0.0          # time.monotonic()
+
+    @property
+    def size(self) -> int:
+        return len(self.data) + sum(len(b) for b in self.blocks.values())
+
+
+class QueuedIngestion:
+    """Queued ingestion, locally: in-memory temporary blobs and queues, and the ingestor that consumes them."""
+
+    def __init__(self, backend, limits: Limits):
         self.backend = backend
-        self.max_blob_bytes = max_blob_bytes
+        self.limits = limits
         self.lock = threading.Lock()
-        self.blobs: dict[str, bytes] = {}
-        self.blocks: dict[str, dict[str, bytes]] = {}
+        self.blobs: dict[str, _Staged] = {}      # committed blobs
+        self.blocks: dict[str, _Staged] = {}     # blocks staged for a blob not yet committed
         self.queues: dict[str, list[_Message]] = {SUCCESS_QUEUE: [], FAILURE_QUEUE: []}
         # message id -> (queue, message, monotonic time it becomes visible again unless deleted)
         self.invisible: dict[str, tuple[str, _Message, float]] = {}
-        self.statuses: list[IngestionStatus] = []
 
     # -- resources -----------------------------------------------------------------------------
     @staticmethod
@@ -99,38 +114,82 @@ class Storage:
         if container != CONTAINER:
             raise StorageError(404, "ContainerNotFound", f"The specified container '{container}' does not exist.")
         comp = query.get("comp")
-        with self.lock:
-            if comp == "block":
-                block_id = query.get("blockid", "")
-                if not block_id:
-                    raise StorageError(400, "InvalidQueryParameterValue", "blockid is required for comp=block.")
-                self.blocks.setdefault(blob, {})[block_id] = body
-            elif comp == "blocklist":
-                staged = self.blocks.pop(blob, {})
-                try:
-                    ids = [el.text or "" for el in ET.fromstring(body) if el.tag in ("Latest", "Uncommitted",
-                                                                                     "Committed")]
-                except ET.ParseError:
-                    raise StorageError(400, "InvalidXmlDocument", "The block list is not valid XML.") from None
-                missing = [i for i in ids if i not in staged]
-                if missing:
-                    raise StorageError(400, "InvalidBlockList", "The block list names blocks never uploaded.")
-                data = b"".join(staged[i] for i in ids)
-                if len(data) > self.max_blob_bytes:
-                    raise StorageError(413, "RequestBodyTooLarge", "The blob exceeds the local storage limit.")
-                self.blobs[blob] = data
-            elif comp is None:
-                self.blobs[blob] = body
-            else:
-                raise StorageError(400, "UnsupportedQueryParameter", f"comp={comp} is not supported locally.")
+        if comp not in (None, "block", "blocklist"):
+            raise StorageError(400, "UnsupportedQueryParameter", f"comp={comp[:50]} is not supported locally.")
+        if comp == "blocklist":
+            self._commit_blocks(blob, body)
+        else:
+            block_id = query.get("blockid", "")
+            if comp == "block" and not block_id:
+                raise StorageError(400, "InvalidQueryParameterValue", "blockid is required for comp=block.")
+            if comp is None:
+                self._check_inflated(body)
+            with self.lock:
+                self._expire()
+                self._make_room(len(body))
+                if comp == "block":
+                    staged = self.blocks.setdefault(blob, _Staged())
+                    staged.blocks[block_id] = body
+                    staged.expires = self._expiry()
+                else:
+                    self.blobs[blob] = _Staged(body, expires=self._expiry())
         return {"ETag": f'"0x{uuid.uuid4().hex[:16].upper()}"', "Last-Modified": _http_date(_now())}
+
+    def _commit_blocks(self, blob: str, body: bytes) -> None:
+        try:
+            ids = [el.text or "" for el in ET.fromstring(body) if el.tag in ("Latest", "Uncommitted", "Committed")]
+        except ET.ParseError:
+            raise StorageError(400, "InvalidXmlDocument", "The block list is not valid XML.") from None
+        with self.lock:
+            self._expire()
+            staged = self.blocks.pop(blob, _Staged())
+        missing = [i for i in ids if i not in staged.blocks]
+        if missing:
+            raise StorageError(400, "InvalidBlockList", "The block list names blocks never uploaded (or expired).")
+        data = b"".join(staged.blocks[i] for i in ids)
+        if len(data) > self.limits.max_body_bytes:
+            raise StorageError(413, "RequestBodyTooLarge",
+                               TooLarge("The committed blob", self.limits.max_body_bytes, flag_of("max_body_bytes"))
+                               .message)
+        self._check_inflated(data)
+        with self.lock:
+            self.blobs[blob] = _Staged(data, expires=self._expiry())
+
+    def _check_inflated(self, data: bytes) -> None:
+        """Refuse at upload a gzip blob that inflates past the limit (its ingestion would be refused anyway)."""
+        try:
+            inflate(data, self.limits, "The blob, decompressed,")
+        except TooLarge as exc:
+            raise StorageError(413, "RequestBodyTooLarge", exc.message) from None
+        except ValueError:
+            pass  # not valid gzip: its ingestion reports that, as Kusto does
+
+    def _expiry(self) -> float:
+        return time.monotonic() + self.limits.blob_ttl
+
+    def _expire(self) -> None:
+        """Drop blobs and staged blocks whose time to live has passed (under the lock)."""
+        now = time.monotonic()
+        for store in (self.blobs, self.blocks):
+            for name in [n for n, staged in store.items() if staged.expires <= now]:
+                del store[name]
+
+    def _make_room(self, incoming: int) -> None:
+        held = sum(s.size for s in self.blobs.values()) + sum(s.size for s in self.blocks.values())
+        if held + incoming > self.limits.max_staged_bytes:
+            raise StorageError(413, "RequestBodyTooLarge",
+                               f"Local temporary storage is full: {held:,} bytes of blobs wait for ingestion "
+                               f"(limit {self.limits.max_staged_bytes:,} bytes). Ingest them, wait "
+                               f"{self.limits.blob_ttl:g} s for them to expire, or start serve with a larger "
+                               f"{flag_of('max_staged_bytes')}.")
 
     def get_blob(self, container: str, blob: str) -> bytes:
         with self.lock:
-            data = self.blobs.get(blob) if container == CONTAINER else None
-        if data is None:
+            self._expire()
+            staged = self.blobs.get(blob) if container == CONTAINER else None
+        if staged is None:
             raise StorageError(404, "BlobNotFound", "The specified blob does not exist.")
-        return data
+        return staged.data
 
     def blob_from_url(self, url: str) -> tuple[str, bytes]:
         """The bytes of a blob named by a URL this server handed out (anything else is refused)."""
@@ -167,8 +226,8 @@ class Storage:
     def get_messages(self, queue: str, query: dict[str, str]) -> list[_Message]:
         if queue not in self.queues:
             raise StorageError(404, "QueueNotFound", f"The specified queue '{queue}' does not exist.")
-        count = max(1, min(32, int(query.get("numofmessages", "1") or 1)))
-        hidden_for = float(query.get("visibilitytimeout", "30") or 30)
+        count = _query_int(query, "numofmessages", 1, 1, 32)
+        hidden_for = _query_int(query, "visibilitytimeout", 30, 0, 7 * 24 * 3600)
         with self.lock:
             self._reappear(queue)
             visible = self.queues[queue]
@@ -203,13 +262,7 @@ class Storage:
     # -- the ingestor --------------------------------------------------------------------------
     def ingest_message(self, text: str) -> IngestionStatus:
         """Decode one ingestion message, ingest its blob now, and record the outcome."""
-        try:
-            message = json.loads(base64.b64decode(text, validate=False))
-            if not isinstance(message, dict):
-                raise ValueError("not an object")  # noqa: TRY004 - caught below
-        except ValueError as exc:
-            raise StorageError(400, "InvalidMessageContent", f"The ingestion message is not base64 JSON ({exc}).") \
-                from None
+        message = _decode_message(text)
         extra = message.get("AdditionalProperties") or {}
         database, table = str(message.get("DatabaseName", "")), str(message.get("TableName", ""))
         operation_id = str(message.get("Id") or uuid.uuid4())
@@ -222,7 +275,10 @@ class Storage:
                                        hint="Create a named mapping (.create table ... ingestion mapping) and "
                                             "pass ingestion_mapping_reference.")
             _, data = self.blob_from_url(blob_path)
-            data = _maybe_gunzip(data)
+            try:
+                data = gunzip(data, self.limits, "The blob")
+            except TooLarge as exc:
+                raise IngestionError(exc.message, code="BadRequest_RequestTooLarge") from None
             fmt = str(extra.get("format") or "csv")
             if str(extra.get("ignoreFirstRecord", "")).lower() == "true":
                 data = data.split(b"\n", 1)[1] if b"\n" in data else b""
@@ -247,7 +303,7 @@ class Storage:
             with self.backend.lock:
                 self.backend.catalog.record_failure(status.operation_id, status.database, status.table,
                                                     status.details, status.error_code, source)
-        level = int(message.get("ReportLevel", REPORT_FAILURES_ONLY) or 0)
+        level = message.get("ReportLevel") or REPORT_FAILURES_ONLY
         body = {"OperationId": status.operation_id, "Database": status.database, "Table": status.table,
                 "IngestionSourceId": status.operation_id, "IngestionSourcePath": source,
                 "RootActivityId": status.operation_id}
@@ -259,12 +315,11 @@ class Storage:
         elif status.status == "Succeeded" and level == REPORT_ALL:
             queue = SUCCESS_QUEUE
             body["SucceededOn"] = _iso(status.when)
-        with self.lock:
-            self.statuses.append(status)
-            del self.statuses[:-1000]  # bounded history
-            if queue:
-                text = base64.b64encode(json.dumps(body).encode()).decode()
+        if queue:
+            text = base64.b64encode(json.dumps(body).encode()).decode()
+            with self.lock:
                 self.queues[queue].append(_Message(str(uuid.uuid4()), text, _now()))
+                del self.queues[queue][:-MAX_STATUS_MESSAGES]  # statuses nobody reads do not pile up
 
 
 def messages_xml(messages: list[_Message], *, with_text: bool = True, peek: bool = False) -> bytes:
@@ -289,13 +344,48 @@ def storage_error_xml(error: StorageError) -> bytes:
             f"<Message>{_xml_escape(error.message)}</Message></Error>").encode()
 
 
-def _maybe_gunzip(data: bytes) -> bytes:
-    if data[:2] != b"\x1f\x8b":
-        return data
+def gunzip(data: bytes, limits: Limits, what: str) -> bytes:
+    """An ingested body or blob as its bytes: inflated within the limit (TooLarge past it) if it is gzip."""
     try:
-        return gzip.decompress(data)
-    except (OSError, EOFError) as exc:
-        raise IngestionError(f"The blob is not valid gzip ({exc})", code="BadRequest_InvalidCompression") from None
+        return inflate(data, limits, f"{what}, decompressed,")
+    except ValueError as exc:
+        raise IngestionError(f"{what} is not valid gzip ({exc})", code="BadRequest_InvalidCompression") from None
+
+
+#: Fields of an ingestion message that must have a type when present (the SDK's IngestionBlobInfo).
+MESSAGE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "AdditionalProperties": dict, "DatabaseName": str, "TableName": str, "BlobPath": str, "Id": str,
+    "ReportLevel": int, "ReportMethod": int, "FlushImmediately": bool, "RetainBlobOnSuccess": bool,
+}
+
+
+def _decode_message(text: str) -> dict:
+    """The ingestion message's JSON object, its fields checked against MESSAGE_FIELDS; else a 400."""
+    try:
+        message = json.loads(base64.b64decode(text, validate=False))
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).splitlines()[0][:200]
+        raise StorageError(400, "InvalidMessageContent", f"The ingestion message is not base64 JSON ({reason}).") \
+            from None
+    if not isinstance(message, dict):
+        raise StorageError(400, "InvalidMessageContent", "The ingestion message must be a JSON object.")
+    for name, kind in MESSAGE_FIELDS.items():
+        value = message.get(name)
+        if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            raise StorageError(400, "InvalidMessageContent",
+                               f"The ingestion message's {name} must be a JSON {kind.__name__}.")
+    return message
+
+
+def _query_int(query: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high], as Azure Storage checks it; else a 400."""
+    text = query.get(name, "")
+    if text == "":
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise StorageError(400, "OutOfRangeQueryParameterValue",
+                           f"{name} must be an integer from {low} to {high}.")
+    return int(text)
 
 
 def _xml_escape(text: str) -> str:

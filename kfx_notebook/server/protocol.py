@@ -1,7 +1,7 @@
 """The Kusto REST routes over a LocalBackend, and errors as OneApiError replies.
 
-Transport-free: `Protocol.handle(Request) -> Reply`, so the HTTP layer (app.py) only moves
-bytes. One rule: every request gets a reply a Kusto client understands. A request we
+Transport-free: `Protocol.handle(Request) -> Reply`, so the HTTP layer (http_server.py) only
+moves bytes, after guard.py has admitted the request against ROUTES. One rule: every request gets a reply a Kusto client understands. A request we
 cannot serve gets a 4xx with a OneApiErrors body (or an Azure Storage error on the
 storage routes), never an exception out of `handle`, so no request can stop the server.
 Routes and error kinds are tables (ROUTES, ERROR_KINDS, DM_COMMANDS).
@@ -31,11 +31,13 @@ from .ingestion import (
     AUTHORIZATION_CONTEXT,
     CONTAINER,
     RESOURCES,
-    Storage,
+    QueuedIngestion,
     StorageError,
+    gunzip,
     messages_xml,
     storage_error_xml,
 )
+from .limits import Limits, TooLarge
 
 JSON = "application/json; charset=utf-8"
 XML = "application/xml"
@@ -126,12 +128,18 @@ class QueryRequest:
     client_request_id: str
 
 
-def parse_query_request(request: Request, default_database: str) -> QueryRequest:
+def parse_json(data: bytes | str, what: str = "The request body") -> Any:
+    """JSON from a client: anything that does not parse (bad UTF-8, bad syntax, nesting too deep) is a 400."""
     try:
-        body = json.loads(request.body.decode("utf-8-sig") or "null")
+        return json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"The request body is not valid JSON ({exc}). Send {{\"db\": ..., \"csl\": ...}}.") \
-            from None
+        raise BadRequest(f"{what} is not valid JSON ({str(exc).splitlines()[0][:200]}).") from None
+    except RecursionError:
+        raise BadRequest(f"{what} is nested too deeply to parse; flatten it.") from None
+
+
+def parse_query_request(request: Request, default_database: str) -> QueryRequest:
+    body = parse_json(request.body or b"null", "The request body (send {\"db\": ..., \"csl\": ...})")
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object {\"db\": ..., \"csl\": ..., \"properties\": ...}.")
     csl = body.get("csl")
@@ -142,10 +150,7 @@ def parse_query_request(request: Request, default_database: str) -> QueryRequest
         raise BadRequest("The request's 'db' must be a string naming the database.")
     props = body.get("properties")
     if isinstance(props, str):
-        try:
-            props = json.loads(props) if props.strip() else {}
-        except ValueError as exc:
-            raise BadRequest(f"The request's 'properties' string is not valid JSON ({exc}).") from None
+        props = parse_json(props, "The request's 'properties' string") if props.strip() else {}
     props = props or {}
     if not isinstance(props, dict):
         raise BadRequest("The request's 'properties' must be a JSON object or a JSON string of one.")
@@ -167,48 +172,76 @@ DM_COMMANDS: dict[str, str] = {
 _QUEUES = "|".join(re.escape(p) for p in RESOURCES.values() if p != CONTAINER)
 _CONTAINER = re.escape(CONTAINER)
 
-#: (method, path pattern, handler method). Storage routes answer only the names the resources hand out.
-ROUTES: list[tuple[str, re.Pattern, str]] = [(m, re.compile(p), h) for m, p, h in [
-    ("POST", r"^/v2/rest/query/?$", "query_v2"),
-    ("POST", r"^/v1/rest/query/?$", "query_v1"),
-    ("POST", r"^/v1/rest/mgmt/?$", "mgmt"),
-    ("POST", r"^/v1/rest/ingest/(?P<db>[^/]+)/(?P<table>[^/]+)/?$", "stream_ingest"),
-    ("GET", r"^/v1/rest/auth/metadata/?$", "auth_metadata"),
-    ("GET", rf"^/(?P<queue>{_QUEUES})/messages$", "get_messages"),
-    ("POST", rf"^/(?P<queue>{_QUEUES})/messages$", "post_message"),
-    ("DELETE", rf"^/(?P<queue>{_QUEUES})/messages/(?P<id>[^/]+)$", "delete_message"),
-    ("PUT", rf"^/(?P<container>{_CONTAINER})/(?P<blob>[^/]+)$", "put_blob"),
-    ("GET", rf"^/(?P<container>{_CONTAINER})/(?P<blob>[^/]+)$", "get_blob"),
+BODY_JSON, BODY_DATA, BODY_NONE = "json", "data", "none"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint: method, path pattern, the Protocol method that serves it, the body it takes."""
+
+    method: str
+    pattern: re.Pattern
+    handler: str
+    body: str          # BODY_JSON (application/json only), BODY_DATA (bytes), BODY_NONE
+
+    @property
+    def name(self) -> str:
+        return self.pattern.pattern.strip("^$").replace("/?", "")
+
+
+#: Every endpoint. Storage routes answer only the names the ingestion resources hand out.
+ROUTES: list[Route] = [Route(m, re.compile(p), h, b) for m, p, h, b in [
+    ("POST", r"^/v2/rest/query/?$", "query_v2", BODY_JSON),
+    ("POST", r"^/v1/rest/query/?$", "query_v1", BODY_JSON),
+    ("POST", r"^/v1/rest/mgmt/?$", "mgmt", BODY_JSON),
+    ("POST", r"^/v1/rest/ingest/(?P<db>[^/]+)/(?P<table>[^/]+)/?$", "stream_ingest", BODY_DATA),
+    ("GET", r"^/v1/rest/auth/metadata/?$", "auth_metadata", BODY_NONE),
+    ("GET", rf"^/(?P<queue>{_QUEUES})/messages$", "get_messages", BODY_NONE),
+    ("POST", rf"^/(?P<queue>{_QUEUES})/messages$", "post_message", BODY_DATA),
+    ("DELETE", rf"^/(?P<queue>{_QUEUES})/messages/(?P<id>[^/]+)$", "delete_message", BODY_NONE),
+    ("PUT", rf"^/(?P<container>{_CONTAINER})/(?P<blob>[^/]+)$", "put_blob", BODY_DATA),
+    ("GET", rf"^/(?P<container>{_CONTAINER})/(?P<blob>[^/]+)$", "get_blob", BODY_NONE),
 ]]
 
 
 class Protocol:
     """Routes one request to the backend or the storage emulation and encodes the reply."""
 
-    def __init__(self, backend, *, default_database: str, storage: Storage):
+    def __init__(self, backend, *, default_database: str, storage: QueuedIngestion, limits: Limits):
         self.backend = backend
         self.default_database = default_database
         self.storage = storage
+        self.limits = limits
 
-    def handle(self, request: Request) -> Reply:
+    @staticmethod
+    def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route for a request and its path parameters, or a 404/405 BadRequest."""
+        allowed = []
+        for route in ROUTES:
+            m = route.pattern.match(path)
+            if not m:
+                continue
+            if route.method != method:
+                allowed.append(route.method)
+                continue
+            return route, {k: unquote(v) for k, v in m.groupdict().items()}
+        shown = path if len(path) <= 200 else path[:200] + "..."
+        if allowed:
+            raise BadRequest(f"{method} is not allowed on {shown}; use {', '.join(allowed)}.",
+                             code="BadRequest_MethodNotAllowed", status=405)
+        raise BadRequest(f"The requested endpoint '{shown}' does not exist.",
+                         code="BadRequest_EndpointNotFound", status=404)
+
+    def handle(self, request: Request, matched: tuple[Route, dict[str, str]] | None = None) -> Reply:
         request_id = request.headers.get("x-ms-client-request-id") or ""
         try:
-            allowed = []
-            for method, pattern, name in ROUTES:
-                m = pattern.match(request.path)
-                if not m:
-                    continue
-                if method != request.method:
-                    allowed.append(method)
-                    continue
-                return getattr(self, name)(request, **{k: unquote(v) for k, v in m.groupdict().items()})
-            if allowed:
-                raise BadRequest(f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}.",
-                                 code="BadRequest_MethodNotAllowed", status=405)
-            raise BadRequest(f"The requested endpoint '{request.path}' does not exist.",
-                             code="BadRequest_EndpointNotFound", status=404)
+            route, params = matched or self.match(request.method, request.path)
+            return getattr(self, route.handler)(request, **params)
         except BadRequest as exc:
             return _bad_request_reply(exc, request_id)
+        except TooLarge as exc:
+            return _bad_request_reply(BadRequest(exc.message, code="BadRequest_RequestTooLarge", status=413),
+                                      request_id)
         except KfxError as exc:
             status, body = error_body(exc, request_id)
             return Reply(status, body)
@@ -268,11 +301,13 @@ class Protocol:
                              code="BadRequest_MissingArgument")
         data = request.body
         if (request.query.get("sourceKind") or "").lower() == "uri":
-            try:
-                source = json.loads(data)["SourceUri"]
-            except (ValueError, KeyError, TypeError):
-                raise BadRequest("With sourceKind=uri the body must be {\"SourceUri\": \"<blob url>\"}.") from None
-            _, data = self.storage.blob_from_url(str(source))
+            body = parse_json(data)
+            source = next((body[k] for k in ("sourceUri", "SourceUri") if k in body), None) \
+                if isinstance(body, dict) else None
+            if not isinstance(source, str):
+                raise BadRequest("With sourceKind=uri the body must be {\"sourceUri\": \"<blob url>\"}.")
+            _, data = self.storage.blob_from_url(source)
+        data = gunzip(data, self.limits, "The stream")
         receipt = self.backend.ingest(db, table, data, data_format=fmt,
                                       mapping_ref=request.query.get("mappingName") or None,
                                       ingestion_type="streaming")

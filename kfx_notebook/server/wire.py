@@ -97,10 +97,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 def _to_int(value: Any) -> Any:
     return None if value is None else int(value)
 

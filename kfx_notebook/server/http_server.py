@@ -1,31 +1,75 @@
-"""The HTTP server for `kfx-notebook serve`, and `LocalServer` to start and stop it from Python.
+"""The HTTP server of `kfx-notebook serve`, and `LocalServer` to start and stop it from Python.
 
 Standard library only (ThreadingHTTPServer, HTTP/1.1 keep-alive, one thread per
-connection). One rule: this layer only moves bytes: it bounds what it reads (size, time),
-hands a `Request` to `protocol.Protocol` and writes the `Reply`; nothing a client sends
-can raise out of a handler thread or stop the server.
+connection). One rule: this layer only moves bytes, within limits: every request passes
+the one guard (guard.Guard: Host, Origin, route, content type, declared length) before its
+body is read; reading it has a deadline (Limits.request_timeout from its first byte, so a
+client trickling bytes is cut off) and an idle timeout; then `protocol.Protocol` answers and
+the `Reply` is written. Nothing a client sends can raise out of a handler thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import socket
 import threading
+import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import parse_qsl, urlsplit
 
+from .guard import Guard
+from .limits import Limits
 from .protocol import BadRequest, Protocol, Reply, Request, _bad_request_reply
 
 DEFAULT_DATABASE = "NetDefaultDB"
-DEFAULT_MAX_BODY = 128 * 1024 * 1024   # above the SDK's 64 MiB single-shot blob upload
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class _DeadlineSocket(io.RawIOBase):
+    """The socket's reading side with two clocks: idle until a request's first byte, then its deadline."""
+
+    def __init__(self, sock: socket.socket, limits: Limits):
+        self.sock, self.limits = sock, limits
+        self.deadline: float | None = None   # set at the first byte of a request, cleared after it
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self.deadline is None:
+            self.sock.settimeout(self.limits.idle_timeout)
+        else:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("request deadline passed")
+            self.sock.settimeout(min(left, self.limits.idle_timeout))
+        count = self.sock.recv_into(buffer)
+        if count and self.deadline is None:
+            self.deadline = time.monotonic() + self.limits.request_timeout
+        return count
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kfx-notebook-serve"
     sys_version = ""
-    timeout = 60  # seconds a connection may sit idle or trickle a body
     default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line back
+
+    def setup(self) -> None:
+        super().setup()
+        self.reader = _DeadlineSocket(self.connection, self.server.limits)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except TimeoutError:
+            self.close_connection = True  # the deadline passed while reading the request line or headers
+        finally:
+            self.reader.deadline = None
+            self.connection.settimeout(self.server.limits.idle_timeout)  # writing the reply
 
     def send_error(self, code, message=None, explain=None):
         """Errors the stdlib raises before routing (bad request line, bad headers, 501) as OneApiErrors."""
@@ -40,6 +84,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         try:
             reply = self._reply()
+        except BadRequest as exc:
+            reply = _bad_request_reply(exc, self.headers.get("x-ms-client-request-id") or "")
+            self.close_connection = True  # the body (if any) was not read; the connection cannot be reused
+        except TimeoutError:
+            reply = _bad_request_reply(BadRequest(
+                f"The request was not received within {self.server.limits.request_timeout:g} s; send it faster, "
+                "or start serve with a larger --request-timeout.", code="BadRequest_RequestTimeout", status=408))
+            self.close_connection = True
         except Exception as exc:  # noqa: BLE001 - the last guard: a broken handler must not kill the thread's server
             reply = _bad_request_reply(BadRequest(f"The request could not be read ({type(exc).__name__}).",
                                                   status=400))
@@ -47,31 +99,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _reply(self) -> Reply:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            self.close_connection = True
-            return _bad_request_reply(BadRequest("Chunked request bodies are not supported; send Content-Length.",
-                                                 code="BadRequest_LengthRequired", status=411))
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
-            self.close_connection = True
-            return _bad_request_reply(BadRequest("Content-Length is not a valid length."))
-        if length > self.server.max_body_bytes:
-            self.close_connection = True  # the body is not read; the connection cannot be reused
-            return _bad_request_reply(BadRequest(
-                f"The request body ({length:,} bytes) is larger than this server accepts "
-                f"({self.server.max_body_bytes:,} bytes).", code="BadRequest_RequestTooLarge", status=413))
-        body = self.rfile.read(length) if length else b""
-        if len(body) != length:
-            self.close_connection = True
-            return _bad_request_reply(BadRequest("The request body ended before Content-Length bytes."))
+        admitted = self.server.guard.admit(self.command, urlsplit(self.path).path, self.headers)
+        body = self.rfile.read(admitted.length) if admitted.length else b""
+        if len(body) != admitted.length:
+            raise BadRequest("The request body ended before Content-Length bytes; send the whole body.")
         url = urlsplit(self.path)
         query = {}
         for key, value in parse_qsl(url.query, keep_blank_values=True):
             query.setdefault(key, value)
-        return self.server.protocol.handle(Request(self.command, url.path, query, self.headers, body))
+        request = Request(self.command, url.path, query, self.headers, body)
+        return self.server.protocol.handle(request, (admitted.route, admitted.params))
 
     def _send(self, reply: Reply) -> None:
         try:
@@ -85,27 +122,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(reply.body)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _serve
 
 
 class KustoHTTPServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that carries the protocol object and its limits."""
+    """A ThreadingHTTPServer that carries the protocol, its guard and its limits."""
 
     daemon_threads = True
     request_queue_size = 128
     allow_reuse_address = True
 
-    def __init__(self, address, protocol: Protocol, *, max_body_bytes: int, verbose: bool = False):
+    def __init__(self, address, protocol: Protocol, guard: Guard, *, verbose: bool = False):
         if ":" in address[0]:
-            import socket
-
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
         self.protocol = protocol
-        self.max_body_bytes = max_body_bytes
+        self.guard = guard
+        self.limits = guard.limits
         self.verbose = verbose
 
 
@@ -116,16 +152,22 @@ class LocalServer:
     ``db_file=None`` serves a fresh in-memory database of its own; a ``db_file`` is shared with
     any LocalBackend of the process open on the same file; ``backend=`` serves an
     existing LocalBackend (for example ``LocalBackend.open(None)``, the notebook's one).
+    ``limits=Limits(...)`` changes what one client may send (limits.py); ``allow_hosts=["name"]``
+    answers Host and Origin names beyond loopback ("*" any: only behind something that checks them).
+    ``max_body_bytes=`` is the older spelling of ``Limits.max_body_bytes``.
     """
 
     def __init__(self, db_file: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 database: str = DEFAULT_DATABASE, backend=None, max_body_bytes: int = DEFAULT_MAX_BODY,
-                 verbose: bool = False):
+                 database: str = DEFAULT_DATABASE, backend=None, limits: Limits | None = None,
+                 allow_hosts: Iterable[str] = (), max_body_bytes: int | None = None, verbose: bool = False):
         self.db_file = db_file
         self.host = host
         self.requested_port = port
         self.database = database
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits or Limits()
+        if max_body_bytes is not None:
+            self.limits = dataclasses.replace(self.limits, max_body_bytes=max_body_bytes)
+        self.allow_hosts = tuple(allow_hosts)
         self.verbose = verbose
         self._backend = backend
         self._owns_backend = backend is None
@@ -154,7 +196,7 @@ class LocalServer:
     def start(self) -> LocalServer:
         if self._server is not None:
             return self
-        from .ingestion import Storage
+        from .ingestion import QueuedIngestion
 
         if self._backend is None:
             from ..backends.local import LocalBackend
@@ -168,10 +210,10 @@ class LocalServer:
                 self._backend = LocalBackend(None)  # a fresh in-memory database of its own
         with self._backend.lock:
             self._backend.catalog.ensure_database(self.database)
-        storage = Storage(self._backend, self.max_body_bytes)
-        protocol = Protocol(self._backend, default_database=self.database, storage=storage)
-        self._server = KustoHTTPServer((self.host, self.requested_port), protocol,
-                                       max_body_bytes=self.max_body_bytes, verbose=self.verbose)
+        storage = QueuedIngestion(self._backend, self.limits)
+        protocol = Protocol(self._backend, default_database=self.database, storage=storage, limits=self.limits)
+        guard = Guard(protocol, self.limits, self.allow_hosts)
+        self._server = KustoHTTPServer((self.host, self.requested_port), protocol, guard, verbose=self.verbose)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=f"kfx-serve:{self.port}", daemon=True)
         self._thread.start()
@@ -208,6 +250,3 @@ class LocalServer:
         state = self.url if self._server is not None else "stopped"
         return f"LocalServer({self.db_file or 'memory'}, {state}, database={self.database!r})"
 
-
-def is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
