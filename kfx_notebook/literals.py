@@ -40,20 +40,29 @@ def _unwrap(text: str, *names: str) -> str:
     return text.strip()
 
 
-def parse_long(text: Any) -> int | None:
+def parse_long(text: Any, bits: int = 64) -> int | None:
+    """A whole number that fits the type: 64 bits for long, 32 for int (parse_int); else ValueParseError."""
     if isinstance(text, bool):
         raise ValueParseError(f"{text!r} is not a long")
     if isinstance(text, int):
-        return text
-    if isinstance(text, float) and text.is_integer():
-        return int(text)
-    s = _unwrap(str(text), "long", "int")
-    if s.lower() == "null":
-        return None
-    try:
-        return int(s, 0) if s.lower().startswith(("0x", "-0x")) else int(s)
-    except ValueError:
-        raise ValueParseError(f"{text!r} is not a whole number") from None
+        value = text
+    elif isinstance(text, float) and text.is_integer():
+        value = int(text)
+    else:
+        s = _unwrap(str(text), "long", "int")
+        if s.lower() == "null":
+            return None
+        try:
+            value = int(s, 0) if s.lower().startswith(("0x", "-0x")) else int(s)
+        except ValueError:
+            raise ValueParseError(f"{text!r} is not a whole number") from None
+    if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
+        raise ValueParseError(f"{text!r} is out of range for a {bits}-bit {'long' if bits == 64 else 'int'}")
+    return value
+
+
+def parse_int(text: Any) -> int | None:
+    return parse_long(text, 32)
 
 
 def parse_real(text: Any) -> float | None:
@@ -203,7 +212,7 @@ def parse_string(text: Any) -> str:
 #: Kusto type -> parser. A parameter value is parsed by its declared type.
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "long": parse_long,
-    "int": parse_long,
+    "int": parse_int,
     "real": parse_real,
     "decimal": parse_decimal,
     "bool": parse_bool,

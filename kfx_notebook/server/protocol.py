@@ -247,6 +247,10 @@ class Protocol:
             return Reply(status, body)
         except StorageError as exc:
             return Reply(exc.status, storage_error_xml(exc), XML, {"x-ms-error-code": exc.code})
+        except RecursionError:  # the engine's parser recurses per nesting level: the client's text is too deep
+            return _bad_request_reply(BadRequest("The request is nested too deeply for the local engine "
+                                                 "(parentheses, brackets or JSON); flatten it.",
+                                                 code="BadRequest_TooDeep"), request_id)
         except Exception as exc:  # noqa: BLE001 - never let one request stop the server
             return Reply(500, wire.one_api_error("Internal_Error", "Internal error.",
                                                  f"The local server failed on this request: {type(exc).__name__}: "

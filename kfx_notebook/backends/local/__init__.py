@@ -233,13 +233,36 @@ class _Prepared:
 
 
 def _check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Known options only, and the typed ones (OPTION_VALUES) parseable: a bad value is the caller's mistake."""
     options = dict(options or {})
     unknown = sorted(k for k in options if k not in SUPPORTED_OPTIONS)
     if unknown:
         raise UnsupportedError(
             f"The local database cannot honour client request option(s) {', '.join(unknown)}",
             hint=f"Supported here: {', '.join(sorted(SUPPORTED_OPTIONS))}.")
+    for name, (parse, expected) in OPTION_VALUES.items():
+        if options.get(name) is not None:
+            try:
+                parse(options[name])
+            except (ValueError, TypeError, OverflowError):
+                raise KfxError(f"Client request option {name} is {str(options[name])[:60]!r}, not {expected}",
+                               hint="Correct it in the client request properties.") from None
     return options
+
+
+def _record_count(value: Any) -> int:
+    """A whole number of 0 or more (a bool is not one); else ValueError."""
+    count = int(value) if not isinstance(value, bool) else -1
+    if count < 0:
+        raise ValueError("negative")
+    return count
+
+
+#: Options whose value must parse: name -> (parser, what the value must be, for the message).
+OPTION_VALUES: dict[str, tuple[Any, str]] = {
+    "truncationmaxrecords": (_record_count, "a record count (a whole number, 0 or more)"),
+    "servertimeout": (lambda value: _record_count(_seconds(value)), "a timespan (e.g. 00:01:00 or 1m)"),
+}
 
 
 def _truthy(value: Any) -> bool:

@@ -49,12 +49,22 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        frame = pq.read_table(io.BytesIO(raw)).to_pandas()
+        import pyarrow as pa
+
+        try:
+            frame = pq.read_table(io.BytesIO(raw)).to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise IngestionError(f"The data is not a readable Parquet file ({str(exc)[:200]})",
+                                 code="BadRequest_InvalidParquet") from None
         if mapping_ref:
             raise UnsupportedError("Parquet ingestion with a mapping is not supported locally",
                                    hint="Ingest by column name (no mappingRef).")
         return _ingest_frame(backend, database, table, frame), size
-    text = raw.decode("utf-8-sig")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestionError(f"The data is not UTF-8 text (byte {exc.start})", code="BadRequest_InvalidEncoding",
+                             hint=f"Send {fmt} as UTF-8.") from None
     columns = backend.catalog.columns(database, table) if backend.catalog.databases().count(database) else None
     mapping = None
     if mapping_ref:
@@ -92,6 +102,8 @@ def parse_json_records(text: str) -> list[dict]:
                     raise IngestionError(f"Invalid JSON record: expected an object, got {type(item).__name__}",
                                          code="BadRequest_InvalidJson")
                 records.append(item)
+    except RecursionError:
+        raise IngestionError("Invalid JSON: nested too deeply", code="BadRequest_InvalidJson") from None
     except ValueError as exc:
         raise IngestionError(f"Invalid JSON at character {getattr(exc, 'pos', '?')}: {getattr(exc, 'msg', exc)}",
                              code="BadRequest_InvalidJson",
