@@ -27,6 +27,13 @@ from .protocol import BadRequest, Protocol, Reply, Request, _bad_request_reply
 DEFAULT_DATABASE = "NetDefaultDB"
 
 
+#: The stdlib's 5xx answers to a client's request line, as the client mistakes they are.
+STDLIB_REFUSALS: dict[int, tuple[int, str]] = {
+    501: (405, "This method is not supported; use GET, POST, PUT or DELETE."),
+    505: (400, "This HTTP version is not supported; use HTTP/1.1."),
+}
+
+
 class _DeadlineSocket(io.RawIOBase):
     """The socket's reading side with two clocks: idle until a request's first byte, then its deadline."""
 
@@ -72,10 +79,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.settimeout(self.server.limits.idle_timeout)  # writing the reply
 
     def send_error(self, code, message=None, explain=None):
-        """Errors the stdlib raises before routing (bad request line, bad headers, 501) as OneApiErrors."""
+        """Errors the stdlib raises before routing (bad request line, bad headers) as 4xx OneApiErrors."""
         self.close_connection = True
-        self._send(_bad_request_reply(BadRequest(message or explain or "The request could not be parsed.",
-                                                 code="BadRequest_InvalidRequest", status=code)))
+        status, message = STDLIB_REFUSALS.get(code, (code, message or explain or "The request could not be parsed."))
+        self._send(_bad_request_reply(BadRequest(message, code="BadRequest_InvalidRequest", status=status)))
 
     def log_message(self, format, *args):
         if self.server.verbose:
