@@ -25,7 +25,8 @@ from kfx_notebook.server import Limits, LocalServer
 
 DB = "NetDefaultDB"
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                         HealthCheck.too_slow], derandomize=True)
+                                                                         HealthCheck.too_slow], derandomize=True,
+                 database=None)
 
 
 @pytest.fixture(scope="module")
