@@ -62,17 +62,9 @@ def _call(port: int, method: str, path: str, body: bytes, content_type: str) -> 
         conn.close()
 
 
-def mgmt(port: int, csl: str) -> list[list]:
-    status, body = _call(port, "POST", "/v1/rest/mgmt", json.dumps({"db": DB, "csl": csl}).encode(),
-                         "application/json")
-    if status != 200:
-        raise RuntimeError(f"{csl}: {status} {body[:300]!r}")
-    return json.loads(body)["Tables"][0]["Rows"]
-
-
-def query(port: int, csl: str) -> list[list]:
-    status, body = _call(port, "POST", "/v1/rest/query", json.dumps({"db": DB, "csl": csl}).encode(),
-                         "application/json")
+def ask(port: int, csl: str, route: str = "/v1/rest/mgmt") -> list[list]:
+    """The rows of a command (or, with route="/v1/rest/query", a query) through the v1 endpoint."""
+    status, body = _call(port, "POST", route, json.dumps({"db": DB, "csl": csl}).encode(), "application/json")
     if status != 200:
         raise RuntimeError(f"{csl}: {status} {body[:300]!r}")
     return json.loads(body)["Tables"][0]["Rows"]
@@ -123,7 +115,7 @@ def _writer(port: int, index: int, rows: int, round_no: int, stop: threading.Eve
 
 def run_round(db_file: str, round_no: int, writers: int, rows: int, rng: random.Random, ledger: dict) -> float:
     proc, port = start_server(db_file)
-    mgmt(port, f".create-merge table {TABLE} (Batch:string, Seq:long, Round:long)")
+    ask(port, f".create-merge table {TABLE} (Batch:string, Seq:long, Round:long)")
     stop, lock = threading.Event(), threading.Lock()
     threads = [threading.Thread(target=_writer, args=(port, i, rows, round_no, stop, ledger, lock), daemon=True)
                for i in range(writers)]
@@ -144,7 +136,8 @@ def run_round(db_file: str, round_no: int, writers: int, rows: int, rng: random.
 def verify(db_file: str, rows: int, ledger: dict) -> dict:
     proc, port = start_server(db_file)
     try:
-        counts = {b: (n, d) for b, n, d in query(port, f"{TABLE} | summarize n = count(), d = dcount(Seq) by Batch")}
+        counts = {b: (n, d) for b, n, d in ask(port, f"{TABLE} | summarize n = count(), d = dcount(Seq) by Batch",
+                                                         "/v1/rest/query")}
     finally:
         proc.terminate()
         proc.wait(30)

@@ -75,8 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         except TimeoutError:
             self.close_connection = True  # the deadline passed while reading the request line or headers
         finally:
-            self.reader.deadline = None
-            self.connection.settimeout(self.server.limits.idle_timeout)  # writing the reply
+            self.reader.deadline = None  # the next request's clock starts at its first byte
 
     def send_error(self, code, message=None, explain=None):
         """Errors the stdlib raises before routing (bad request line, bad headers) as 4xx OneApiErrors."""
@@ -118,6 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.protocol.handle(request, (admitted.route, admitted.params))
 
     def _send(self, reply: Reply) -> None:
+        self.connection.settimeout(self.server.limits.idle_timeout)  # a slow reader gets the idle time per write
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
