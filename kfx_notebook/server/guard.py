@@ -11,6 +11,7 @@ application/json and no route takes the content types a browser may post without
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ BROWSER_SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencod
 ANY_HOST = "*"
 
 
+@functools.lru_cache(maxsize=256)  # a server sees a handful of Host values, on every request
 def is_loopback_host(host: str) -> bool:
     """'localhost', 127.0.0.0/8 or ::1 (no port, no brackets): the one loopback rule, backends.cluster's."""
     from ..backends.cluster import is_loopback
