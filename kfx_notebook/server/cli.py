@@ -42,6 +42,15 @@ def _positive(text: str) -> float:
     return value
 
 
+def _cannot_open(db_file: str | None, exc: Exception) -> str:
+    """One line for a database that would not open; a file locked by another process says what to do."""
+    first = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
+    if "lock" in first.lower():
+        return (f"{db_file} is open in another process ({first}). Close the other kernel or serve that has it "
+                "open, or connect to the serve that is already running.")
+    return f"cannot open {db_file or 'the database'}: {first}"
+
+
 def run(args: argparse.Namespace) -> int:
     from .guard import is_loopback_host
     from .http_server import LocalServer
@@ -60,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"kfx-notebook serve: error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
               "Pick another --port (0 picks a free one).", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the database would not open: one line, not a traceback
+        print(f"kfx-notebook serve: error: {_cannot_open(args.db_file, exc)}", file=sys.stderr)
         return 2
     print(f"Serving {args.db_file or 'an in-memory database'} over the Kusto REST protocol at {server.url}")
     print(f"Connection string: {server.connection_string}")
