@@ -13,4 +13,4 @@ from __future__ import annotations
 from .http_server import LocalServer
 from .limits import Limits
 
-__all__ = ["LocalServer", "Limits"]
+__all__ = ["Limits", "LocalServer"]
