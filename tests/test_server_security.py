@@ -262,6 +262,29 @@ def test_a_client_trickling_bytes_is_cut_off_and_others_are_served(quick_server,
     assert _mgmt(quick_server.port, ".show tables")[0] == 200
 
 
+def test_connections_past_the_limit_get_a_429_and_room_comes_back():
+    with LocalServer(limits=Limits(max_connections=3, idle_timeout=30)) as srv:
+        held = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(3)]
+        try:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as extra:
+                reply = b""
+                while chunk := extra.recv(4096):
+                    reply += chunk
+            assert reply.startswith(b"HTTP/1.1 429") and b"--max-connections" in reply
+        finally:
+            for s in held:
+                s.close()
+        for _ in range(50):  # the held connections' threads end on EOF; then their slots are free again
+            try:
+                if _mgmt(srv.port, ".show tables")[0] == 200:
+                    break
+            except (ConnectionError, http.client.HTTPException):
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no connection slot came back")
+
+
 # -- blobs never ingested expire; staged blobs are bounded together --------------------------------------------
 def _put_blob(port, name, data):
     return _request(port, "PUT", f"/tempstorage/{name}?sv=1", data, {"Content-Type": "application/octet-stream"})

@@ -150,6 +150,37 @@ class KustoHTTPServer(ThreadingHTTPServer):
         self.guard = guard
         self.limits = guard.limits
         self.verbose = verbose
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+
+    def process_request(self, request, client_address) -> None:
+        """A thread for the connection while there are slots; past Limits.max_connections, a 429 and close."""
+        if not self._slots.acquire(blocking=False):
+            self._refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse_busy(self, request: socket.socket) -> None:
+        reply = _bad_request_reply(BadRequest(
+            f"The server has {self.limits.max_connections} connections open, its limit; close idle ones, retry "
+            "later, or start serve with a larger --max-connections.", code="TooManyRequests", status=429))
+        head = (f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: {reply.content_type}\r\n"
+                f"Content-Length: {len(reply.body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
+        try:
+            request.settimeout(1.0)  # this runs on the accepting thread: never wait long on one client
+            request.sendall(head.encode() + reply.body)
+        except OSError:
+            pass
 
 
 class LocalServer:

@@ -26,6 +26,7 @@ class Limits:
     blob_ttl: float = 600.0               # an uploaded blob never ingested is dropped after this
     request_timeout: float = 60.0         # from a request's first byte to its last (slowloris)
     idle_timeout: float = 60.0            # a kept-alive connection waiting for its next request
+    max_connections: int = 256            # connections open at once (each holds a thread); more get a 429
 
     def __post_init__(self):
         for f in fields(self):
@@ -39,12 +40,16 @@ class LimitOption:
 
     field: str
     flag: str
-    unit: str          # "MiB" or "s"
+    unit: str          # "MiB", "s" or "connections"
     help: str
 
     @property
     def scale(self) -> int:
         return MIB if self.unit == "MiB" else 1
+
+    def value(self, given: float) -> int | float:
+        """A value given in this option's unit as the Limits field holds it (bytes and counts are whole)."""
+        return float(given) if self.unit == "s" else int(given * self.scale)
 
     def default(self) -> float:
         value = getattr(Limits(), self.field) / self.scale
@@ -61,6 +66,8 @@ LIMIT_OPTIONS: tuple[LimitOption, ...] = (
     LimitOption("request_timeout", "--request-timeout", "s",
                 "seconds a client may take to send one request (headers and body)"),
     LimitOption("idle_timeout", "--idle-timeout", "s", "seconds a kept-alive connection may sit idle"),
+    LimitOption("max_connections", "--max-connections", "connections",
+                "connections open at once; one more is answered 429"),
 )
 
 
@@ -70,8 +77,7 @@ def limits_from(base: Limits | None = None, **given: float | None) -> Limits:
     for option in LIMIT_OPTIONS:
         value = given.pop(option.flag.lstrip("-").replace("-", "_"), None)
         if value is not None:
-            number = value * option.scale
-            changes[option.field] = int(number) if option.unit == "MiB" else float(number)
+            changes[option.field] = option.value(value)
     if given:
         raise TypeError(f"unknown limit option(s): {', '.join(sorted(given))}")
     return replace(base or Limits(), **changes)
