@@ -7,6 +7,7 @@ import argparse
 import gzip
 import http.client
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from kfx_notebook.server import Limits, LocalServer
+from kfx_notebook.server.guard import Guard
 from kfx_notebook.server.limits import LIMIT_OPTIONS, MIB, TooLarge, inflate, limits_from
+from kfx_notebook.server.protocol import BODY_DATA, BODY_JSON, BODY_NONE, ROUTES, BadRequest, Protocol
 
 DB = "NetDefaultDB"
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -146,6 +149,26 @@ def test_browser_simple_request_content_types_are_refused(server, path, content_
     assert table not in _tables(server.port) and "CsrfT" not in _tables(server.port)
 
 
+def _example_path(route) -> str:
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: {"queue": "successfulingestions", "container": "tempstorage"}
+                  .get(m.group(1), "x1"), route.name)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method}-{r.handler}")
+def test_every_route_declares_its_body_and_the_guard_holds_it_to_that(route):
+    guard = Guard(Protocol, Limits())
+    right = {BODY_JSON: "application/json; charset=utf-8", BODY_DATA: "application/octet-stream"}.get(route.body)
+    headers = {"Host": "localhost", "Content-Length": "0", **({"Content-Type": right} if right else {})}
+    admitted = guard.admit(route.method, _example_path(route), headers)
+    assert admitted.route == route
+    with pytest.raises(BadRequest) as refused:
+        guard.admit(route.method, _example_path(route), {**headers, "Content-Type": "text/plain"})
+    assert refused.value.status == 415
+    if route.body == BODY_NONE:
+        with pytest.raises(BadRequest, match="takes no body"):
+            guard.admit(route.method, _example_path(route), {**headers, "Content-Length": "5"})
+
+
 def test_preflight_is_not_granted(server):
     status, body = _request(server.port, "OPTIONS", "/v1/rest/mgmt",
                             headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
@@ -156,6 +179,8 @@ def test_preflight_is_not_granted(server):
 SERVE_AND_REPORT_RSS = """
 import resource, sys
 from kfx_notebook.server import Limits, LocalServer
+from kfx_notebook.server.guard import Guard
+from kfx_notebook.server.protocol import BODY_DATA, BODY_JSON, BODY_NONE, ROUTES, BadRequest, Protocol
 srv = LocalServer(limits=Limits(max_inflated_bytes={cap})).start()
 print(srv.port, flush=True)
 for line in sys.stdin:

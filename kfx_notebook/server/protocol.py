@@ -1,9 +1,10 @@
 """The Kusto REST routes over a LocalBackend, and errors as OneApiError replies.
 
 Transport-free: `Protocol.handle(Request) -> Reply`, so the HTTP layer (http_server.py) only
-moves bytes, after guard.py has admitted the request against ROUTES. One rule: every request gets a reply a Kusto client understands. A request we
-cannot serve gets a 4xx with a OneApiErrors body (or an Azure Storage error on the
-storage routes), never an exception out of `handle`, so no request can stop the server.
+moves bytes, after guard.py has admitted the request against ROUTES. One rule: every request
+gets a reply a Kusto client understands. A request we cannot serve gets a 4xx with a
+OneApiErrors body (or an Azure Storage error on the storage routes), never an exception out
+of `handle`, so no request can stop the server.
 Routes and error kinds are tables (ROUTES, ERROR_KINDS, DM_COMMANDS).
 """
 
