@@ -424,3 +424,24 @@ def check_parameters(kql: str, params: Mapping[str, str], used: Mapping[str, str
             warnings.append(f"kqlParameters: @{name} value {value!r} has leading/trailing whitespace, which the "
                             "binding keeps (values are not trimmed)")
     return warnings
+
+
+class _AnySetting:
+    """Stands for app settings when only the shape of a template matters: every name resolves."""
+
+    @staticmethod
+    def value(name: str) -> str:
+        return ""
+
+
+def host_refusal(text: str | None, prop: str) -> str | None:
+    """Why the deployed host would refuse this template property's use of '%' (None when it accepts it).
+
+    The same left-to-right pairing as `resolve`, with every setting name taken as defined: only an
+    unpaired '%', or a pair that is not a setting name, is reported.
+    """
+    if not text or "%" not in text:
+        return None
+    warnings: list[str] = []
+    _settings_pass(text, _AnySetting(), prop, {}, warnings)
+    return warnings[0] if warnings else None

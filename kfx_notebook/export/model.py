@@ -9,7 +9,9 @@ import keyword
 import re
 from dataclasses import dataclass, field
 
+from .. import bindings, expressions
 from ..bindings import KustoInput, KustoOutput
+from ..errors import BindingError
 
 LANGUAGES = ("python", "javascript", "csharp", "java")
 TRIGGERS = ("http", "timer")
@@ -42,6 +44,16 @@ class Function:
 
 
 @dataclass(frozen=True)
+class SetupCommand:
+    """A management command that changes the database (`.create`, `.alter`, `.ingest` ...): a script line, not a
+    function."""
+
+    database: str
+    command: str
+    cell_id: str
+
+
+@dataclass(frozen=True)
 class FunctionApp:
     """Everything a writer needs: the functions and the settings and packages they use."""
 
@@ -51,6 +63,8 @@ class FunctionApp:
     app_settings: tuple[str, ...] = ()      # %SETTING% names used in binding properties, sorted
     imports: tuple[str, ...] = ()           # import statements hoisted from code cells, in order
     packages: tuple[str, ...] = ()          # distributions those imports need, sorted
+    setup: tuple[SetupCommand, ...] = ()    # database-changing commands, in notebook order (setup.kql)
+    problems: tuple[str, ...] = ()          # what the deployed host would refuse or what failed in the notebook
     connection_values: dict[str, str] = field(default_factory=dict, compare=False)  # --with-local-settings
 
 
@@ -64,6 +78,32 @@ def identifier(text: str, prefix: str = "fn") -> str:
     if name[0].isdigit() or keyword.iskeyword(name) or name in ("app", "func", "json"):
         name = f"{prefix}_{name}"
     return name
+
+
+_ASCII_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def checked_identifier(name: str, keywords: frozenset[str] | set[str], what: str) -> str:
+    """`name` when it is an ASCII identifier that is no keyword of the target language; refuse anything else.
+
+    Every identifier a writer puts in code goes through here (after `identifier`/`camel`/`pascal` derived it), so
+    nothing from a notebook reaches generated code as a name unless it is plainly one.
+    """
+    if not _ASCII_IDENTIFIER.fullmatch(name or "") or name in keywords:
+        raise BindingError(f"{what} {name!r} cannot be a name in the exported code",
+                           hint="Use ASCII letters, digits and _ (not starting with a digit), and no keyword.")
+    return name
+
+
+def binding_properties(binding) -> list[tuple[str, str]]:
+    """(camelCase key, value as the exported app must write it) in property-table order, only those set."""
+    entry = binding.to_function_json()
+    out = []
+    for prop in bindings.PROPERTIES:
+        if prop.key in entry:
+            value = entry[prop.key]
+            out.append((prop.key, expressions.escape_template(value) if prop.template else value))
+    return out
 
 
 def camel(name: str) -> str:

@@ -21,12 +21,13 @@ from pathlib import Path
 from .. import bindings, expressions
 from ..errors import BindingError, KfxError
 from ..run import Defaults, apply_defaults
-from .model import DEFAULT_SCHEDULE, TRIGGERS, Function, FunctionApp, identifier, unique
+from .model import DEFAULT_SCHEDULE, TRIGGERS, Function, FunctionApp, SetupCommand, identifier, unique
 
 _TAG = re.compile(r"^function:\s*(?P<name>\S+)\s*$")
 _COMMENT_TAG = re.compile(r"^#\s*function:\s*(?P<name>\S+)\s*$")
 _EXPR = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _SETTING = re.compile(r"%([A-Za-z_][A-Za-z0-9_.:\-]*)%")
+_COMMAND_VERB = re.compile(r"^\s*\.\s*([A-Za-z][A-Za-z0-9_-]*)")
 _CONFIG = re.compile(r"^\s*%config\s+KustoMagics\.(default_connection|default_database)\s*=\s*(.+?)\s*$")
 CONFIG_FIELDS = {"default_connection": "connection", "default_database": "database"}   # trait -> Defaults field
 
@@ -41,12 +42,21 @@ NOT_REQUIRED = {"azure", "kfx_notebook", "IPython", "ipywidgets"}
 
 @dataclass(frozen=True)
 class Cell:
-    """A code cell as read: its id (or cell-N), source, tags and 1-based position."""
+    """A code cell as read: its id (or cell-N), source, tags, 1-based position, and the error its last run showed."""
 
     id: str
     source: str
     tags: tuple[str, ...]
     index: int
+    error: str | None = None     # the exception name when the cell's saved outputs hold an error
+
+
+def cell_from_json(cell, index: int) -> Cell:
+    """One nbformat code cell -> Cell (shared by read_notebook and the nbconvert exporter)."""
+    tags = tuple(str(t) for t in (cell.get("metadata", {}).get("tags") or ()))
+    errors = [o for o in cell.get("outputs") or () if o.get("output_type") == "error"]
+    error = str(errors[0].get("ename") or "an error") if errors else None
+    return Cell(str(cell.get("id") or f"cell-{index}"), cell.get("source", ""), tags, index, error)
 
 
 def read_notebook(path: str | Path) -> list[Cell]:
@@ -61,13 +71,7 @@ def read_notebook(path: str | Path) -> list[Cell]:
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
         raise KfxError(f"Cannot read {path.name} as a notebook: {type(exc).__name__}",
                        hint="Open and save it in Jupyter to repair it.") from None
-    cells = []
-    for i, cell in enumerate(nb.cells, start=1):
-        if cell.get("cell_type") != "code":
-            continue
-        tags = tuple(str(t) for t in (cell.get("metadata", {}).get("tags") or ()))
-        cells.append(Cell(str(cell.get("id") or f"cell-{i}"), cell.get("source", ""), tags, i))
-    return cells
+    return [cell_from_json(cell, i) for i, cell in enumerate(nb.cells, start=1) if cell.get("cell_type") == "code"]
 
 
 def cells_from_sources(sources: list[str]) -> list[Cell]:
@@ -218,6 +222,88 @@ def _single_expression(cell: Cell, body: str, binding) -> str | None:
     return ast.get_source_segment(text, tree.body)
 
 
+@dataclass
+class _Cells:
+    """The binding cells of a notebook, sorted by what they become."""
+
+    inputs: dict[str, tuple[Cell, bindings.KustoInput]] = dataclasses.field(default_factory=dict)
+    outputs: list[tuple[Cell, bindings.KustoOutput, str, str | None]] = dataclasses.field(default_factory=list)
+    code: list[tuple[Cell, str]] = dataclasses.field(default_factory=list)
+    setup: list[SetupCommand] = dataclasses.field(default_factory=list)
+    setup_cells: list[Cell] = dataclasses.field(default_factory=list)
+
+
+def is_setup_command(kql: str) -> bool:
+    """A management command that changes the database (`.create`, `.alter`, `.set`, `.ingest` ...): not `.show`."""
+    m = _COMMAND_VERB.match(kql or "")
+    return bool(m) and not m[1].lower().startswith("show")
+
+
+def _binding_of(cell: Cell, magic: str, line: str, body: str, defaults: Defaults):
+    """(parsed cell, its binding with the session defaults applied, validated); errors name the cell."""
+    parsed = bindings.parse_cell(magic, line, body, cell_id=cell.id)
+    try:
+        return parsed, apply_defaults(parsed, defaults)
+    except KfxError as exc:
+        exc.message = f"cell {cell.id}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
+
+
+def _setup_command(cell: Cell, binding) -> SetupCommand:
+    route, query, settings = _expressions(binding)
+    if route or query or settings or binding.kql_parameters:
+        raise BindingError(f"cell {cell.id}: the setup command uses binding expressions or parameters, which a "
+                           "database script cannot supply", hint="Write the command with fixed values.")
+    return SetupCommand(binding.database, expressions.unescape_template(expressions.escape_template(
+        binding.kql_command)), cell.id)
+
+
+def _read_cells(cells: list[Cell], defaults: Defaults) -> _Cells:
+    """Sort the cells: inputs, outputs (dry runs left out), function cells, setup commands (notebook order)."""
+    found = _Cells()
+    for cell in cells:
+        defaults = _config_defaults(cell, defaults)
+        magic_found = _magic(cell)
+        tag = _function_tag(cell)
+        if magic_found is None:
+            if tag:
+                found.code.append((cell, tag))
+            continue
+        magic, line, body = magic_found
+        parsed, binding = _binding_of(cell, magic, line, body, defaults)
+        if magic == "kusto_input" and is_setup_command(binding.kql_command):
+            found.setup.append(_setup_command(cell, binding))
+            found.setup_cells.append(cell)
+        elif magic == "kusto_input":
+            if binding.name in found.inputs:
+                raise BindingError(f"two %%kusto_input cells bind '{binding.name}' "
+                                   f"({found.inputs[binding.name][0].id} and {cell.id})",
+                                   hint="Give each input cell its own NAME.")
+            found.inputs[binding.name] = (cell, binding)
+        elif not getattr(parsed.options, "dry_run", False):   # a dry run shows a payload; it is no function
+            found.outputs.append((cell, binding, body, tag))
+    return found
+
+
+def _problems(functions: list[Function], found: _Cells) -> list[str]:
+    """What the deployed host would refuse, and exported cells whose last run failed, each naming its cell."""
+    by_id = {c.id: c for c, _b in found.inputs.values()}
+    by_id.update({c.id: c for c, *_rest in found.outputs})
+    by_id.update({c.id: c for c, _t in found.code})
+    by_id.update({c.id: c for c in found.setup_cells})
+    used = list(dict.fromkeys([*(i for f in functions for i in f.cell_ids), *(c.id for c in found.setup_cells)]))
+    problems = [f"cell {cid}: its last run failed ({by_id[cid].error})" for cid in used
+                if cid in by_id and by_id[cid].error]
+    for f in functions:
+        for b in (*f.inputs, *f.outputs):
+            for prop in bindings.PROPERTIES:
+                why = expressions.host_refusal(getattr(b, prop.attr, None), prop.key) if prop.template else None
+                if why:
+                    problems.append(f"cell {b.cell_id}: {why}")
+    return problems
+
+
 def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route: str | None = None,
               schedule: str | None = None, defaults: Defaults = Defaults()) -> FunctionApp:
     """The model of the functions a notebook's cells define (see the module docstring for the rules).
@@ -228,44 +314,20 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
     if trigger not in TRIGGERS:
         raise BindingError(f"--trigger {trigger!r} is not one of {', '.join(TRIGGERS)}", hint="Use http or timer.")
     prefix = (route or "").strip("/")
-    inputs: dict[str, tuple[Cell, bindings.KustoInput]] = {}
-    outputs: list[tuple[Cell, bindings.KustoOutput, str, str | None]] = []   # cell, binding, body, tag
-    code_cells: list[tuple[Cell, str]] = []
-    for cell in cells:
-        defaults = _config_defaults(cell, defaults)
-        found = _magic(cell)
-        tag = _function_tag(cell)
-        if found is None:
-            if tag:
-                code_cells.append((cell, tag))
-            continue
-        magic, line, body = found
-        try:
-            binding = apply_defaults(bindings.parse_cell(magic, line, body, cell_id=cell.id), defaults)
-        except KfxError as exc:
-            exc.message = f"cell {cell.id}: {exc.message}"
-            exc.args = (exc.message,)
-            raise
-        if magic == "kusto_input":
-            if binding.name in inputs:
-                raise BindingError(f"two %%kusto_input cells bind '{binding.name}' ({inputs[binding.name][0].id} and "
-                                   f"{cell.id})", hint="Give each input cell its own NAME.")
-            inputs[binding.name] = (cell, binding)
-        else:
-            outputs.append((cell, binding, body, tag))
-    functions = (_code_functions(code_cells, inputs, outputs, trigger, prefix, schedule) if code_cells
-                 else _default_functions(inputs, outputs, trigger, prefix, schedule))
+    found = _read_cells(cells, defaults)
+    functions = (_code_functions(found.code, found.inputs, found.outputs, trigger, schedule) if found.code
+                 else _default_functions(found.inputs, found.outputs, trigger, schedule))
     if not functions:
         raise BindingError(f"{notebook} has no %%kusto_input, %%kusto_output or function:NAME cell to export",
                            hint="Add binding cells (and tag function cells function:NAME), then export.")
     for f in functions:
         _check_arguments(f)
     names = unique([f.name for f in functions])
-    functions = [dataclasses.replace(f, name=n) for f, n in zip(functions, names)]
+    functions = _with_routes([dataclasses.replace(f, name=n) for f, n in zip(functions, names)], prefix)
     used = [b for f in functions for b in (*f.inputs, *f.outputs)]
     settings = [s for b in used for s in _expressions(b)[2]]
     imports: list[str] = []
-    for cell, _tag in code_cells:
+    for cell, _tag in found.code:
         if any(cell.id in f.cell_ids for f in functions):
             imports += _parse_code(cell, _tag).imports
     imports = list(dict.fromkeys(imports))
@@ -275,7 +337,23 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
     return FunctionApp(notebook=notebook, functions=tuple(functions),
                        connections=tuple(sorted({b.connection for b in used})),
                        app_settings=tuple(sorted(set(settings))), imports=tuple(imports),
-                       packages=tuple(sorted(packages, key=str.lower)))
+                       packages=tuple(sorted(packages, key=str.lower)), setup=tuple(found.setup),
+                       problems=tuple(_problems(functions, found)))
+
+
+def _with_routes(functions: list[Function], prefix: str) -> list[Function]:
+    """Each HTTP function's route, from its final name (`get_x` serves `x`); two functions never share one."""
+    out, seen = [], {}
+    for f in functions:
+        if f.trigger == "http":
+            segment = f.name[len("get_"):] if f.shape == "rows" and f.name.startswith("get_") else f.name
+            f = dataclasses.replace(f, route=_route(prefix, segment, f.route_params))
+            if f.route in seen:
+                raise BindingError(f"functions '{seen[f.route]}' and '{f.name}' would share the route {f.route!r}",
+                                   hint="Give one of their binding cells (or function tags) another name.")
+            seen[f.route] = f.name
+        out.append(f)
+    return out
 
 
 def _config_defaults(cell: Cell, defaults: Defaults) -> Defaults:
@@ -312,8 +390,12 @@ def _check_timer(trigger: str, name: str, route_params, query_params) -> None:
                            hint="Export with --trigger http, or write fixed values in the binding.")
 
 
-def _default_functions(inputs, outputs, trigger, prefix, schedule) -> list[Function]:
-    """No function cells: each input cell is a GET returning its rows, each output a POST ingesting the body."""
+def _default_functions(inputs, outputs, trigger, schedule) -> list[Function]:
+    """No function cells: each input cell is a GET returning its rows, each output a POST ingesting the body.
+
+    Output cells that bind the same way (same table, mapping, format ...) are one function; outputs to
+    one table that differ get names that say how (`add_orders_with_map`, `add_orders_as_csv` ...).
+    """
     functions = []
     for cell, binding in inputs.values():
         route, query, _ = _expressions(binding)
@@ -321,26 +403,50 @@ def _default_functions(inputs, outputs, trigger, prefix, schedule) -> list[Funct
         _check_timer(trigger, name, route, query)
         functions.append(Function(
             name=name, shape="rows", trigger=trigger, methods=("GET",) if trigger == "http" else (),
-            route=_route(prefix, identifier(binding.name), _dedupe(route)) if trigger == "http" else None,
-            schedule=(schedule or DEFAULT_SCHEDULE) if trigger == "timer" else None,
+            route=None, schedule=(schedule or DEFAULT_SCHEDULE) if trigger == "timer" else None,
             inputs=(binding,), outputs=(), cell_ids=(cell.id,), route_params=_dedupe(route),
             query_params=_dedupe(query)))
-    for cell, binding, _body, _tag in outputs:
-        if trigger == "timer":
-            raise BindingError(f"%%kusto_output cell {cell.id} has no request body to ingest under a timer trigger",
-                               hint="Tag a function cell function:NAME that computes the rows, or use --trigger "
-                                    "http.")
+    if outputs and trigger == "timer":
+        raise BindingError(f"%%kusto_output cell {outputs[0][0].id} has no request body to ingest under a timer "
+                           "trigger", hint="Tag a function cell function:NAME that computes the rows, or use "
+                                           "--trigger http.")
+    groups: dict[tuple, list] = {}
+    for cell, binding, _body, _tag in outputs:   # the same binding twice is one function, from both cells
+        key = tuple(sorted((k, str(v)) for k, v in binding.to_function_json().items()))
+        groups.setdefault(key, []).append((cell, binding))
+    members = [group[0][1] for group in groups.values()]
+    for group, base in zip(groups.values(), _output_names(members)):
+        binding = group[0][1]
         route, query, _ = _expressions(binding)
-        base = binding.name if binding.name != "sink" else f"add_{binding.table_name}"
-        name = identifier(base)
         functions.append(Function(
-            name=name, shape="ingest", trigger="http", methods=("POST",), route=_route(prefix, name, _dedupe(route)),
-            schedule=None, inputs=(), outputs=(binding,), cell_ids=(cell.id,), route_params=_dedupe(route),
+            name=base, shape="ingest", trigger="http", methods=("POST",), route=None, schedule=None, inputs=(),
+            outputs=(binding,), cell_ids=tuple(c.id for c, _b in group), route_params=_dedupe(route),
             query_params=_dedupe(query)))
     return functions
 
 
-def _code_functions(code_cells, inputs, outputs, trigger, prefix, schedule) -> list[Function]:
+# what tells two outputs into one table apart, in the order a name mentions it
+_DISTINCTIONS = (("database", "in_{}"), ("mapping_ref", "with_{}"), ("data_format", "as_{}"),
+                 ("ingestion_type", "{}"), ("managed_service_identity", "as_identity_{}"), ("connection", "via_{}"))
+
+
+def _output_names(outputs: list) -> list[str]:
+    """Ingest function names: the binding's own name, or add_<table> plus what sets it apart from its siblings."""
+    names = []
+    for binding in outputs:
+        if binding.name != "sink":
+            names.append(identifier(binding.name))
+            continue
+        siblings = [b for b in outputs if b.name == "sink" and b.table_name == binding.table_name]
+        words = [f"add_{binding.table_name}"]
+        for attr, form in _DISTINCTIONS:
+            if len({getattr(b, attr, None) or "" for b in siblings}) > 1 and getattr(binding, attr, None):
+                words.append(form.format(getattr(binding, attr)))
+        names.append(identifier("_".join(words)))
+    return names
+
+
+def _code_functions(code_cells, inputs, outputs, trigger, schedule) -> list[Function]:
     """Tagged cells: each is a function over the inputs it reads; linked outputs get its value."""
     functions = []
     for cell, tag in code_cells:
@@ -386,7 +492,7 @@ def _code_functions(code_cells, inputs, outputs, trigger, prefix, schedule) -> l
         functions.append(Function(
             name=name, shape="code", trigger=trigger,
             methods=(("POST",) if linked else ("GET",)) if trigger == "http" else (),
-            route=_route(prefix, name, route) if trigger == "http" else None,
+            route=None,
             schedule=(schedule or DEFAULT_SCHEDULE) if trigger == "timer" else None,
             inputs=tuple(used_inputs), outputs=tuple(b for _c, b, _e in linked),
             cell_ids=tuple(_ordered_ids(cell, used_inputs, inputs, linked)), route_params=route,
