@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 from pathlib import Path
 
 from ..errors import KfxError
@@ -26,10 +27,13 @@ def configure(parser: argparse.ArgumentParser, *, notebook: bool = True) -> None
     parser.add_argument("--trigger", choices=TRIGGERS, default="http", help="default: http")
     parser.add_argument("--route", default=None, help="route prefix for every HTTP function (default: none)")
     parser.add_argument("--schedule", default=None, help=f"timer schedule (default: {DEFAULT_SCHEDULE!r})")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty --out")
-    parser.add_argument("--with-local-settings", action="store_true",
+    parser.add_argument("--force", action="store_true",
+                        help="replace a non-empty --out, and export despite failed cells or templates the host "
+                             "would refuse")
+    parser.add_argument("--with-local-settings", nargs="?", const=True, default=False, metavar="DUCKDB_FILE",
                         help="put the notebook's local (embedded or loopback, secret-free) connection strings in "
-                             "local.settings.json instead of placeholders (default: placeholders)")
+                             "local.settings.json instead of placeholders; with DUCKDB_FILE, point every embedded "
+                             "connection at that database file, so the app sees the notebook's data")
     parser.add_argument("--settings", default=None,
                         help="local.settings.json the notebook uses (default: the nearest to the notebook)")
 
@@ -53,9 +57,51 @@ def _notebook_settings(notebook_dir: Path, settings_path: str | None):
     return Settings(path, os.environ)
 
 
+IN_MEMORY = ("{name} is the notebook's in-memory database (Data Source=local), which no other process sees: the "
+             "exported app starts empty. Use Data Source=local:FILE.duckdb in the notebook, or export with "
+             "--with-local-settings FILE.duckdb")
+
+
+def _local_value(name: str, value: str, database_file: Path | None, base: Path | None, notes: list[str]) -> str:
+    """The connection string the exported app gets for one setting under --with-local-settings."""
+    from ..settings import parse_connection_string
+
+    try:
+        source = parse_connection_string(value).data_source
+    except KfxError:
+        return value          # not ours to repair: safe_local_value writes a placeholder for it
+    if source != "local" and not source.startswith("local:"):
+        return value
+    if database_file is not None:
+        return f"Data Source=local:{database_file}"
+    if source == "local":
+        notes.append(IN_MEMORY.format(name=name))
+        return value
+    path = Path(source[len("local:"):].strip()).expanduser()
+    if path.is_absolute() or base is None:   # no base: the caller keeps paths relative to the app folder
+        return value
+    return f"Data Source=local:{(base / path).resolve()}"
+
+
+def _database_file(with_local_settings) -> Path | None:
+    if with_local_settings in (None, False, True):
+        return None
+    path = Path(str(with_local_settings)).expanduser().resolve()
+    if not path.is_file():
+        raise KfxError(f"--with-local-settings: no database file at {path}",
+                       hint="Pass the .duckdb file the notebook used (its Data Source=local:PATH).")
+    return path
+
+
 def build(cells, notebook_name: str, *, language="python", trigger="http", route=None, schedule=None,
-          with_local_settings=False, settings=None, defaults=None) -> tuple[FunctionApp, dict[str, str], list[str]]:
-    """(model, files, secrets that must not appear) for cells; pure except for reading `settings`."""
+          with_local_settings=False, settings=None, defaults=None, force=False,
+          base: Path | None = None) -> tuple[FunctionApp, dict[str, str], list[str]]:
+    """(model, files, secrets that must not appear) for cells; pure except for reading `settings`.
+
+    `with_local_settings`: True writes the notebook's own local connection strings (a relative
+    `local:PATH` made absolute against `base`, the folder the notebook ran in; kept as written
+    without one), a path points every embedded connection at that database file. Problems (failed cells, templates the host refuses) raise unless `force`.
+    """
     import dataclasses
 
     from ..run import EMBEDDED, Defaults
@@ -63,19 +109,28 @@ def build(cells, notebook_name: str, *, language="python", trigger="http", route
 
     app = build_app(cells, notebook_name, trigger=trigger, route=route, schedule=schedule,
                     defaults=defaults or Defaults())
+    if app.problems and not force:
+        count = len(app.problems)
+        raise KfxError(f"{notebook_name}: {count} problem{'s' if count > 1 else ''} the deployed app would have: "
+                       + "; ".join(app.problems),
+                       hint="Fix those cells and run them again, or pass --force to export anyway.")
     secrets: list[str] = []
+    notes = [f"exported despite: {p}" for p in app.problems]
     if settings is not None:
         from ..settings import secret_values
 
+        database_file = _database_file(with_local_settings)
         values = {}
         for name in app.connections:
             value = settings.connection_string(name)
             secrets += secret_values(value or "")
             if value is None:
                 value = EMBEDDED   # what the magics fall back to
-            values[name] = value
+            values[name] = _local_value(name, value, database_file, base, notes) \
+                if with_local_settings else value
         if with_local_settings:
             app = dataclasses.replace(app, connection_values=values)
+    app = dataclasses.replace(app, notes=tuple(notes))
     files = render(app, language)
     from .project import check_no_secrets
 
@@ -85,24 +140,38 @@ def build(cells, notebook_name: str, *, language="python", trigger="http", route
 
 def export_notebook(notebook: str | Path, out: str | Path, *, language: str = "python", trigger: str = "http",
                     route: str | None = None, schedule: str | None = None, force: bool = False,
-                    with_local_settings: bool = False, settings_path: str | None = None) -> Path:
+                    with_local_settings: bool | str = False, settings_path: str | None = None) -> Path:
     """Export an .ipynb to a Functions project folder; returns the folder."""
+    return _export_notebook(notebook, out, language=language, trigger=trigger, route=route, schedule=schedule,
+                            force=force, with_local_settings=with_local_settings, settings_path=settings_path)[1]
+
+
+def _export_notebook(notebook, out, *, force, settings_path, **options) -> tuple[FunctionApp, Path]:
     from .notebook import read_notebook
     from .project import write_project
 
     notebook = Path(notebook)
     cells = read_notebook(notebook)
-    settings = _notebook_settings(notebook.resolve().parent, settings_path)
-    _app, files, _ = build(cells, notebook.name, language=language, trigger=trigger, route=route,
-                           schedule=schedule, with_local_settings=with_local_settings, settings=settings)
-    return write_project(files, out, force=force)
+    folder = notebook.resolve().parent
+    settings = _notebook_settings(folder, settings_path)
+    app, files, _ = build(cells, notebook.name, settings=settings, force=force, base=folder, **options)
+    return app, write_project(files, out, force=force)
+
+
+def _say_done(app: FunctionApp, name: str, language: str, out: Path) -> None:
+    for note in app.notes:
+        print(f"warning: {note}")
+    count = len(app.functions)
+    print(f"exported {name} ({language}, {count} function{'s' if count != 1 else ''}"
+          + (f", setup script for {len({c.database for c in app.setup})} database(s)" if app.setup else "")
+          + f") to {out}")
 
 
 def run(args: argparse.Namespace) -> int:
-    out = export_notebook(args.notebook, args.out, language=args.language, trigger=args.trigger, route=args.route,
-                          schedule=args.schedule, force=args.force, with_local_settings=args.with_local_settings,
-                          settings_path=args.settings)
-    print(f"exported {args.notebook} ({args.language}) to {out}")
+    app, out = _export_notebook(args.notebook, args.out, language=args.language, trigger=args.trigger,
+                                route=args.route, schedule=args.schedule, force=args.force,
+                                with_local_settings=args.with_local_settings, settings_path=args.settings)
+    _say_done(app, Path(args.notebook).name, args.language, out)
     return 0
 
 
@@ -113,9 +182,28 @@ class _Parser(argparse.ArgumentParser):
                                                          "[--route PREFIX] [--force] [--notebook PATH]")
 
 
+_UNSAVED = re.compile(r"^Untitled[-\d]*\.ipynb$", re.IGNORECASE)
+
+
+def _kernel_notebook(shell, explicit: str | None) -> str | None:
+    """The notebook file to read: --notebook, else the one the kernel runs — refused while it is not saved."""
+    if explicit:
+        if not (Path(explicit).suffix == ".ipynb" and Path(explicit).is_file()):
+            raise KfxError(f"No notebook at {explicit}", hint="Pass --notebook with the path of the saved .ipynb.")
+        return explicit
+    path = shell.user_ns.get("__vsc_ipynb_file__") or os.environ.get("JPY_SESSION_NAME")
+    if not path or Path(path).suffix != ".ipynb":
+        return None
+    if _UNSAVED.match(Path(path).name) or not Path(path).is_file():
+        raise KfxError(f"{Path(path).name} is not saved under a name yet, so there is nothing to export from",
+                       hint="Save the notebook under its own name (File > Save Notebook As...), then run "
+                            "%kusto_export again.")
+    return path
+
+
 def export_from_magic(magics, line: str) -> Path:
     """%kusto_export: export the running notebook (--notebook PATH, the kernel's notebook, or this session)."""
-    from .notebook import cells_from_sources, read_notebook, split_magic_line
+    from .notebook import cells_from_sources, has_exportable_cells, read_notebook, split_magic_line
     from .project import write_project
 
     parser = _Parser(prog="kusto_export", add_help=False, allow_abbrev=False)
@@ -123,11 +211,13 @@ def export_from_magic(magics, line: str) -> Path:
     parser.add_argument("--notebook", default=None, help="the .ipynb (default: the running notebook)")
     args = parser.parse_args(split_magic_line(line))
     shell = magics.shell
-    path = args.notebook or shell.user_ns.get("__vsc_ipynb_file__") or os.environ.get("JPY_SESSION_NAME")
-    if path and Path(path).suffix == ".ipynb" and Path(path).is_file():
+    path = _kernel_notebook(shell, args.notebook)
+    if path:
         cells, name, folder = read_notebook(path), Path(path).name, Path(path).resolve().parent
-    elif args.notebook:
-        raise KfxError(f"No notebook at {args.notebook}", hint="Pass --notebook with the path of the saved .ipynb.")
+        if not has_exportable_cells(cells):
+            raise KfxError(f"{name} as saved has no %%kusto_input, %%kusto_output or function:NAME cell",
+                           hint="Save the notebook (Ctrl+S) so the export reads the cells you ran, then run "
+                                "%kusto_export again.")
     else:
         # No notebook file known: the session's own input history, cells In[1], In[2], ...
         history = list(shell.history_manager.input_hist_raw[1:])
@@ -135,10 +225,9 @@ def export_from_magic(magics, line: str) -> Path:
         cells, name, folder = cells_from_sources(history), "session.ipynb", Path.cwd()
     settings_path = args.settings or magics.settings_file or None
     settings = _notebook_settings(folder, settings_path)
-    _app, files, _ = build(cells, name, language=args.language, trigger=args.trigger, route=args.route,
-                           schedule=args.schedule, with_local_settings=args.with_local_settings,
-                           settings=settings, defaults=magics.defaults())
+    app, files, _ = build(cells, name, language=args.language, trigger=args.trigger, route=args.route,
+                          schedule=args.schedule, with_local_settings=args.with_local_settings,
+                          settings=settings, defaults=magics.defaults(), force=args.force, base=Path.cwd())
     out = write_project(files, args.out, force=args.force)
-    print(f"exported {name} ({args.language}, {len(_app.functions)} function"
-          f"{'s' if len(_app.functions) != 1 else ''}) to {out}")
+    _say_done(app, name, args.language, out)
     return out

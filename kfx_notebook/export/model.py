@@ -66,6 +66,7 @@ class FunctionApp:
     setup: tuple[SetupCommand, ...] = ()    # database-changing commands, in notebook order (setup.kql)
     problems: tuple[str, ...] = ()          # what the deployed host would refuse or what failed in the notebook
     connection_values: dict[str, str] = field(default_factory=dict, compare=False)  # --with-local-settings
+    notes: tuple[str, ...] = field(default=(), compare=False)   # warnings for the one who exports
 
 
 _NON_WORD = re.compile(r"[^0-9A-Za-z]+")

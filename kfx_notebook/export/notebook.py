@@ -104,6 +104,11 @@ def _magic(cell: Cell) -> tuple[str, str, str] | None:
     return None
 
 
+def has_exportable_cells(cells: list[Cell]) -> bool:
+    """Whether any cell is a binding cell or a function cell (what an export reads)."""
+    return any(_magic(c) is not None or _function_tag(c) for c in cells)
+
+
 def _expressions(binding) -> tuple[list[str], list[str], list[str]]:
     """({name} route params, {Query.x} names, %SETTING% names) used by a binding's template properties."""
     route, query, settings = [], [], []
