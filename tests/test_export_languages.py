@@ -78,18 +78,6 @@ def test_function_cells_only_export_to_python():
         build(read_notebook(GOLDEN / "report.ipynb"), "report.ipynb", language="javascript")
 
 
-@pytest.fixture(scope="session")
-def azure_functions_node(tmp_path_factory):
-    """@azure/functions v4 from npm, installed once per test session."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm are not installed on this machine: the JS export cannot be loaded under node here")
-    folder = tmp_path_factory.mktemp("npm")
-    done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "@azure/functions@4"],
-                          check=False, cwd=folder, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return folder / "node_modules"
-
-
 CAPTURE = r"""
 const path = require('path');
 const lib = require('@azure/functions');

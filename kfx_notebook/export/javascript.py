@@ -42,7 +42,7 @@ def _handler(function) -> list[str]:
     if function.trigger == "timer":
         var = variable(function.inputs[0], "Input")
         return ["    handler: async (timer, context) => {",
-                (f"        context.log({literal(function.name + ': ')} + context.extraInputs.get({var}).length "
+                (f"        context.log({literal(camel(function.name) + ': ')} + context.extraInputs.get({var}).length "
                 "+ ' rows');"), "    },"]
     if function.shape == "rows":
         var = variable(function.inputs[0], "Input")
