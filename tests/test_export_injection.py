@@ -157,7 +157,7 @@ def test_the_python_literal_reads_back_as_the_text_on_one_line(text):
 
 def test_negative_control_a_pasted_comment_would_run_the_hostile_line(tmp_path):
     """What the writers must never do: paste notebook text into a comment. The checks above would catch it."""
-    (tmp_path / "pasted.py").write_text(f"# cell {HOSTILE}\n", encoding="utf-8")
+    (tmp_path / "pasted.py").write_text(f"# cell {HOSTILE.split(chr(13))[0]}\n", encoding="utf-8")  # up to CR
     subprocess.run([sys.executable, "pasted.py"], cwd=tmp_path, capture_output=True, timeout=60, check=False)
     with pytest.raises(AssertionError, match="a hostile line ran"):
         no_pwned(tmp_path)
