@@ -51,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     except KfxError as exc:
         print(f"kfx-notebook {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:   # an optional part: one line naming the extra that installs it
+        from .extras import missing_extra
+
+        error = missing_extra(exc)
+        if error is None:
+            raise
+        print(f"kfx-notebook {args.command}: error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

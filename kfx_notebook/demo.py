@@ -52,6 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .errors import KfxError
+    from .extras import require
+
+    require("azure.functions")   # the demo ends by invoking the app: say so now, not after building everything
     from .export.project import is_earlier_export
 
     out = Path(args.out)
