@@ -170,7 +170,7 @@ def _notebook(folder: Path, connection: str) -> Path:
 
 def test_with_local_settings_file_points_the_app_at_the_notebooks_data(tmp_path):
     from kfx_notebook.backends import clear_cache
-    from kfx_notebook.runtime import invoke
+    from kfx_notebook.invoke import invoke
 
     _shop_database(tmp_path / "shop.duckdb")
     clear_cache()
