@@ -96,6 +96,20 @@ def checked_identifier(name: str, keywords: frozenset[str] | set[str], what: str
     return name
 
 
+def escaped_literal(text: str, named: dict[str, str], escape) -> str:
+    """A double-quoted, ASCII-only string literal: `named` escapes first, printable ASCII as is, and every other
+    character through `escape` (the language's \\u form) — the shape C# and Java literals share."""
+    out = []
+    for ch in str(text):
+        if ch in named:
+            out.append(named[ch])
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.append(escape(ch))
+    return '"' + "".join(out) + '"'
+
+
 def binding_properties(binding) -> list[tuple[str, str]]:
     """(camelCase key, value as the exported app must write it) in property-table order, only those set."""
     entry = binding.to_function_json()
