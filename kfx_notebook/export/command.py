@@ -162,9 +162,11 @@ def _say_done(app: FunctionApp, name: str, language: str, out: Path) -> None:
     for note in app.notes:
         print(f"warning: {note}")
     count = len(app.functions)
+    from .project import setup_file_name
+
+    scripts = sorted({setup_file_name(app, c.database) for c in app.setup})
     print(f"exported {name} ({language}, {count} function{'s' if count != 1 else ''}"
-          + (f", setup script for {len({c.database for c in app.setup})} database(s)" if app.setup else "")
-          + f") to {out}")
+          + (f", database setup in {', '.join(scripts)}" if scripts else "") + f") to {out}")
 
 
 def run(args: argparse.Namespace) -> int:
