@@ -161,3 +161,21 @@ def test_negative_control_a_pasted_comment_would_run_the_hostile_line(tmp_path):
     subprocess.run([sys.executable, "pasted.py"], cwd=tmp_path, capture_output=True, timeout=60, check=False)
     with pytest.raises(AssertionError, match="a hostile line ran"):
         no_pwned(tmp_path)
+
+
+@pytest.mark.parametrize("language", ["python", "javascript", "csharp", "java"])
+def test_manifests_and_readme_hold_the_hostile_name_on_one_line(hostile, language):
+    import xml.etree.ElementTree as ET
+
+    app = exported(hostile, language)
+    readme = (app / "README.md").read_text(encoding="utf-8").splitlines()
+    assert readme[1].startswith("# Azure Functions app exported from nb\\\\n")   # the name's newline, escaped
+    assert readme[1].endswith(".ipynb")   # and its U+2028 too: the title is one line
+    assert not any(line.startswith(("__import__", "require(")) for line in readme)
+    for manifest in [*app.glob("*.csproj"), *app.glob("pom.xml")]:
+        root = ET.fromstring(manifest.read_text(encoding="utf-8").split("\n", 1)[1] if manifest.name == "pom.xml"
+                             else manifest.read_text(encoding="utf-8"))
+        described = [e.text for e in root.iter() if e.tag.rsplit("}", 1)[-1].lower() == "description"]
+        assert described and described[0].isascii() and "nb\\n" in described[0]
+    if language == "javascript":
+        assert json.loads((app / "package.json").read_text())["description"].startswith(f"Exported from {NOTEBOOK}")

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
@@ -38,14 +39,21 @@ def _json(data) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def one_line(text: str) -> str:
+    """Text as JSON would escape it, plus every other line or paragraph separator and control character
+    (U+0085, U+2028, U+2029 ...) as a visible \\uXXXX: it can never start a new line."""
+    escaped = json.dumps(str(text), ensure_ascii=False)[1:-1]
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in escaped)
+
+
 def xml_text(text: str) -> str:
-    """Notebook-derived text as XML character data: escaped, control characters as visible \\uXXXX, one line."""
-    return xml_escape(json.dumps(str(text), ensure_ascii=False)[1:-1])
+    """Notebook-derived text as XML character data: escaped, on one line."""
+    return xml_escape(one_line(text))
 
 
 def markdown_text(text: str) -> str:
-    """Notebook-derived text in the README: one line (controls escaped), every Markdown/HTML character escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", json.dumps(str(text), ensure_ascii=False)[1:-1])
+    """Notebook-derived text in the README: on one line, every Markdown/HTML character escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line(text))
 
 
 def kql_comment(text: str) -> str:
