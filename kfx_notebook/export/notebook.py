@@ -3,7 +3,11 @@
 The rule it keeps: only binding cells and cells tagged `function:NAME` (metadata tag, or a
 `# function: NAME` first comment line) are read; nothing else of the notebook — no other cell,
 no magic, no notebook variable — reaches the model. A function cell that reads a name no
-binding, route or query supplies is refused, never guessed. Reads the notebook file only in
+binding, route or query supplies is refused, never guessed. Setup commands (`.create`, `.alter`,
+`.set`, `.ingest` ... anything but `.show`) become the database script, in notebook order, not
+functions; dry runs are left out; every function gets its own route from its final name. What
+the deployed app would get wrong (a cell whose saved output shows an error, a template the host
+refuses) is listed in `FunctionApp.problems`, naming the cell. Reads the notebook file only in
 `read_notebook`; `build_app` is pure.
 """
 

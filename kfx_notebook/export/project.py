@@ -1,9 +1,11 @@
-"""The files every language's project shares, and the one safe way to write a project folder.
+"""The files every language's project shares (host.json, local.settings.json, README, setup scripts) and the
+one safe way to write a project folder.
 
 The rule it keeps: never a secret in a generated file (connection values are placeholders
-unless the caller hands a secret-free local one), and never a half-written or clobbered
-folder: refuse a non-empty target without force, write into a temporary sibling, then move
-it into place.
+unless the caller hands a secret-free local one); notebook-derived text in a shared file is on
+one line and quoted for that file (JSON, XML, Markdown, a KQL comment); and never a half-written
+or clobbered folder: refuse a non-empty target without force, write into a temporary sibling,
+then move it into place.
 """
 
 from __future__ import annotations

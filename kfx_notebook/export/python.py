@@ -1,10 +1,13 @@
 """Python v2 writer: the FunctionApp model -> function_app.py and requirements.txt (text only).
 
-The rule it keeps: the generated code uses only the public azure-functions decorators
-(`route`, `timer_trigger`, `generic_input_binding`, `generic_output_binding`) with the
-binding's camelCase keys, inputs typed `str`, outputs `func.Out[str]` set with JSON text,
-and every literal brace in a template property escaped `{{ }}`. Deterministic: same model,
-same bytes.
+The rule it keeps: every notebook-derived value enters the code through `literal` (repr: one
+line, ends where it should; comments take its ASCII form) and every name through `name` (a
+validated ASCII identifier, no keyword); nothing from a notebook is pasted as text, and no
+notebook-derived text is on lines 1-2, where a `coding:` comment would change the encoding. The
+generated code uses only the public azure-functions decorators (`route`, `timer_trigger`,
+`generic_input_binding`, `generic_output_binding`) with the binding's camelCase keys, inputs
+typed `str`, outputs `func.Out[str]` set with JSON text, and every literal brace in a template
+property escaped `{{ }}`. Deterministic: same model, same bytes.
 """
 
 from __future__ import annotations
