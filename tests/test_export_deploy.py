@@ -60,6 +60,13 @@ def test_setup_commands_go_into_database_scripts_in_notebook_order_not_functions
     assert "setup.kql" in one and not any(k.startswith("setup-") for k in one)
 
 
+def test_a_notebook_of_setup_commands_only_says_there_is_no_function():
+    from kfx_notebook.errors import BindingError
+
+    with pytest.raises(BindingError, match=r"only setup commands \(3\).*no function to export"):
+        build(cells(NOTEBOOK[:3]), "shop.ipynb")
+
+
 def test_no_dry_run_and_each_function_has_its_own_route_and_a_name_that_says_what_it_does():
     app, _files, _ = build(cells(), "shop.ipynb")
     routes = [f.route for f in app.functions]

@@ -326,6 +326,10 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
     found = _read_cells(cells, defaults)
     functions = (_code_functions(found.code, found.inputs, found.outputs, trigger, schedule) if found.code
                  else _default_functions(found.inputs, found.outputs, trigger, schedule))
+    if not functions and found.setup:
+        raise BindingError(f"{notebook} has only setup commands ({len(found.setup)}), which belong in a database "
+                           "script, and no function to export",
+                           hint="Add a %%kusto_input query or %%kusto_output cell (or a function:NAME cell).")
     if not functions:
         raise BindingError(f"{notebook} has no %%kusto_input, %%kusto_output or function:NAME cell to export",
                            hint="Add binding cells (and tag function cells function:NAME), then export.")
