@@ -87,6 +87,10 @@ def _database_file(with_local_settings) -> Path | None:
     if with_local_settings in (None, False, True):
         return None
     path = Path(str(with_local_settings)).expanduser().resolve()
+    if path.suffix != ".duckdb":
+        raise KfxError(f"--with-local-settings: {path.name} is not a .duckdb file",
+                       hint="Pass the .duckdb file the notebook used (its Data Source=local:PATH), after the "
+                            "notebook argument.")
     if not path.is_file():
         raise KfxError(f"--with-local-settings: no database file at {path}",
                        hint="Pass the .duckdb file the notebook used (its Data Source=local:PATH).")

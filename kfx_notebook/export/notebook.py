@@ -296,21 +296,21 @@ def _read_cells(cells: list[Cell], defaults: Defaults) -> _Cells:
 
 
 def _problems(functions: list[Function], found: _Cells) -> list[str]:
-    """What the deployed host would refuse, and exported cells whose last run failed, each naming its cell."""
+    """What the deployed host would refuse, and exported cells whose last run failed: each naming its cell, in
+    notebook order."""
     by_id = {c.id: c for c, _b in found.inputs.values()}
     by_id.update({c.id: c for c, *_rest in found.outputs})
     by_id.update({c.id: c for c, _t in found.code})
     by_id.update({c.id: c for c in found.setup_cells})
-    used = list(dict.fromkeys([*(i for f in functions for i in f.cell_ids), *(c.id for c in found.setup_cells)]))
-    problems = [f"cell {cid}: its last run failed ({by_id[cid].error})" for cid in used
+    used = dict.fromkeys([*(i for f in functions for i in f.cell_ids), *(c.id for c in found.setup_cells)])
+    problems = [(by_id[cid].index, f"cell {cid}: its last run failed ({by_id[cid].error})") for cid in used
                 if cid in by_id and by_id[cid].error]
-    for f in functions:
-        for b in (*f.inputs, *f.outputs):
-            for prop in bindings.PROPERTIES:
-                why = expressions.host_refusal(getattr(b, prop.attr, None), prop.key) if prop.template else None
-                if why:
-                    problems.append(f"cell {b.cell_id}: {why}")
-    return problems
+    for b in dict.fromkeys(b for f in functions for b in (*f.inputs, *f.outputs)):
+        for prop in bindings.PROPERTIES:
+            why = expressions.host_refusal(getattr(b, prop.attr, None), prop.key) if prop.template else None
+            if why:
+                problems.append((by_id[b.cell_id].index if b.cell_id in by_id else 0, f"cell {b.cell_id}: {why}"))
+    return [text for _index, text in sorted(problems, key=lambda p: p[0])]
 
 
 def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route: str | None = None,
