@@ -185,7 +185,8 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise KfxError(f"%kusto_export: {message}", hint="Usage: %kusto_export --out DIR [--language python|"
                                                          "javascript|csharp|java] [--trigger http|timer] "
-                                                         "[--route PREFIX] [--force] [--notebook PATH]")
+                                                         "[--route PREFIX] [--force] [--with-local-settings "
+                                                         "[DUCKDB_FILE]] [--notebook PATH]")
 
 
 _UNSAVED = re.compile(r"^Untitled[-\d]*\.ipynb$", re.IGNORECASE)
