@@ -179,3 +179,47 @@ def test_manifests_and_readme_hold_the_hostile_name_on_one_line(hostile, languag
         assert described and described[0].isascii() and "nb\\n" in described[0]
     if language == "javascript":
         assert json.loads((app / "package.json").read_text())["description"].startswith(f"Exported from {NOTEBOOK}")
+
+
+def _decode(literal: str) -> str:
+    """Read back a C# or Java literal as `literal` writes it (named escapes, \\uXXXX, C#'s \\UXXXXXXXX)."""
+    import re
+
+    named = {"\\\\": "\\", '\\"': '"', "\\0": "\0", "\\a": "\a", "\\b": "\b", "\\f": "\f", "\\n": "\n", "\\r": "\r",
+             "\\t": "\t", "\\v": "\v"}
+
+    def one(m):
+        token = m.group(0)
+        if token in named:
+            return named[token]
+        return chr(int(token[2:], 16))
+
+    text = re.sub(r"\\U[0-9a-f]{8}|\\u[0-9a-f]{4}|\\.", one, literal[1:-1])
+    return text.encode("utf-16", "surrogatepass").decode("utf-16")   # Java's surrogate pairs -> one character
+
+
+def test_every_literal_writer_reads_back_any_text_on_one_line():
+    import re
+
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    from kfx_notebook.export import csharp, java, javascript
+
+    @settings(max_examples=150, deadline=None)
+    @example("\\u000a \\\\u000d \u2028 \x85 \U0001F600")
+    @given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40))
+    def check(text):
+        py = python_literal(text)
+        assert ast.literal_eval(py) == text and "\n" not in py and "\r" not in py
+        js = javascript.literal(text)
+        assert js.isascii() and json.loads(js) == text
+        for language, lit in (("csharp", csharp.literal(text)), ("java", java.literal(text))):
+            assert lit.isascii() and _decode(lit) == text
+            source = f"class C {{ void f() {{ var s = {lit}; }} }}"
+            assert syntax_errors(language, source) == [], lit
+        # javac reads a unicode escape (a backslash, itself unescaped, then u...) before lexing: never a line break
+        assert not re.search(r"(?<!\\)(?:\\\\)*\\u+000[adAD]", java.literal(text))
+
+    assert re.search(r"(?<!\\)(?:\\\\)*\\u+000[adAD]", '"\\u000a"')   # the check sees an eligible escape
+    check()
