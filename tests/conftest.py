@@ -30,10 +30,18 @@ def azure_functions_node():
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node/npm are not installed on this machine: the JS export cannot be loaded under node here")
     folder = Path(tempfile.gettempdir()) / "kfx-notebook-npm-cache" / "azure-functions-4"
-    if not (folder / "node_modules" / "@azure" / "functions" / "package.json").is_file():
-        folder.mkdir(parents=True, exist_ok=True)
+    complete = folder / "node_modules" / "@azure" / "functions" / "package.json"
+    if not complete.is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(dir=folder.parent))   # install aside, then move into place: no half cache
         done = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefer-offline",
-                               "@azure/functions@4"], check=False, cwd=folder, capture_output=True, text=True,
+                               "@azure/functions@4"], check=False, cwd=fresh, capture_output=True, text=True,
                               timeout=300)
         assert done.returncode == 0, f"npm could not install @azure/functions@4: {done.stderr[-500:]}"
+        if folder.exists() and not complete.is_file():   # only a complete install is ever moved in: a leftover
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            fresh.rename(folder)
+        except OSError:          # another run got there first: use its copy
+            shutil.rmtree(fresh, ignore_errors=True)
     return folder / "node_modules"
