@@ -23,18 +23,18 @@ from .test_export import GOLDEN
 ROWS = '[{"ProductID": 1, "Name": "Apple"}]'
 NOTEBOOK = [   # (cell id, source): what a new user's notebook holds, with no function cells
     ("create", "%%kusto_input created --database Shop\n.create-merge table Products (ProductID:long, Name:string)"),
-    ("mapping", "%%kusto_input mapped --database Shop\n.create-or-alter table Products ingestion json mapping "
-                "'ProductsMap' '[{\"column\":\"ProductID\",\"path\":\"$.id\"},{\"column\":\"Name\",\"path\":\"$.n\"}]'"),
-    ("function", "%%kusto_input fn --database Shop\n"
-                 ".create-or-alter function ByName(name:string) { Products | where Name == name }"),
+    ("mapping", ("%%kusto_input mapped --database Shop\n.create-or-alter table Products ingestion json mapping "
+                "'ProductsMap' '[{\"column\":\"ProductID\",\"path\":\"$.id\"},{\"column\":\"Name\",\"path\":\"$.n\"}]'")),
+    ("function", ("%%kusto_input fn --database Shop\n"
+                 ".create-or-alter function ByName(name:string) { Products | where Name == name }")),
     ("tables", "%%kusto_input tables --database Shop\n.show tables"),
     ("seed-1", f"%%kusto_output --database Shop --table-name Products\n{ROWS}"),
     ("seed-2", f"%%kusto_output --database Shop --table-name Products\n{ROWS}"),
     ("mapped", f"%%kusto_output --database Shop --table-name Products --mapping-ref ProductsMap\n{ROWS}"),
     ("dry", f"%%kusto_output --database Shop --table-name Products --dry-run\n{ROWS}"),
     ("name", 'name = "Apple"'),
-    ("by-name", '%%kusto_input product --database Shop --kql-parameters "@name={name}"\n'
-                "declare query_parameters(name:string);\nByName(name)"),
+    ("by-name", ('%%kusto_input product --database Shop --kql-parameters "@name={name}"\n'
+                "declare query_parameters(name:string);\nByName(name)")),
     ("audit", "%%kusto_input audit --database Audit\n.create table Log (At:datetime)"),
 ]
 
