@@ -70,6 +70,9 @@ class LocalBackend:
             self._setup.append(f"USE {STORE}")
         for statement in self._setup:
             self.con.execute(statement)
+        from .kql import register
+
+        register(self.con)  # KQL functions' UDFs: at open, before anything locks the configuration
         self.lock = threading.RLock()
         with self.lock:
             self.catalog = Catalog(self.con, self.cursor)

@@ -1,4 +1,4 @@
-"""The KQL engine adapter: the only module that imports duckdb_kql.
+"""The KQL engine adapter: with its `kql/` layer, the only code that imports duckdb_kql.
 
 KQL text + typed parameter values -> DuckDB SQL + bound values, with the engine's
 errors translated once into kfx_notebook.errors (1-based line and column in the text
@@ -125,11 +125,19 @@ def _translate(kql: str, *, database: str, schema: dict[str, list[str]], paramet
                functions: list[str]) -> tuple[str, dict[str, object]]:
     import duckdb_kql
 
+    from . import kql as layer
+
+    layer.install()
+    text, edits = layer.prepare(kql)
+    functions = [layer.prepare(definition)[0] for definition in functions]
     try:
-        result = duckdb_kql.to_sql(kql, schema=schema, parameters=parameters or None, database=database,
+        result = duckdb_kql.to_sql(text, schema=schema, parameters=parameters or None, database=database,
                                    functions=functions or None)
     except duckdb_kql.KqlError as exc:
-        raise translate_error(exc, kql) from None
+        error = translate_error(exc, text)
+        error.line, error.column = map_position(edits, text, kql, error.line, error.column)
+        error.text = kql
+        raise error from None
     if result.unbound:
         raise KustoSemanticError(
             f"Semantic error: query parameter(s) {', '.join(result.unbound)} declared with no value and no default",

@@ -33,7 +33,9 @@ def _interval_to_timedelta(array):
 
 
 def _load_json(value: Any) -> Any:
-    return None if value is None else json.loads(value)
+    """A dynamic cell: JSON text from a JSON column, or already a Python list/dict from a LIST or
+    STRUCT column (make_list, split)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def frame_from_arrow(table, kusto_types: list[tuple[str, str]]):

@@ -1,0 +1,68 @@
+"""The project's KQL layer over duckdb-kql: functions it lacks, literals it misreads.
+
+`install()` adds the rows of `functions.py` to duckdb-kql's function tables (once, and only
+for the exact version they were written against: the tables are its internals);
+`register(con)` puts the UDFs they call on a DuckDB connection when the engine opens it;
+`prepare(text)` rewrites what duckdb-kql would read wrong before it parses the text. Rule:
+anything this layer adds answers as Kusto does or refuses ("unsupported: X").
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .literals import rewrite_literals
+
+#: The duckdb-kql version whose internals (function tables, FunctionSpec) this layer extends.
+DUCKDB_KQL_VERSION = "1.1.2"
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    """Add this project's function rows to duckdb-kql's tables (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    with _install_lock:
+        if _installed:
+            return
+        import duckdb_kql
+        from duckdb_kql.translate import functions as tables
+
+        if duckdb_kql.__version__ != DUCKDB_KQL_VERSION:
+            raise RuntimeError(f"kfx_notebook's KQL layer extends duckdb-kql {DUCKDB_KQL_VERSION} exactly; "
+                               f"{duckdb_kql.__version__} is installed. Install duckdb-kql=={DUCKDB_KQL_VERSION}.")
+        from .functions import FUNCTIONS
+
+        for row in FUNCTIONS.values():
+            if row.aggregate:
+                tables.AGGREGATE_FUNCTIONS[row.name] = tables.AggregateSpec(
+                    row.name, row.sql, row.arities, name_prefix=row.name_prefix)
+            else:
+                tables.SCALAR_FUNCTIONS[row.name] = _spec(tables.FunctionSpec, row)
+        _installed = True
+
+
+def _spec(base: type, row):
+    """A duckdb-kql FunctionSpec that renders through the row (its own arity check and slots)."""
+    class RowSpec(base):
+        def render(self, args: list[str]) -> str:
+            return row.render(args)
+    return RowSpec(row.name, "template", row.sql, row.arities, note="kfx_notebook.backends.local.kql")
+
+
+def register(con) -> None:
+    """Put the UDFs the function rows call on a freshly opened DuckDB connection."""
+    from .udfs import register as register_udfs
+
+    register_udfs(con)
+
+
+def prepare(text: str) -> tuple[str, list[tuple[int, int, int]]]:
+    """The text duckdb-kql should parse, and the edits made (for mapping error positions back)."""
+    return rewrite_literals(text)
+
+
+__all__ = ["DUCKDB_KQL_VERSION", "install", "prepare", "register"]

@@ -1,0 +1,189 @@
+"""The KQL functions this project adds to duckdb-kql: one row per function, as data.
+
+Each row says the KQL name, its argument and return types, its arities, how it renders to
+DuckDB SQL (a template over the rendered arguments, `{0}`..., or `{*}` for all of them, or
+`{rest}` for all after the first) and one documentation-style example with its expected
+rows. `tests/test_kql_functions.py` walks every row. Rule: a row renders Kusto's answer
+exactly for every input its types admit, or the function has no row.
+
+SQL helpers: `J(x)` is x as JSON text (any DuckDB value), `S(x)` as VARCHAR; a UDF (udfs.py)
+is called by its `kfx_` name; a dynamic result is `CAST(... AS JSON)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KqlFunction:
+    name: str
+    args: str            # Kusto argument types, for readers and the support table
+    returns: str         # Kusto result type (checked by the row's test)
+    arities: tuple[int, ...]
+    sql: str             # template: {0}, {1}, ... ; {*} all arguments; {rest} all after the first
+    example: str         # a KQL query whose last column is this function's answer
+    expected: tuple      # its rows (Python values; dynamic as Python lists/dicts)
+    aggregate: bool = False
+    name_prefix: str | None = None   # summarize's default column name: <prefix>_<column>
+
+    def render(self, args: list[str]) -> str:
+        if self.arities and len(args) not in self.arities:
+            raise ValueError(f"{self.name}() takes {self.arities} argument(s), got {len(args)}")
+        filled = self.sql.replace("{*}", ", ".join(args)).replace("{rest}", ", ".join(args[1:]))
+        # optional arguments not given render as NULL (the UDF's "not given")
+        top = max(self.arities) if self.arities else len(args)
+        return filled.format(*(list(args) + ["NULL"] * (top - len(args))))
+
+
+def J(x: str) -> str:
+    return f"CAST(to_json({x}) AS VARCHAR)"
+
+
+def S(x: str) -> str:
+    return f"CAST({x} AS VARCHAR)"
+
+
+def _dyn(call: str) -> str:
+    return f"CAST({call} AS JSON)"
+
+
+_ROWS = [
+    # -- IP addresses (udfs.py; Kusto's textual IPv4 rules) ----------------------------------
+    KqlFunction("ipv4_is_match", "string, string[, long]", "bool", (2, 3),
+                f"kfx_ipv4_is_match({S('{0}')}, {S('{1}')}, {{2}})",
+                "print r=ipv4_is_match('192.168.1.1/24', '192.168.1.255')", ((True,),)),
+    KqlFunction("ipv4_is_in_any_range", "string, dynamic", "bool", (2,),
+                f"kfx_ipv4_is_in_any_range({S('{0}')}, {J('{1}')})",
+                "print r=ipv4_is_in_any_range('10.0.0.7', dynamic(['192.168.0.0/16', '10.0.0.0/24']))", ((True,),)),
+    KqlFunction("ipv4_is_private", "string", "bool", (1,), f"kfx_ipv4_is_private({S('{0}')})",
+                "print r=ipv4_is_private('172.20.1.1')", ((True,),)),
+    KqlFunction("ipv4_netmask_suffix", "string", "int", (1,), f"kfx_ipv4_netmask_suffix({S('{0}')})",
+                "print r=ipv4_netmask_suffix('127.0.0.1/16')", ((16,),)),
+    KqlFunction("ipv6_is_match", "string, string[, long]", "bool", (2, 3),
+                f"kfx_ipv6_is_match({S('{0}')}, {S('{1}')}, {{2}})",
+                "print r=ipv6_is_match('192.168.1.1/24', '::ffff:c0a8:01ff')", ((True,),)),
+    KqlFunction("has_ipv4", "string, string", "bool", (2,),
+                f"kfx_has_any_ipv4({S('{0}')}, to_json([{S('{1}')}])::VARCHAR)",
+                "print r=has_ipv4('05:04:54 127.0.0.1 GET /favicon.ico 404', '127.0.0.1')", ((True,),)),
+    KqlFunction("has_any_ipv4", "string, dynamic|string...", "bool", (),
+                f"kfx_has_any_ipv4({S('{0}')}, to_json([{{rest}}])::VARCHAR)",
+                "print r=has_any_ipv4('x 10.1.1.1 y', dynamic(['127.0.0.1', '10.1.1.1']))", ((True,),)),
+    KqlFunction("has_ipv4_prefix", "string, string", "bool", (2,),
+                f"kfx_has_any_ipv4_prefix({S('{0}')}, to_json([{S('{1}')}])::VARCHAR)",
+                "print r=has_ipv4_prefix('05:04:54 127.0.0.1 GET', '127.0.')", ((True,),)),
+    KqlFunction("has_any_ipv4_prefix", "string, dynamic|string...", "bool", (),
+                f"kfx_has_any_ipv4_prefix({S('{0}')}, to_json([{{rest}}])::VARCHAR)",
+                "print r=has_any_ipv4_prefix('a 127.0.0.1 b', dynamic(['10.', '127.0.']))", ((True,),)),
+    # -- dynamic bags and arrays ---------------------------------------------------------------
+    KqlFunction("bag_remove_keys", "dynamic, dynamic", "dynamic", (2,),
+                _dyn(f"kfx_bag_remove_keys({J('{0}')}, {J('{1}')})"),
+                "print r=bag_remove_keys(dynamic({'a':1,'b':{'c':2,'d':3}}), dynamic(['$.b.c', 'x']))",
+                (({"a": 1, "b": {"d": 3}},),)),
+    KqlFunction("bag_zip", "dynamic, dynamic", "dynamic", (2,), _dyn(f"kfx_bag_zip({J('{0}')}, {J('{1}')})"),
+                "print r=bag_zip(dynamic(['a', 'b', 'c']), dynamic([1, '2']))",
+                (({"a": 1, "b": "2", "c": None},),)),
+    KqlFunction("bag_has_key", "dynamic, string", "bool", (2,), f"kfx_bag_has_key({J('{0}')}, {S('{1}')})",
+                "print r=bag_has_key(dynamic({'a':{'b':1}}), '$.a.b')", ((True,),)),
+    KqlFunction("bag_set_key", "dynamic, string, dynamic", "dynamic", (3,),
+                _dyn(f"kfx_bag_set_key({J('{0}')}, {S('{1}')}, {J('{2}')})"),
+                "print r=bag_set_key(dynamic({'a':1}), 'b', 2)", (({"a": 1, "b": 2},),)),
+    KqlFunction("array_iff", "dynamic, dynamic, dynamic", "dynamic", (3,),
+                _dyn(f"kfx_array_iff({J('{0}')}, {J('{1}')}, {J('{2}')})"),
+                "print r=array_iff(dynamic([true, false, null]), dynamic([1, 2, 3]), dynamic([4, 5, 6]))",
+                (([1, 5, None],),)),
+    KqlFunction("array_shift_right", "dynamic, long[, value]", "dynamic", (2, 3),
+                _dyn(f"kfx_array_shift({J('{0}')}, {{1}}, {J('{2}')}, 1)"),
+                "print r=array_shift_right(dynamic([1,2,3,4,5]), 2)", (([None, None, 1, 2, 3],),)),
+    KqlFunction("array_shift_left", "dynamic, long[, value]", "dynamic", (2, 3),
+                _dyn(f"kfx_array_shift({J('{0}')}, {{1}}, {J('{2}')}, -1)"),
+                "print r=array_shift_left(dynamic([1,2,3,4,5]), 2, -1)", (([3, 4, 5, -1, -1],),)),
+    KqlFunction("set_difference", "dynamic, dynamic...", "dynamic", (),
+                _dyn(f"kfx_set_difference({J('{0}')}, to_json([{{rest}}])::VARCHAR)"),
+                "print r=set_difference(dynamic([1, 2, 3, 2]), dynamic([2]), dynamic([5]))", (([1, 3],),)),
+    KqlFunction("set_intersect", "dynamic, dynamic...", "dynamic", (),
+                _dyn("kfx_set_intersect(to_json([{*}])::VARCHAR)"),
+                "print r=set_intersect(dynamic([1, 2, 3]), dynamic([3, 1, 7]))", (([1, 3],),)),
+    KqlFunction("jaccard_index", "dynamic, dynamic", "real", (2,), f"kfx_jaccard_index({J('{0}')}, {J('{1}')})",
+                "print r=jaccard_index(dynamic([1, 2, 3]), dynamic([2, 3, 4]))", ((0.5,),)),
+    # -- strings ---------------------------------------------------------------------------------
+    KqlFunction("unicode_codepoints_from_string", "string", "dynamic", (1,),
+                _dyn(f"kfx_unicode_codepoints_from_string({S('{0}')})"),
+                "print r=unicode_codepoints_from_string('Kusto é')", (([75, 117, 115, 116, 111, 32, 233],),)),
+    KqlFunction("unicode_codepoints_to_string", "dynamic|long...", "string", (),
+                "kfx_unicode_codepoints_to_string(to_json([{*}])::VARCHAR)",
+                "print r=unicode_codepoints_to_string(75, dynamic([117, 115]), 116, 111)", (("Kusto",),)),
+    KqlFunction("replace_strings", "string, dynamic, dynamic", "string", (3,),
+                f"kfx_replace_strings({S('{0}')}, {J('{1}')}, {J('{2}')})",
+                "print r=replace_strings('ABC', dynamic(['A', 'B', 'C']), dynamic(['B', 'C', 'A']))", (("BCA",),)),
+    KqlFunction("indexof_regex", "string, string[, long, long, long]", "long", (2, 3, 4, 5),
+                f"kfx_indexof_regex({S('{0}')}, {S('{1}')}, {{2}}, {{3}}, {{4}})",
+                "print r=indexof_regex('abcabcdefg', @'a.c', 0, 9, 2)", ((3,),)),
+    KqlFunction("string_size", "string", "long", (1,), f"kfx_string_size({S('{0}')})",
+                "print r=string_size('Hello é')", ((8,),)),
+    KqlFunction("tohex", "long[, long]", "string", (1, 2), "kfx_tohex(CAST({0} AS BIGINT), {1})",
+                "print r=tohex(-546), s=tohex(256, 6)", (("fffffffffffffdde", "000100"),)),
+    KqlFunction("parse_csv", "string", "dynamic", (1,), _dyn(f"kfx_parse_csv({S('{0}')})"),
+                'print r=parse_csv(\'aa,"b,b",cc\')', ((["aa", "b,b", "cc"],),)),
+    KqlFunction("base64_encode_fromguid", "guid", "string", (1,), f"kfx_base64_encode_fromguid({S('{0}')})",
+                'print r=base64_encode_fromguid(toguid("ae3133f2-6e22-49ae-b06a-16e6a9b212eb"))',
+                (("8jMxriJurkmwahbmqbIS6w==",),)),
+    KqlFunction("base64_decode_tostring", "string", "string", (1,), f"kfx_base64_decode_tostring({S('{0}')})",
+                'print r=base64_decode_tostring("S3VzdG8="), e=base64_decode_tostring("U3RyaW5n0KHR0tGA0L7Rh9C60LA=")',
+                (("Kusto", ""),)),
+    KqlFunction("format_bytes", "real[, long, string]", "string", (1, 2, 3),
+                "kfx_format_bytes(CAST({0} AS DOUBLE), {1}, {2})",
+                "print r=format_bytes(20010332, 2)", (("19.08 MB",),)),
+    # -- math ------------------------------------------------------------------------------------
+    KqlFunction("erf", "real", "real", (1,), "kfx_erf(CAST({0} AS DOUBLE))",
+                "print r=erf(1)", ((0.8427007929497149,),)),
+    KqlFunction("loggamma", "real", "real", (1,), "kfx_loggamma(CAST({0} AS DOUBLE))",
+                "print r=loggamma(5)", ((3.1780538303479458,),)),
+    KqlFunction("beta_pdf", "real, real, real", "real", (3,),
+                "kfx_beta_pdf(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), CAST({2} AS DOUBLE))",
+                "print r=beta_pdf(0.5, 10.0, 20.0)", ((0.746176019310951,),)),
+    # -- datetime ----------------------------------------------------------------------------------
+    # bin_at: floor((value - fixed) / span) * span + fixed, on microseconds (datetime or timespan).
+    KqlFunction("bin_at", "datetime|timespan|real, timespan|real, same as value", "same as value", (3,),
+                "({2} + to_microseconds(CAST(floor(epoch_us({0} - {2}) / epoch_us({1})) * epoch_us({1}) AS BIGINT)))",
+                "print r=bin_at(datetime(2017-05-17 10:20:00.0), 7d, datetime(2017-06-04 00:00:00.0))",
+                (("2017-05-14T00:00:00",),)),
+    KqlFunction("datetime_local_to_utc", "datetime, string", "datetime", (2,),
+                "CAST(timezone('UTC', timezone({1}, {0})) AS TIMESTAMP)",
+                "print r=datetime_local_to_utc(datetime(2020-02-02 20:02:20), 'Europe/Paris')",
+                (("2020-02-02T19:02:20",),)),
+    KqlFunction("datetime_utc_to_local", "datetime, string", "datetime", (2,),
+                "CAST(timezone({1}, timezone('UTC', {0})) AS TIMESTAMP)",
+                "print r=datetime_utc_to_local(datetime(2020-02-02 19:02:20), 'Europe/Paris')",
+                (("2020-02-02T20:02:20",),)),
+    KqlFunction("unixtime_milliseconds_todatetime", "long|real", "datetime", (1,),
+                "make_timestamp(CAST(round({0} * 1000) AS BIGINT))",
+                "print r=unixtime_milliseconds_todatetime(1546300800000)", (("2019-01-01T00:00:00",),)),
+    KqlFunction("unixtime_seconds_todatetime", "long|real", "datetime", (1,),
+                "make_timestamp(CAST(round({0} * 1000000) AS BIGINT))",
+                "print r=unixtime_seconds_todatetime(1546300800)", (("2019-01-01T00:00:00",),)),
+    KqlFunction("unixtime_microseconds_todatetime", "long|real", "datetime", (1,),
+                "make_timestamp(CAST({0} AS BIGINT))",
+                "print r=unixtime_microseconds_todatetime(1546300800000000)", (("2019-01-01T00:00:00",),)),
+    # -- aggregates ---------------------------------------------------------------------------------
+    KqlFunction("variancep", "real", "real", (1,), "coalesce(var_pop({0}), 0.0)",
+                "datatable(x:long)[10, 10, 20, 20] | summarize variancep(x)", ((25.0,),), aggregate=True),
+    KqlFunction("variancepif", "real, bool", "real", (2,), "coalesce(var_pop({0}) FILTER (WHERE {1}), 0.0)",
+                "datatable(x:long)[10, 10, 20, 20, 99] | summarize variancepif(x, x < 50)", ((25.0,),),
+                aggregate=True),
+    KqlFunction("stdevp", "real", "real", (1,), "coalesce(stddev_pop({0}), 0.0)",
+                "datatable(x:long)[10, 10, 20, 20] | summarize stdevp(x)", ((5.0,),), aggregate=True),
+    KqlFunction("covariance", "real, real", "real", (2,), "coalesce(covar_samp({0}, {1}), 0.0)",
+                "datatable(x:long, y:long)[1, 2, 2, 4, 3, 6] | summarize covariance(x, y)", ((2.0,),),
+                aggregate=True),
+    KqlFunction("covarianceif", "real, real, bool", "real", (3,),
+                "coalesce(covar_samp({0}, {1}) FILTER (WHERE {2}), 0.0)",
+                "datatable(x:long, y:long)[1, 2, 2, 4, 3, 6, 9, 0] | summarize covarianceif(x, y, x < 5)", ((2.0,),),
+                aggregate=True),
+    KqlFunction("make_set_if", "any, bool[, long]", "dynamic", (2, 3),
+                "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []))",
+                "datatable(x:long)[1, 2, 2, 3] | summarize s=make_set_if(x, x > 1) | extend n=array_length(s)",
+                (([2, 3], 2),), aggregate=True, name_prefix="set_if"),
+]
+
+FUNCTIONS: dict[str, KqlFunction] = {row.name: row for row in _ROWS}

@@ -1,0 +1,385 @@
+"""Python UDFs for the KQL functions no DuckDB expression states exactly, one job each.
+
+Each is a plain function of Python values (dynamic arrives as JSON text and leaves as JSON
+text), registered on the connection by `register` when the engine opens it, before any lock.
+Rule: the UDF computes Kusto's answer or raises; a value it cannot read is null only where
+Kusto's own answer is null (documented per function).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import re
+from typing import Any, Callable
+
+# -- IP addresses ---------------------------------------------------------------------------
+_IPV4_TEXT = re.compile(r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?\s*$")
+
+
+def _ipv4_prefix(text: str | None) -> tuple[int, int] | None:
+    m = _IPV4_TEXT.match(text or "")
+    if not m or any(int(p) > 255 for p in m.groups()[:4]):
+        return None
+    prefix = 32 if m.group(5) is None else int(m.group(5))
+    return (int(ipaddress.IPv4Address(".".join(m.groups()[:4]))), prefix) if prefix <= 32 else None
+
+
+def ipv4_is_match(a: str, b: str, prefix: int | None = None) -> bool | None:
+    """Equal under the shortest of the two masks (and the explicit prefix); null if unparsable."""
+    pa, pb = _ipv4_prefix(a), _ipv4_prefix(b)
+    if pa is None or pb is None:
+        return None
+    bits = min(pa[1], pb[1], 32 if prefix is None else int(prefix))
+    mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
+    return (pa[0] & mask) == (pb[0] & mask)
+
+
+def ipv4_is_in_any_range(ip: str, ranges: str) -> bool | None:
+    if _ipv4_prefix(ip) is None:
+        return None
+    return any(ipv4_is_match(ip, r) for r in _strings(ranges))
+
+
+def ipv4_is_private(ip: str) -> bool | None:
+    parsed = _ipv4_prefix(ip)
+    if parsed is None:
+        return None
+    return any(ipv4_is_match(ip, r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def ipv4_netmask_suffix(ip: str) -> int | None:
+    parsed = _ipv4_prefix(ip)
+    return None if parsed is None else parsed[1]
+
+
+def _ipv6(text: str) -> tuple[int, int] | None:
+    """An IPv4 or IPv6 text with an optional /prefix -> (128-bit value, prefix bits)."""
+    text = (text or "").strip()
+    addr, _, prefix = text.partition("/")
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv4Address):
+        bits = 128 if not prefix else 96 + int(prefix)
+        return int(ipaddress.IPv6Address(f"::ffff:{ip}")), bits
+    return int(ip), 128 if not prefix else int(prefix)
+
+
+def ipv6_is_match(a: str, b: str, prefix: int | None = None) -> bool | None:
+    pa, pb = _ipv6(a), _ipv6(b)
+    if pa is None or pb is None:
+        return None
+    bits = min(pa[1], pb[1], 128 if prefix is None else int(prefix) + (96 if _is_v4(a) and _is_v4(b) else 0))
+    mask = ((1 << 128) - 1) ^ ((1 << (128 - bits)) - 1)
+    return (pa[0] & mask) == (pb[0] & mask)
+
+
+def _is_v4(text: str) -> bool:
+    return _IPV4_TEXT.match(text or "") is not None
+
+
+# An IPv4 address "appears" in text when it is delimited by non-alphanumeric, non-dot characters.
+_IPV4_IN_TEXT = re.compile(r"(?<![0-9A-Za-z.])(\d{1,3}(?:\.\d{1,3}){3})(?![0-9A-Za-z.])")
+
+
+def _ips_in(text: str) -> list[str]:
+    return [m for m in _IPV4_IN_TEXT.findall(text or "") if all(int(p) <= 255 for p in m.split("."))]
+
+
+def has_any_ipv4(text: str, ips: str) -> bool:
+    wanted = {ip for ip in _strings(ips) if _ipv4_prefix(ip) is not None}
+    return any(ip in wanted for ip in _ips_in(text))
+
+
+def has_any_ipv4_prefix(text: str, prefixes: str) -> bool:
+    wanted = [p for p in _strings(prefixes) if _valid_prefix(p)]
+    return any(ip.startswith(p) for ip in _ips_in(text) for p in wanted)
+
+
+def _valid_prefix(prefix: str) -> bool:
+    """Kusto's IPv4 prefix: complete octets, ending in a dot unless it is a whole address."""
+    parts = prefix.rstrip(".").split(".")
+    if not all(p.isdigit() and int(p) <= 255 for p in parts):
+        return False
+    return len(parts) == 4 or prefix.endswith(".")
+
+
+def _strings(json_array: str) -> list[str]:
+    """The strings of a JSON value: itself, the items of an array, or of arrays in an array."""
+    values = json.loads(json_array)
+    values = values if isinstance(values, list) else [values]
+    flat = [w for v in values for w in (v if isinstance(v, list) else [v])]
+    return [v for v in flat if isinstance(v, str)]
+
+
+# -- dynamic arrays and bags ----------------------------------------------------------------
+def bag_remove_keys(bag: str, keys: str) -> str | None:
+    value = json.loads(bag)
+    if not isinstance(value, dict):
+        return None
+    for key in _strings(keys):
+        path = key[2:].split(".") if key.startswith("$.") else [key]
+        node = value
+        for step in path[:-1]:
+            node = node.get(step) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return json.dumps(value)
+
+
+def bag_zip(keys: str, values: str) -> str | None:
+    k, v = json.loads(keys), json.loads(values)
+    if not isinstance(k, list):
+        return None
+    v = v if isinstance(v, list) else []
+    return json.dumps({key: (v[i] if i < len(v) else None) for i, key in enumerate(k) if isinstance(key, str)})
+
+
+def bag_has_key(bag: str, key: str) -> bool:
+    value = json.loads(bag)
+    path = key[2:].split(".") if key.startswith("$.") else [key]
+    for step in path:
+        if not isinstance(value, dict) or step not in value:
+            return False
+        value = value[step]
+    return True
+
+
+def bag_set_key(bag: str, key: str, value: str) -> str | None:
+    out = json.loads(bag)
+    if not isinstance(out, dict):
+        return None
+    path = key[2:].split(".") if key.startswith("$.") else [key]
+    node = out
+    for step in path[:-1]:
+        node = node.setdefault(step, {}) if isinstance(node.get(step, {}), dict) else None
+        if node is None:
+            return json.dumps(out)
+    node[path[-1]] = json.loads(value)
+    return json.dumps(out)
+
+
+def array_iff(conditions: str, when_true: str, when_false: str) -> str | None:
+    c, t, f = (json.loads(x) for x in (conditions, when_true, when_false))
+    if not isinstance(c, list):
+        return None
+
+    def pick(arr: Any, i: int) -> Any:
+        return arr[i] if isinstance(arr, list) and i < len(arr) else (None if isinstance(arr, list) else arr)
+    return json.dumps([pick(t, i) if cond is True else (pick(f, i) if cond is False else None)
+                       for i, cond in enumerate(c)])
+
+
+def array_shift(arr: str, shift: int, fill: str | None, direction: int) -> str | None:
+    values = json.loads(arr)
+    if not isinstance(values, list):
+        return None
+    n, pad = len(values), None if fill is None else json.loads(fill)
+    k = max(-n, min(n, int(shift) * direction))
+    if k >= 0:
+        return json.dumps([pad] * k + values[:n - k])
+    return json.dumps(values[-k:] + [pad] * (-k))
+
+
+def set_difference(first: str, others: str) -> str:
+    seen, out = set(), []
+    exclude = {json.dumps(v, sort_keys=True) for arr in json.loads(others) for v in _list(arr)}
+    for v in _list(json.loads(first)):
+        key = json.dumps(v, sort_keys=True)
+        if key not in exclude and key not in seen:
+            seen.add(key)
+            out.append(v)
+    return json.dumps(out)
+
+
+def set_intersect(arrays: str) -> str:
+    lists = [_list(a) for a in json.loads(arrays)]
+    keep = set.intersection(*({json.dumps(v, sort_keys=True) for v in lst} for lst in lists)) if lists else set()
+    seen, out = set(), []
+    for v in lists[0] if lists else []:
+        key = json.dumps(v, sort_keys=True)
+        if key in keep and key not in seen:
+            seen.add(key)
+            out.append(v)
+    return json.dumps(out)
+
+
+def jaccard_index(a: str, b: str) -> float | None:
+    sa = {json.dumps(v, sort_keys=True) for v in _list(json.loads(a))}
+    sb = {json.dumps(v, sort_keys=True) for v in _list(json.loads(b))}
+    union = sa | sb
+    return len(sa & sb) / len(union) if union else float("nan")
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+# -- strings --------------------------------------------------------------------------------
+def unicode_codepoints_from_string(text: str) -> str:
+    return json.dumps([ord(c) for c in text])
+
+
+def unicode_codepoints_to_string(arguments: str) -> str:
+    """*arguments*: a JSON array of the call's arguments, each a code point or an array of them."""
+    out = []
+    for value in json.loads(arguments):
+        out.extend(value if isinstance(value, list) else [value])
+    return "".join(chr(int(v)) for v in out if v is not None)
+
+
+def replace_strings(text: str, lookups: str, replacements: str) -> str:
+    """Kusto's simultaneous replace: at each position the longest lookup wins, no re-scanning."""
+    keys, values = _list(json.loads(lookups)), _list(json.loads(replacements))
+    table = {k: (values[i] if i < len(values) else "") for i, k in enumerate(keys) if isinstance(k, str) and k}
+    if not table:
+        return text
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(table, key=len, reverse=True)))
+    return pattern.sub(lambda m: str(table[m.group(0)]), text)
+
+
+def indexof_regex(text: str, pattern: str, start: int = 0, length: int = -1, occurrence: int = 1) -> int | None:
+    if start < 0 or occurrence <= 0:
+        return None
+    end = len(text) if length < 0 else min(len(text), start + length)
+    found = -1
+    for n, m in enumerate(re.finditer(pattern, text[:end][start:] if start <= end else ""), 1):
+        if n == occurrence:
+            found = m.start() + start
+            break
+    return found
+
+
+def string_size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def tohex(value: int, minimum_length: int = 0) -> str:
+    value = int(value)
+    text = format(value if value >= 0 else value + (1 << 64), "x")
+    return text.rjust(int(minimum_length), "0")
+
+
+def parse_csv(text: str) -> str:
+    import csv
+    rows = list(csv.reader([text], skipinitialspace=False))
+    return json.dumps(rows[0] if rows else [""])
+
+
+def base64_encode_fromguid(guid: str) -> str:
+    import base64
+    import uuid
+    return base64.b64encode(uuid.UUID(str(guid)).bytes_le).decode("ascii")
+
+
+def base64_decode_tostring(text: str) -> str:
+    """Kusto: the decoded bytes as UTF-8, or '' when they are not valid UTF-8."""
+    import base64
+    import binascii
+    try:
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        return raw.decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return ""
+
+
+def format_bytes(size: float, precision: int = 0, units: str | None = None) -> str:
+    names = ["Bytes", "KB", "MB", "GB", "TB", "PB"]
+    size = float(size)
+    if units:
+        if units not in names:
+            return ""
+        power = names.index(units)
+    else:
+        power = 0
+        while power < len(names) - 1 and abs(size) >= 1024:
+            size /= 1024
+            power += 1
+        size *= 1024 ** power
+    scaled = size / (1024 ** power)
+    text = f"{round(scaled, int(precision)):.{int(precision)}f}"
+    return f"{text} {names[power]}"
+
+
+# -- math -----------------------------------------------------------------------------------
+def erf(x: float) -> float:
+    return math.erf(x)
+
+
+def loggamma(x: float) -> float | None:
+    try:
+        return math.lgamma(x)
+    except ValueError:
+        return float("inf")
+
+
+def beta_pdf(x: float, alpha: float, beta: float) -> float:
+    if not (0 <= x <= 1) or alpha <= 0 or beta <= 0:
+        return float("nan")
+    log_b = math.lgamma(alpha) + math.lgamma(beta) - math.lgamma(alpha + beta)
+    if x in (0.0, 1.0):
+        return 0.0
+    return math.exp((alpha - 1) * math.log(x) + (beta - 1) * math.log(1 - x) - log_b)
+
+
+#: SQL name -> (function, DuckDB argument types, return type). Registered on every connection;
+#: a null in an argument without a Python default makes the answer null, and a null optional
+#: argument means "not given".
+UDFS: dict[str, tuple[Callable, list[str], str]] = {
+    "kfx_ipv4_is_match": (ipv4_is_match, ["VARCHAR", "VARCHAR", "BIGINT"], "BOOLEAN"),
+    "kfx_ipv4_is_in_any_range": (ipv4_is_in_any_range, ["VARCHAR", "VARCHAR"], "BOOLEAN"),
+    "kfx_ipv4_is_private": (ipv4_is_private, ["VARCHAR"], "BOOLEAN"),
+    "kfx_ipv4_netmask_suffix": (ipv4_netmask_suffix, ["VARCHAR"], "INTEGER"),
+    "kfx_ipv6_is_match": (ipv6_is_match, ["VARCHAR", "VARCHAR", "BIGINT"], "BOOLEAN"),
+    "kfx_has_any_ipv4": (has_any_ipv4, ["VARCHAR", "VARCHAR"], "BOOLEAN"),
+    "kfx_has_any_ipv4_prefix": (has_any_ipv4_prefix, ["VARCHAR", "VARCHAR"], "BOOLEAN"),
+    "kfx_bag_remove_keys": (bag_remove_keys, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_bag_zip": (bag_zip, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_bag_has_key": (bag_has_key, ["VARCHAR", "VARCHAR"], "BOOLEAN"),
+    "kfx_bag_set_key": (bag_set_key, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_array_iff": (array_iff, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_array_shift": (array_shift, ["VARCHAR", "BIGINT", "VARCHAR", "INTEGER"], "VARCHAR"),
+    "kfx_set_difference": (set_difference, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_set_intersect": (set_intersect, ["VARCHAR"], "VARCHAR"),
+    "kfx_jaccard_index": (jaccard_index, ["VARCHAR", "VARCHAR"], "DOUBLE"),
+    "kfx_unicode_codepoints_from_string": (unicode_codepoints_from_string, ["VARCHAR"], "VARCHAR"),
+    "kfx_unicode_codepoints_to_string": (unicode_codepoints_to_string, ["VARCHAR"], "VARCHAR"),
+    "kfx_replace_strings": (replace_strings, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_indexof_regex": (indexof_regex, ["VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "BIGINT"], "BIGINT"),
+    "kfx_string_size": (string_size, ["VARCHAR"], "BIGINT"),
+    "kfx_tohex": (tohex, ["BIGINT", "BIGINT"], "VARCHAR"),
+    "kfx_parse_csv": (parse_csv, ["VARCHAR"], "VARCHAR"),
+    "kfx_base64_encode_fromguid": (base64_encode_fromguid, ["VARCHAR"], "VARCHAR"),
+    "kfx_base64_decode_tostring": (base64_decode_tostring, ["VARCHAR"], "VARCHAR"),
+    "kfx_format_bytes": (format_bytes, ["DOUBLE", "BIGINT", "VARCHAR"], "VARCHAR"),
+    "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
+    "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
+    "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
+}
+
+
+def _null_in_null_out(fn: Callable) -> Callable:
+    """*fn* answering null when a required argument is null (Kusto's rule); a null optional
+    argument takes its Python default ("not given")."""
+    import functools
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())
+    defaults = [p.default for p in params]
+
+    @functools.wraps(fn)  # DuckDB reads the arity from the signature
+    def call(*args):
+        if any(a is None and d is inspect.Parameter.empty for a, d in zip(args, defaults)):
+            return None
+        return fn(*(d if a is None else a for a, d in zip(args, defaults)))
+    return call
+
+
+def register(con) -> None:
+    """Register every UDF on *con* (a DuckDB connection), once, when it is opened."""
+    for name, (fn, args, returns) in UDFS.items():
+        con.create_function(name, _null_in_null_out(fn), args, returns, null_handling="special",
+                            side_effects=False)
