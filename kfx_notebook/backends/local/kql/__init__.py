@@ -42,7 +42,29 @@ def install() -> None:
                     row.name, row.sql, row.arities, name_prefix=row.name_prefix)
             else:
                 tables.SCALAR_FUNCTIONS[row.name] = _spec(tables.FunctionSpec, row)
+        _name_several_arguments(FUNCTIONS)
         _installed = True
+
+
+def _name_several_arguments(rows) -> None:
+    """`covariance(x, y)` is named `covariance_x_y`: duckdb-kql names an aggregate after its first
+    argument only, so its naming rule is wrapped for the rows that join several."""
+    from duckdb_kql.errors import KqlUnsupportedError
+    from duckdb_kql.translate import naming
+
+    original = naming._aggregate_name
+
+    def aggregate_name(spec, expr):
+        row = rows.get(spec.name)
+        if row is None or row.name_args < 2:
+            return original(spec, expr)
+        names = [naming.expression_name(arg) for arg in expr.args[:row.name_args]]
+        if not all(names):
+            raise KqlUnsupportedError(f"aggregate:{row.name}",
+                                      hint="name this column: its default name over expressions is not documented")
+        return "_".join([row.name_prefix or row.name, *names])
+
+    naming._aggregate_name = aggregate_name
 
 
 def _spec(base: type, row):

@@ -26,6 +26,7 @@ class KqlFunction:
     expected: tuple      # its rows (Python values; dynamic as Python lists/dicts)
     aggregate: bool = False
     name_prefix: str | None = None   # summarize's default column name: <prefix>_<column>
+    name_args: int = 1               # how many arguments' names that default name joins
 
     def render(self, args: list[str]) -> str:
         if self.arities and len(args) not in self.arities:
@@ -93,10 +94,10 @@ _ROWS = [
                 "print r=array_iff(dynamic([true, false, null]), dynamic([1, 2, 3]), dynamic([4, 5, 6]))",
                 (([1, 5, None],),)),
     KqlFunction("array_shift_right", "dynamic, long[, value]", "dynamic", (2, 3),
-                _dyn(f"kfx_array_shift({J('{0}')}, {{1}}, {J('{2}')}, 1)"),
+                _dyn(f"kfx_array_shift({J('{0}')}, {{1}}, 1, {J('{2}')})"),
                 "print r=array_shift_right(dynamic([1,2,3,4,5]), 2)", (([None, None, 1, 2, 3],),)),
     KqlFunction("array_shift_left", "dynamic, long[, value]", "dynamic", (2, 3),
-                _dyn(f"kfx_array_shift({J('{0}')}, {{1}}, {J('{2}')}, -1)"),
+                _dyn(f"kfx_array_shift({J('{0}')}, {{1}}, -1, {J('{2}')})"),
                 "print r=array_shift_left(dynamic([1,2,3,4,5]), 2, -1)", (([3, 4, 5, -1, -1],),)),
     KqlFunction("set_difference", "dynamic, dynamic...", "dynamic", (),
                 _dyn(f"kfx_set_difference({J('{0}')}, to_json([{{rest}}])::VARCHAR)"),
@@ -121,7 +122,7 @@ _ROWS = [
                 "print r=indexof_regex('abcabcdefg', @'a.c', 0, 9, 2)", ((3,),)),
     KqlFunction("string_size", "string", "long", (1,), f"kfx_string_size({S('{0}')})",
                 "print r=string_size('Hello é')", ((8,),)),
-    KqlFunction("tohex", "long[, long]", "string", (1, 2), "kfx_tohex(CAST({0} AS BIGINT), {1})",
+    KqlFunction("tohex", "long[, long]", "string", (1, 2), "kfx_tohex(CAST({0} AS BIGINT), typeof({0}) = 'INTEGER', {1})",
                 "print r=tohex(-546), s=tohex(256, 6)", (("fffffffffffffdde", "000100"),)),
     KqlFunction("parse_csv", "string", "dynamic", (1,), _dyn(f"kfx_parse_csv({S('{0}')})"),
                 'print r=parse_csv(\'aa,"b,b",cc\')', ((["aa", "b,b", "cc"],),)),
@@ -140,8 +141,10 @@ _ROWS = [
     KqlFunction("loggamma", "real", "real", (1,), "kfx_loggamma(CAST({0} AS DOUBLE))",
                 "print r=loggamma(5)", ((3.1780538303479458,),)),
     KqlFunction("beta_pdf", "real, real, real", "real", (3,),
-                "kfx_beta_pdf(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), CAST({2} AS DOUBLE))",
-                "print r=beta_pdf(0.5, 10.0, 20.0)", ((0.746176019310951,),)),
+                # outside the domain Kusto answers NaN, which a Python UDF cannot return (it becomes null)
+                "CASE WHEN {0} < 0 OR {0} > 1 OR {1} <= 0 OR {2} <= 0 THEN CAST('NaN' AS DOUBLE) "
+                "ELSE kfx_beta_pdf(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), CAST({2} AS DOUBLE)) END",
+                "print r=beta_pdf(0.5, 10.0, 20.0), n=beta_pdf(1.5, 10.0, 20.0)", ((0.746176019310951, float("nan")),)),
     # -- datetime ----------------------------------------------------------------------------------
     # bin_at: floor((value - fixed) / span) * span + fixed, on microseconds (datetime or timespan).
     KqlFunction("bin_at", "datetime|timespan|real, timespan|real, same as value", "same as value", (3,),
@@ -149,7 +152,7 @@ _ROWS = [
                 "print r=bin_at(datetime(2017-05-17 10:20:00.0), 7d, datetime(2017-06-04 00:00:00.0))",
                 (("2017-05-14T00:00:00",),)),
     KqlFunction("datetime_local_to_utc", "datetime, string", "datetime", (2,),
-                "CAST(timezone('UTC', timezone({1}, {0})) AS TIMESTAMP)",
+                "kfx_datetime_local_to_utc(CAST({0} AS TIMESTAMP), {1})",
                 "print r=datetime_local_to_utc(datetime(2020-02-02 20:02:20), 'Europe/Paris')",
                 (("2020-02-02T19:02:20",),)),
     KqlFunction("datetime_utc_to_local", "datetime, string", "datetime", (2,),
@@ -167,23 +170,22 @@ _ROWS = [
                 "print r=unixtime_microseconds_todatetime(1546300800000000)", (("2019-01-01T00:00:00",),)),
     # -- aggregates ---------------------------------------------------------------------------------
     KqlFunction("variancep", "real", "real", (1,), "coalesce(var_pop({0}), 0.0)",
-                "datatable(x:long)[10, 10, 20, 20] | summarize variancep(x)", ((25.0,),), aggregate=True),
-    KqlFunction("variancepif", "real, bool", "real", (2,), "coalesce(var_pop({0}) FILTER (WHERE {1}), 0.0)",
-                "datatable(x:long)[10, 10, 20, 20, 99] | summarize variancepif(x, x < 50)", ((25.0,),),
-                aggregate=True),
-    KqlFunction("stdevp", "real", "real", (1,), "coalesce(stddev_pop({0}), 0.0)",
-                "datatable(x:long)[10, 10, 20, 20] | summarize stdevp(x)", ((5.0,),), aggregate=True),
+                # documented: the default column of variancep(x) is variance_x
+                "datatable(x:long)[10, 10, 20, 20] | summarize variancep(x) | project variance_x", ((25.0,),),
+                aggregate=True, name_prefix="variance"),
     KqlFunction("covariance", "real, real", "real", (2,), "coalesce(covar_samp({0}, {1}), 0.0)",
-                "datatable(x:long, y:long)[1, 2, 2, 4, 3, 6] | summarize covariance(x, y)", ((2.0,),),
-                aggregate=True),
+                "datatable(x:long, y:long)[1, 2, 2, 4, 3, 6] | summarize covariance(x, y) | project covariance_x_y",
+                ((2.0,),), aggregate=True, name_args=2),
     KqlFunction("covarianceif", "real, real, bool", "real", (3,),
                 "coalesce(covar_samp({0}, {1}) FILTER (WHERE {2}), 0.0)",
-                "datatable(x:long, y:long)[1, 2, 2, 4, 3, 6, 9, 0] | summarize covarianceif(x, y, x < 5)", ((2.0,),),
-                aggregate=True),
+                "datatable(x:long, y:long)[1, 2, 2, 4, 3, 6, 9, 0] | summarize covarianceif(x, y, x < 5)"
+                " | project covarianceif_x_y", ((2.0,),), aggregate=True, name_args=2),
     KqlFunction("make_set_if", "any, bool[, long]", "dynamic", (2, 3),
-                "to_json(coalesce(list(DISTINCT {0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []))",
-                "datatable(x:long)[1, 2, 2, 3] | summarize s=make_set_if(x, x > 1) | extend n=array_length(s)",
-                (([2, 3], 2),), aggregate=True, name_prefix="set_if"),
+                # first occurrences, in input order (what the documentation shows)
+                "to_json(list_filter(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), "
+                "(v, i) -> list_position(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), v) = i))",
+                "datatable(x:long)[3, 1, 2, 2, 3] | summarize make_set_if(x, x > 1) | project set_x",
+                (([3, 2],),), aggregate=True, name_prefix="set"),
 ]
 
 FUNCTIONS: dict[str, KqlFunction] = {row.name: row for row in _ROWS}

@@ -173,7 +173,7 @@ def array_iff(conditions: str, when_true: str, when_false: str) -> str | None:
                        for i, cond in enumerate(c)])
 
 
-def array_shift(arr: str, shift: int, fill: str | None, direction: int) -> str | None:
+def array_shift(arr: str, shift: int, direction: int, fill: str | None = None) -> str | None:
     values = json.loads(arr)
     if not isinstance(values, list):
         return None
@@ -211,7 +211,9 @@ def jaccard_index(a: str, b: str) -> float | None:
     sa = {json.dumps(v, sort_keys=True) for v in _list(json.loads(a))}
     sb = {json.dumps(v, sort_keys=True) for v in _list(json.loads(b))}
     union = sa | sb
-    return len(sa & sb) / len(union) if union else float("nan")
+    if not union:
+        raise ValueError("unsupported: jaccard_index of two empty sets (Kusto's answer is not documented)")
+    return len(sa & sb) / len(union)
 
 
 def _list(value: Any) -> list:
@@ -234,11 +236,14 @@ def unicode_codepoints_to_string(arguments: str) -> str:
 def replace_strings(text: str, lookups: str, replacements: str) -> str:
     """Kusto's simultaneous replace: at each position the longest lookup wins, no re-scanning."""
     keys, values = _list(json.loads(lookups)), _list(json.loads(replacements))
-    table = {k: (values[i] if i < len(values) else "") for i, k in enumerate(keys) if isinstance(k, str) and k}
+    if len(values) < len(keys):
+        raise ValueError("unsupported: replace_strings with fewer replacements than lookups")
+    # documented: a lookup whose replacement is not a string matches, and is left as it is
+    table = {k: values[i] if isinstance(values[i], str) else k for i, k in enumerate(keys) if isinstance(k, str) and k}
     if not table:
         return text
     pattern = re.compile("|".join(re.escape(k) for k in sorted(table, key=len, reverse=True)))
-    return pattern.sub(lambda m: str(table[m.group(0)]), text)
+    return pattern.sub(lambda m: table[m.group(0)], text)
 
 
 def indexof_regex(text: str, pattern: str, start: int = 0, length: int = -1, occurrence: int = 1) -> int | None:
@@ -257,9 +262,10 @@ def string_size(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def tohex(value: int, minimum_length: int = 0) -> str:
+def tohex(value: int, is_int32: bool, minimum_length: int = 0) -> str:
+    """Two's complement in the value's own width: 32 bits for an int, 64 for a long."""
     value = int(value)
-    text = format(value if value >= 0 else value + (1 << 64), "x")
+    text = format(value if value >= 0 else value + (1 << (32 if is_int32 else 64)), "x")
     return text.rjust(int(minimum_length), "0")
 
 
@@ -304,6 +310,24 @@ def format_bytes(size: float, precision: int = 0, units: str | None = None) -> s
     return f"{text} {names[power]}"
 
 
+def datetime_local_to_utc(local, zone: str):
+    """A wall time in *zone* -> UTC. In a spring-forward gap Kusto takes the offset after the
+    change (documented example: 02:00 Brussels on 2022-03-27 is 00:00 UTC); a wall time that
+    happens twice (autumn) has no documented answer and is refused."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
+    chosen = first
+    if first.utcoffset() != second.utcoffset():
+        round_trip = first.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None)
+        if round_trip == local:
+            raise ValueError(f"unsupported: datetime_local_to_utc of {local}, which happens twice in {zone}")
+        chosen = second
+    return chosen.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
 # -- math -----------------------------------------------------------------------------------
 def erf(x: float) -> float:
     return math.erf(x)
@@ -341,7 +365,7 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_bag_has_key": (bag_has_key, ["VARCHAR", "VARCHAR"], "BOOLEAN"),
     "kfx_bag_set_key": (bag_set_key, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_array_iff": (array_iff, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
-    "kfx_array_shift": (array_shift, ["VARCHAR", "BIGINT", "VARCHAR", "INTEGER"], "VARCHAR"),
+    "kfx_array_shift": (array_shift, ["VARCHAR", "BIGINT", "INTEGER", "VARCHAR"], "VARCHAR"),
     "kfx_set_difference": (set_difference, ["VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_set_intersect": (set_intersect, ["VARCHAR"], "VARCHAR"),
     "kfx_jaccard_index": (jaccard_index, ["VARCHAR", "VARCHAR"], "DOUBLE"),
@@ -350,7 +374,8 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_replace_strings": (replace_strings, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_indexof_regex": (indexof_regex, ["VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "BIGINT"], "BIGINT"),
     "kfx_string_size": (string_size, ["VARCHAR"], "BIGINT"),
-    "kfx_tohex": (tohex, ["BIGINT", "BIGINT"], "VARCHAR"),
+    "kfx_tohex": (tohex, ["BIGINT", "BOOLEAN", "BIGINT"], "VARCHAR"),
+    "kfx_datetime_local_to_utc": (datetime_local_to_utc, ["TIMESTAMP", "VARCHAR"], "TIMESTAMP"),
     "kfx_parse_csv": (parse_csv, ["VARCHAR"], "VARCHAR"),
     "kfx_base64_encode_fromguid": (base64_encode_fromguid, ["VARCHAR"], "VARCHAR"),
     "kfx_base64_decode_tostring": (base64_decode_tostring, ["VARCHAR"], "VARCHAR"),
