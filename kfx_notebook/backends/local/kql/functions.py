@@ -183,7 +183,7 @@ _ROWS = [
     KqlFunction("make_set_if", "any, bool[, long]", "dynamic", (2, 3),
                 # first occurrences, in input order (what the documentation shows)
                 "to_json(list_filter(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), "
-                "(v, i) -> list_position(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), v) = i))",
+                "lambda v, i: list_position(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), v) = i))",
                 "datatable(x:long)[3, 1, 2, 2, 3] | summarize make_set_if(x, x > 1) | project set_x",
                 (([3, 2],),), aggregate=True, name_prefix="set"),
 ]

@@ -1,0 +1,179 @@
+"""The KQL layer over duckdb-kql: every function row, the literal rewrites, dynamic results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+
+from kfx_notebook.backends.local import LocalBackend
+from kfx_notebook.backends.local.kql import DUCKDB_KQL_VERSION, install
+from kfx_notebook.backends.local.kql.functions import FUNCTIONS
+from kfx_notebook.backends.local.kql.udfs import UDFS
+from kfx_notebook.errors import KustoSyntaxError, UnsupportedError
+
+DB = "KqlDB"
+
+
+@pytest.fixture(scope="module")
+def engine():
+    backend = LocalBackend(None)
+    backend.catalog.ensure_database(DB)
+    yield backend
+    backend.close()
+
+
+def rows(engine, kql):
+    types, values = engine.query_rows(DB, kql)
+    return types, [tuple(_plain(v, t) for v, (_, t) in zip(row, types)) for row in values]
+
+
+def _plain(value, kusto_type):
+    import json
+
+    if kusto_type == "dynamic" and isinstance(value, str):
+        return json.loads(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _same(got, want) -> bool:
+    if isinstance(want, float) and isinstance(got, float):
+        return (math.isnan(want) and math.isnan(got)) or math.isclose(got, want, rel_tol=1e-12)
+    return got == want
+
+
+# -- every row of the functions table ---------------------------------------------------------------
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name) for r in FUNCTIONS.values()])
+def test_function_row_answers_its_example(engine, row):
+    types, got = rows(engine, row.example)
+    assert len(got) == len(row.expected), got
+    for got_row, want_row in zip(got, row.expected):
+        tail = got_row[len(got_row) - len(want_row):]
+        assert all(_same(g, w) for g, w in zip(tail, want_row)), (tail, want_row)
+    if row.returns in ("bool", "int", "long", "real", "string", "dynamic", "datetime", "timespan"):
+        assert types[-1][1] == row.returns
+
+
+def test_case_of_arguments_is_kept(engine):
+    """Lookups are case-sensitive: bag keys, replace_strings lookups, IPv6 hex digits are not."""
+    _, got = rows(engine, "print bag_has_key(dynamic({'Key':1}), 'key'), replace_strings('aA', dynamic(['a']), "
+                          "dynamic(['b'])), ipv6_is_match('FE80::1', 'fe80::1')")
+    assert got == [(False, "bA", True)]
+
+
+def test_every_udf_is_called_by_a_row():
+    templates = " ".join(r.sql for r in FUNCTIONS.values())
+    assert [name for name in UDFS if name + "(" not in templates] == []
+
+
+def test_install_refuses_another_duckdb_kql_version(monkeypatch):
+    import duckdb_kql
+
+    from kfx_notebook.backends.local import kql
+
+    assert duckdb_kql.__version__ == DUCKDB_KQL_VERSION  # pinned exactly in pyproject.toml
+    monkeypatch.setattr(kql, "_installed", False)
+    monkeypatch.setattr(duckdb_kql, "__version__", "9.9.9")
+    with pytest.raises(RuntimeError, match="duckdb-kql==1.1.2"):
+        install()
+
+
+def test_install_reaches_the_tables_it_extends():
+    from duckdb_kql.translate.functions import AGGREGATE_FUNCTIONS, SCALAR_FUNCTIONS
+
+    install()
+    for row in FUNCTIONS.values():
+        table = AGGREGATE_FUNCTIONS if row.aggregate else SCALAR_FUNCTIONS
+        assert row.name in table
+
+
+# -- traps ------------------------------------------------------------------------------------------
+def test_nulls_give_null(engine):
+    _, got = rows(engine, "print a=ipv4_is_match(tostring(dynamic(null)), '1.2.3.4'), b=tohex(long(null)), "
+                          "c=string_size(tostring(dynamic(null))), d=bag_zip(dynamic(null), dynamic([1]))")
+    assert got == [(None, None, None, None)]
+
+
+def test_empty_input_to_the_new_aggregates(engine):
+    _, got = rows(engine, "datatable(x:long, y:long)[] | summarize variancep(x), covariance(x, y), s=make_set_if(x, x > 1)")
+    assert got == [(0.0, 0.0, [])]
+
+
+def test_default_names_join_both_arguments_and_refuse_expressions(engine):
+    types, _ = rows(engine, "datatable(x:long, y:long)[1, 2] | summarize covariance(x, y), variancep(x), count()")
+    assert [n for n, _ in types] == ["covariance_x_y", "variance_x", "count_"]
+    with pytest.raises(UnsupportedError):
+        engine.query_rows(DB, "datatable(x:long, y:long)[1, 2] | summarize covariance(x + 1, y)")
+
+
+def test_bin_at_keeps_the_fixed_point_and_integer_steps(engine):
+    _, got = rows(engine, "datatable(d:datetime)[datetime(2018-02-24T15:24), datetime(2018-02-23T16:14)]"
+                          " | summarize count() by b=bin_at(d, 1d, datetime(2018-02-24 15:14)) | order by b asc")
+    assert got == [("2018-02-23T15:14:00", 1), ("2018-02-24T15:14:00", 1)]
+    _, got = rows(engine, "print bin_at(time(1h), 1d, 12h)")
+    assert got == [(dt.timedelta(hours=-12),)]
+
+
+def test_ambiguous_local_time_is_refused(engine):
+    with pytest.raises(Exception, match="happens twice"):
+        engine.query(DB, "print datetime_local_to_utc(datetime(2022-10-30 02:30), 'Europe/Brussels')")
+
+
+def test_tohex_is_twos_complement_in_the_values_width(engine):
+    _, got = rows(engine, "print tohex(-256), tohex(toint(-256), 8), tohex(256, 2)")
+    assert got == [("ffffffffffffff00", "ffffff00", "100")]
+
+
+def test_ipv4_text_rules(engine):
+    _, got = rows(engine, "print has_ipv4('05:04:54127.0.0.1 GET', '127.0.0.1'), "
+                          "has_ipv4('a 127.0.0.256 b', '127.0.0.256'), has_ipv4_prefix('a 127.0.0.1 b', '127.0')")
+    assert got == [(False, False, False)]
+
+
+# -- string literals --------------------------------------------------------------------------------
+@pytest.mark.parametrize("literal, value", [
+    (r'"Hello\u00A0World"', "Hello\u00a0World"),
+    (r"'it\'s'", "it's"),
+    (r'"tab\there"', "tab\there"),
+    ('h"secret"', "secret"),
+    ("H'secret'", "secret"),
+    ('h@"c:\\x"', "c:\\x"),
+    ('@"c:\\u00A0"', "c:\\u00A0"),
+    ("```\nline 1\n  line 2```", "\nline 1\n  line 2"),
+    ('"a" h"b" ```c```', "abc"),
+])
+def test_string_literal_forms(engine, literal, value):
+    _, got = rows(engine, f"print s={literal}")
+    assert got == [(value,)]
+
+
+def test_unknown_escape_is_refused_with_its_position(engine):
+    with pytest.raises(UnsupportedError, match=r"escape \\q") as info:
+        engine.query(DB, 'print a=1\n| extend s="a\\qb"')
+    assert (info.value.line, info.value.column) == (2, 14)
+
+
+def test_error_positions_after_a_rewrite_point_at_the_users_text(engine):
+    with pytest.raises(KustoSyntaxError) as info:
+        engine.query(DB, 'print s="\\u0041" | where')
+    assert info.value.line == 1 and info.value.column is not None and info.value.column >= 18
+
+
+def test_literals_in_comments_are_left_alone(engine):
+    _, got = rows(engine, 'print s="x" // h"not a string" \\q')
+    assert got == [("x",)]
+
+
+# -- dynamic results (issue 12: they crashed frame_from_arrow) ----------------------------------------
+@pytest.mark.parametrize("kql, value", [
+    ("datatable(n:long)[1,2] | summarize l = make_list(n)", [1, 2]),
+    ('print split("a,b", ",")', ["a", "b"]),
+])
+def test_dynamic_lists_come_back_as_python_lists(engine, kql, value):
+    result = engine.query(DB, kql)
+    assert result.column_types[-1][1] == "dynamic"
+    assert result.frame.iloc[0, -1] == value
+    assert rows(engine, kql)[1] == [(value,)]
