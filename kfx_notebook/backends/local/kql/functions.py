@@ -6,7 +6,7 @@ DuckDB SQL (a template over the rendered arguments, `{0}`..., or `{*}` for all o
 rows. `tests/test_kql_functions.py` walks every row. Rule: a row renders Kusto's answer
 exactly for every input its types admit, or the function has no row.
 
-SQL helpers: `J(x)` is x as JSON text (any DuckDB value), `S(x)` as VARCHAR; a UDF (udfs.py)
+`{json*}` is every argument as JSON (for a list mixing arrays and flags). SQL helpers: `J(x)` is x as JSON text (any DuckDB value), `S(x)` as VARCHAR; a UDF (udfs.py)
 is called by its `kfx_` name; a dynamic result is `CAST(... AS JSON)`.
 """
 
@@ -31,7 +31,8 @@ class KqlFunction:
     def render(self, args: list[str]) -> str:
         if self.arities and len(args) not in self.arities:
             raise ValueError(f"{self.name}() takes {self.arities} argument(s), got {len(args)}")
-        filled = self.sql.replace("{*}", ", ".join(args)).replace("{rest}", ", ".join(args[1:]))
+        filled = (self.sql.replace("{*}", ", ".join(args)).replace("{rest}", ", ".join(args[1:]))
+                  .replace("{json*}", ", ".join(f"to_json({a})" for a in args)))
         # optional arguments not given render as NULL (the UDF's "not given")
         top = max(self.arities) if self.arities else len(args)
         return filled.format(*(list(args) + ["NULL"] * (top - len(args))))
@@ -135,6 +136,42 @@ _ROWS = [
     KqlFunction("format_bytes", "real[, long, string]", "string", (1, 2, 3),
                 "kfx_format_bytes(CAST({0} AS DOUBLE), {1}, {2})",
                 "print r=format_bytes(20010332, 2)", (("19.08 MB",),)),
+    KqlFunction("convert_length", "real, string, string", "real", (3,),
+                "kfx_convert_length(CAST({0} AS DOUBLE), {1}, {2})",
+                "print r=convert_length(1.2, 'Meter', 'Foot')", ((3.937007874015748,),)),
+    KqlFunction("convert_temperature", "real, string, string", "real", (3,),
+                "kfx_convert_temperature(CAST({0} AS DOUBLE), {1}, {2})",
+                "print r=convert_temperature(1.2, 'Kelvin', 'DegreeCelsius')", ((-271.95,),)),
+    KqlFunction("punycode_domain_from_string", "string", "string", (1,),
+                f"kfx_punycode_domain_from_string({S('{0}')})",
+                "print r=punycode_domain_from_string('xn--Ge-mia.Bulg.edu')", (("G\u00e1e.Bulg.edu",),)),
+    KqlFunction("parse_ipv6_mask", "string, long", "string", (2,), f"kfx_parse_ipv6_mask({S('{0}')}, {{1}})",
+                "print r=parse_ipv6_mask('192.168.255.255/24', 124)", (("0000:0000:0000:0000:0000:ffff:c0a8:ff00",),)),
+    KqlFunction("gzip_decompress_from_base64_string", "string", "string", (1,),
+                f"kfx_gzip_decompress_from_base64_string({S('{0}')})",
+                'print r=gzip_decompress_from_base64_string("H4sIAAAAAAAA/wEUAOv/MTIzNDU2Nzg5MHF3ZXJ0eXVpb3A6m7f2FAAAAA==")',
+                (("1234567890qwertyuiop",),)),
+    KqlFunction("base64_decode_toarray", "string", "dynamic", (1,), _dyn(f"kfx_base64_decode_toarray({S('{0}')})"),
+                'print r=base64_decode_toarray("S3VzdG8=")', (([75, 117, 115, 116, 111],),)),
+    KqlFunction("base64_encode_fromarray", "dynamic", "string", (1,), f"kfx_base64_encode_fromarray({J('{0}')})",
+                "print r=base64_encode_fromarray(dynamic([75, 117, 115, 116, 111]))", (("S3VzdG8=",),)),
+    # several arrays sort together by the first; a trailing bool is nulls_last (default true)
+    KqlFunction("array_sort_asc", "dynamic...[, bool]", "dynamic", (),
+                _dyn("kfx_array_sort(to_json([{json*}])::VARCHAR, true, NULL)"),
+                "print r=array_sort_asc(dynamic([2, null, 1]), dynamic(['b', 'x', 'a']))", (([[1, 2, None], ["a", "b", "x"]],),)),
+    KqlFunction("array_sort_desc", "dynamic...[, bool]", "dynamic", (),
+                _dyn("kfx_array_sort(to_json([{json*}])::VARCHAR, false, NULL)"),
+                "print r=array_sort_desc(dynamic([null, 'blue', 'yellow']), false)", (([None, "yellow", "blue"],),)),
+    # -- hashing (XXH64; Kusto documents it for hash and hash_xxhash64) ------------------------------
+    KqlFunction("hash", "string|datetime", "long", (1,),
+                "(CASE typeof({0}) WHEN 'VARCHAR' THEN kfx_hash_string(CAST({0} AS VARCHAR)) "
+                "WHEN 'TIMESTAMP' THEN kfx_hash_ticks(epoch_us(CAST({0} AS TIMESTAMP)) * 10 + 621355968000000000) "
+                "ELSE error('unsupported: hash() of a ' || typeof({0}) || ' (only string and datetime here)') END)",
+                'print s=hash("World"), d=hash(datetime("2015-01-01"))', ((1846988464401551951, 1380966698541616202),)),
+    KqlFunction("hash_xxhash64", "string", "long", (1,),
+                "(CASE typeof({0}) WHEN 'VARCHAR' THEN kfx_hash_string(CAST({0} AS VARCHAR)) "
+                "ELSE error('unsupported: hash_xxhash64() of a ' || typeof({0}) || ' (only string here)') END)",
+                'print r=hash_xxhash64("World")', ((1846988464401551951,),)),
     # -- math ------------------------------------------------------------------------------------
     KqlFunction("erf", "real", "real", (1,), "kfx_erf(CAST({0} AS DOUBLE))",
                 "print r=erf(1)", ((0.8427007929497149,),)),
@@ -180,6 +217,14 @@ _ROWS = [
                 "coalesce(covar_samp({0}, {1}) FILTER (WHERE {2}), 0.0)",
                 "datatable(x:long, y:long)[1, 2, 2, 4, 3, 6, 9, 0] | summarize covarianceif(x, y, x < 5)"
                 " | project covarianceif_x_y", ((2.0,),), aggregate=True, name_args=2),
+    KqlFunction("binary_all_and", "long", "long", (1,), "bit_and(CAST({0} AS BIGINT))",
+                "datatable(n:long)[0xFFFFFFFF, 0xFFFFF00F, 0xCFFFFFFD, 0xFAFEFFFF] | summarize r=binary_all_and(n)"
+                " | project h=tohex(r), r", (("cafef00d", 0xCAFEF00D),), aggregate=True),
+    KqlFunction("binary_all_or", "long", "long", (1,), "bit_or(CAST({0} AS BIGINT))",
+                "datatable(n:long)[0x88888008, 0x42000000, 0x00767000, 0x00000005] | summarize r=binary_all_or(n)"
+                " | project h=tohex(r), r", (("cafef00d", 0xCAFEF00D),), aggregate=True),
+    KqlFunction("binary_all_xor", "long", "long", (1,), "bit_xor(CAST({0} AS BIGINT))",
+                "datatable(n:long)[1, 3, 4] | summarize binary_all_xor(n)", ((6,),), aggregate=True),
     KqlFunction("make_set_if", "any, bool[, long]", "dynamic", (2, 3),
                 # first occurrences, in input order (what the documentation shows)
                 "to_json(list_filter(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), "

@@ -58,6 +58,8 @@ def _ipv6(text: str) -> tuple[int, int] | None:
     """An IPv4 or IPv6 text with an optional /prefix -> (128-bit value, prefix bits)."""
     text = (text or "").strip()
     addr, _, prefix = text.partition("/")
+    if addr.startswith("::") and _IPV4_TEXT.match(addr[2:]):
+        addr = addr[2:]  # Kusto reads ::a.b.c.d as the IPv4 address a.b.c.d (its documented examples)
     try:
         ip = ipaddress.ip_address(addr)
     except ValueError:
@@ -270,8 +272,10 @@ def tohex(value: int, is_int32: bool, minimum_length: int = 0) -> str:
 
 
 def parse_csv(text: str) -> str:
+    """The first record's fields (documented: later records are ignored)."""
     import csv
-    rows = list(csv.reader([text], skipinitialspace=False))
+    import io
+    rows = list(csv.reader(io.StringIO(text, newline=""), skipinitialspace=False))
     return json.dumps(rows[0] if rows else [""])
 
 
@@ -285,8 +289,10 @@ def base64_decode_tostring(text: str) -> str:
     """Kusto: the decoded bytes as UTF-8, or '' when they are not valid UTF-8."""
     import base64
     import binascii
+    if len(text) % 4:
+        raise ValueError("unsupported: base64_decode_tostring of unpadded base64 (Kusto's answer is not documented)")
     try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        raw = base64.b64decode(text, validate=True)
         return raw.decode("utf-8")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return ""
@@ -326,6 +332,162 @@ def datetime_local_to_utc(local, zone: str):
             raise ValueError(f"unsupported: datetime_local_to_utc of {local}, which happens twice in {zone}")
         chosen = second
     return chosen.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+# -- hashing: xxhash64, written from its public specification -----------------------------
+_M64 = (1 << 64) - 1
+_P1, _P2, _P3, _P4, _P5 = (11400714785074694791, 14029467366897019727, 1609587929392839161,
+                           9650029242287828579, 2870177450012600261)
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (64 - r))) & _M64
+
+
+def _round(acc: int, lane: int) -> int:
+    return (_rotl((acc + lane * _P2) & _M64, 31) * _P1) & _M64
+
+
+def xxh64(data: bytes, seed: int = 0) -> int:
+    """XXH64 of *data* (unsigned)."""
+    n, i = len(data), 0
+    lane = lambda at, width=8: int.from_bytes(data[at:at + width], "little")  # noqa: E731
+    if n >= 32:
+        v = [(seed + _P1 + _P2) & _M64, (seed + _P2) & _M64, seed & _M64, (seed - _P1) & _M64]
+        while i + 32 <= n:
+            v = [_round(v[k], lane(i + 8 * k)) for k in range(4)]
+            i += 32
+        h = (_rotl(v[0], 1) + _rotl(v[1], 7) + _rotl(v[2], 12) + _rotl(v[3], 18)) & _M64
+        for acc in v:
+            h = ((h ^ _round(0, acc)) * _P1 + _P4) & _M64
+    else:
+        h = (seed + _P5) & _M64
+    h = (h + n) & _M64
+    while i + 8 <= n:
+        h = (_rotl(h ^ _round(0, lane(i)), 27) * _P1 + _P4) & _M64
+        i += 8
+    if i + 4 <= n:
+        h = (_rotl(h ^ ((lane(i, 4) * _P1) & _M64), 23) * _P2 + _P3) & _M64
+        i += 4
+    while i < n:
+        h = (_rotl(h ^ ((data[i] * _P5) & _M64), 11) * _P1) & _M64
+        i += 1
+    h = ((h ^ (h >> 33)) * _P2) & _M64
+    h = ((h ^ (h >> 29)) * _P3) & _M64
+    return h ^ (h >> 32)
+
+
+def hash_string(text: str) -> int:
+    """Kusto's hash() of a string: XXH64 of its UTF-8 bytes, as a signed long."""
+    return _signed(xxh64(text.encode("utf-8")))
+
+
+def hash_ticks(ticks: int) -> int:
+    """Kusto's hash() of a datetime: XXH64 of its 100 ns ticks (since 0001-01-01), 8 bytes little-endian."""
+    return _signed(xxh64(int(ticks).to_bytes(8, "little", signed=True)))
+
+
+def _signed(h: int) -> int:
+    return h - (1 << 64) if h >= 1 << 63 else h
+
+
+# -- units ------------------------------------------------------------------------------------
+#: Length units (Kusto's names) in metres; exact by definition.
+LENGTH_METRES = {
+    "Angstrom": 1e-10, "Nanometer": 1e-9, "Micrometer": 1e-6, "Millimeter": 1e-3, "Centimeter": 1e-2,
+    "Decimeter": 0.1, "Meter": 1.0, "DecaMeter": 10.0, "Hectometer": 100.0, "Kilometer": 1000.0,
+    "Microinch": 2.54e-8, "Mil": 2.54e-5, "Inch": 0.0254, "Hand": 0.1016, "Foot": 0.3048, "Yard": 0.9144,
+    "Fathom": 1.8288, "Chain": 20.1168, "Mile": 1609.344, "NauticalMile": 1852.0, "UsSurveyFoot": 1200 / 3937,
+}
+
+
+def convert_length(value: float, source: str, target: str) -> float:
+    for unit in (source, target):
+        if unit not in LENGTH_METRES:
+            raise ValueError(f"unsupported: convert_length unit {unit!r} (known here: {', '.join(LENGTH_METRES)})")
+    return value * LENGTH_METRES[source] / LENGTH_METRES[target]
+
+
+#: Temperature units: (to kelvin, from kelvin).
+TEMPERATURE = {
+    "Kelvin": (lambda v: v, lambda k: k),
+    "DegreeCelsius": (lambda v: v + 273.15, lambda k: k - 273.15),
+    "DegreeFahrenheit": (lambda v: (v + 459.67) * 5 / 9, lambda k: k * 9 / 5 - 459.67),
+    "DegreeRankine": (lambda v: v * 5 / 9, lambda k: k * 9 / 5),
+}
+
+
+def convert_temperature(value: float, source: str, target: str) -> float:
+    for unit in (source, target):
+        if unit not in TEMPERATURE:
+            raise ValueError(f"unsupported: convert_temperature unit {unit!r} (known here: {', '.join(TEMPERATURE)})")
+    return TEMPERATURE[target][1](TEMPERATURE[source][0](value))
+
+
+# -- more strings and bytes -----------------------------------------------------------------------
+def punycode_domain_from_string(domain: str) -> str:
+    labels = []
+    for label in domain.split("."):
+        labels.append(label[4:].encode("ascii").decode("punycode") if label.lower().startswith("xn--") else label)
+    return ".".join(labels)
+
+
+def parse_ipv6_mask(ip: str, netmask: int) -> str | None:
+    parsed = _ipv6(ip)
+    if parsed is None or not 0 <= int(netmask) <= 128:
+        return None
+    bits = min(parsed[1], int(netmask))
+    value = parsed[0] & (((1 << 128) - 1) ^ ((1 << (128 - bits)) - 1))
+    text = f"{value:032x}"
+    return ":".join(text[i:i + 4] for i in range(0, 32, 4))
+
+
+def gzip_decompress_from_base64_string(text: str) -> str | None:
+    import base64
+    import gzip
+    try:
+        return gzip.decompress(base64.b64decode(text, validate=True)).decode("utf-8")
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def base64_decode_toarray(text: str) -> str:
+    import base64
+    import binascii
+    try:  # documented: input that is not padded base64 decodes to an empty array
+        return json.dumps(list(base64.b64decode(text, validate=True)))
+    except (binascii.Error, ValueError):
+        return "[]"
+
+
+def base64_encode_fromarray(array: str) -> str:
+    import base64
+    values = _list(json.loads(array))
+    if not all(isinstance(v, int) and 0 <= v <= 255 for v in values):
+        return ""
+    return base64.b64encode(bytes(values)).decode("ascii")
+
+
+def array_sort(arrays: str, ascending: bool, nulls_last: bool | None = None) -> str | None:
+    """Sort the first array; reorder every other array of the same length the same way (an array
+    of another length becomes null). A trailing bool in *arrays* is nulls_last (default true)."""
+    lists = json.loads(arrays)
+    if lists and isinstance(lists[-1], bool):
+        nulls_last = lists.pop()
+    if not lists or not isinstance(lists[0], list):
+        return None
+    first = lists[0]
+    nulls_last = True if nulls_last is None else nulls_last
+    present = [i for i, v in enumerate(first) if v is not None]
+    kinds = {type(first[i]) for i in present}
+    if len(kinds - {int, float}) > 0 and len(kinds) > 1:
+        raise ValueError("unsupported: array_sort of an array mixing types")
+    present.sort(key=lambda i: first[i], reverse=not ascending)
+    nulls = [i for i, v in enumerate(first) if v is None]
+    order = present + nulls if nulls_last else nulls + present
+    sorted_lists = [[arr[i] for i in order] if isinstance(arr, list) and len(arr) == len(first) else None
+                    for arr in lists]
+    return json.dumps(sorted_lists[0] if len(sorted_lists) == 1 else sorted_lists)
 
 
 # -- math -----------------------------------------------------------------------------------
@@ -380,6 +542,16 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_base64_encode_fromguid": (base64_encode_fromguid, ["VARCHAR"], "VARCHAR"),
     "kfx_base64_decode_tostring": (base64_decode_tostring, ["VARCHAR"], "VARCHAR"),
     "kfx_format_bytes": (format_bytes, ["DOUBLE", "BIGINT", "VARCHAR"], "VARCHAR"),
+    "kfx_hash_string": (hash_string, ["VARCHAR"], "BIGINT"),
+    "kfx_hash_ticks": (hash_ticks, ["BIGINT"], "BIGINT"),
+    "kfx_convert_length": (convert_length, ["DOUBLE", "VARCHAR", "VARCHAR"], "DOUBLE"),
+    "kfx_convert_temperature": (convert_temperature, ["DOUBLE", "VARCHAR", "VARCHAR"], "DOUBLE"),
+    "kfx_punycode_domain_from_string": (punycode_domain_from_string, ["VARCHAR"], "VARCHAR"),
+    "kfx_parse_ipv6_mask": (parse_ipv6_mask, ["VARCHAR", "BIGINT"], "VARCHAR"),
+    "kfx_gzip_decompress_from_base64_string": (gzip_decompress_from_base64_string, ["VARCHAR"], "VARCHAR"),
+    "kfx_base64_decode_toarray": (base64_decode_toarray, ["VARCHAR"], "VARCHAR"),
+    "kfx_base64_encode_fromarray": (base64_encode_fromarray, ["VARCHAR"], "VARCHAR"),
+    "kfx_array_sort": (array_sort, ["VARCHAR", "BOOLEAN", "BOOLEAN"], "VARCHAR"),
     "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
     "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
     "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
