@@ -40,6 +40,8 @@ def _plain(value, kusto_type):
 
 
 def _same(got, want) -> bool:
+    if isinstance(want, list) and isinstance(got, list):
+        return len(got) == len(want) and all(_same(g, w) for g, w in zip(got, want))
     if isinstance(want, float) and isinstance(got, float):
         return (math.isnan(want) and math.isnan(got)) or math.isclose(got, want, rel_tol=1e-12)
     return got == want

@@ -233,4 +233,66 @@ _ROWS = [
                 (([3, 2],),), aggregate=True, name_prefix="set"),
 ]
 
+# -- series_* (series.py): element-wise ones from its tables, each with a hand-checked example ----------
+_PI = 3.141592653589793
+_SERIES_UNARY_EXAMPLES = {
+    "series_abs": ("dynamic([-1.5, 2, null])", [1.5, 2, None]),
+    "series_acos": ("dynamic([-1, 0, 1, 2])", [_PI, _PI / 2, 0.0, float("nan")]),
+    "series_asin": ("dynamic([0, 1])", [0.0, _PI / 2]),
+    "series_atan": ("dynamic([-1, 0, 1])", [-_PI / 4, 0.0, _PI / 4]),
+    "series_cos": ("dynamic([0, 'x'])", [1.0, None]),
+    "series_sin": ("dynamic([0])", [0.0]),
+    "series_tan": ("dynamic([0])", [0.0]),
+    "series_exp": ("dynamic([0, 1])", [1.0, 2.718281828459045]),
+    "series_log": ("dynamic([1, 2])", [0.0, 0.6931471805599453]),
+    "series_sign": ("dynamic([-6, 0, 8])", [-1, 0, 1]),
+    "series_floor": ("dynamic([1.5, -1.5])", [1, -2]),
+    "series_ceiling": ("dynamic([1.5, -1.5])", [2, -1]),
+}
+_SERIES_BINARY_EXAMPLES = {
+    "series_add": ("dynamic([1, 2, 3]), dynamic([4, 5, null])", [5, 7, None]),
+    "series_subtract": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [-3, 0, 3]),
+    "series_multiply": ("dynamic([1, 2, 4]), 2", [2, 4, 8]),
+    "series_divide": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [0.25, 1.0, 4.0]),
+    "series_pow": ("dynamic([1, 2, 3, 4]), dynamic([1, 2, 3, 0.5])", [1.0, 4.0, 27.0, 2.0]),
+    "series_greater": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [False, False, True]),
+    "series_greater_equals": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [False, True, True]),
+    "series_less": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [True, False, False]),
+    "series_less_equals": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [True, True, False]),
+    "series_equals": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [False, True, False]),
+    "series_not_equals": ("dynamic([1, 2, 4]), dynamic([4, 2, 1])", [True, False, True]),
+}
+_ROWS += [
+    KqlFunction(name, "dynamic", "dynamic", (1,), _dyn(f"kfx_series_unary('{name}', {J('{0}')})"),
+                f"print r={name}({arg})", ((want,),)) for name, (arg, want) in _SERIES_UNARY_EXAMPLES.items()
+] + [
+    KqlFunction(name, "dynamic, dynamic|real", "dynamic", (2,),
+                _dyn(f"kfx_series_binary('{name}', {J('{0}')}, {J('{1}')})"),
+                f"print r={name}({args})", ((want,),)) for name, (args, want) in _SERIES_BINARY_EXAMPLES.items()
+] + [
+    KqlFunction("series_dot_product", "dynamic, dynamic|real", "real", (2,),
+                f"kfx_series_dot_product({J('{0}')}, {J('{1}')})",
+                "print r=series_dot_product(dynamic([1, 2, 4]), dynamic([4, 2, 1]))", ((12.0,),)),
+    KqlFunction("series_product", "dynamic", "real", (1,), f"kfx_series_product({J('{0}')})",
+                "print r=series_product(dynamic([1, 2, 3, 4]))", ((24.0,),)),
+    KqlFunction("series_fill_const", "dynamic, value", "dynamic", (2,),
+                _dyn(f"kfx_series_fill_const({J('{0}')}, {J('{1}')})"),
+                "print r=series_fill_const(dynamic([1, null, 3]), -1)", (([1, -1, 3],),)),
+    KqlFunction("series_fill_forward", "dynamic", "dynamic", (1,), _dyn(f"kfx_series_fill_forward({J('{0}')})"),
+                "print r=series_fill_forward(dynamic([null, 36, null, 16, null]))", (([None, 36, 36, 16, 16],),)),
+    # only null is supported as the missing-value placeholder; another placeholder is refused
+    KqlFunction("series_fill_linear", "dynamic[, real, bool, real]", "dynamic", (1, 2, 3, 4),
+                "(CASE WHEN {1} IS NOT NULL THEN CAST(error('unsupported: series_fill_linear with a "
+                "non-null missing-value placeholder') AS JSON) ELSE "
+                + _dyn(f"kfx_series_fill_linear({J('{0}')}, {{2}}, {J('{3}')})") + " END)",
+                "print r=series_fill_linear(dynamic([null, 111, null, 36, null]))", (([111, 111, 73, 36, 36],),)),
+    KqlFunction("series_iir", "dynamic, dynamic, dynamic", "dynamic", (3,),
+                _dyn(f"kfx_series_iir({J('{0}')}, {J('{1}')}, {J('{2}')})"),
+                "print r=series_iir(dynamic([0, 1, 2, 3]), dynamic([1]), dynamic([1, -1]))", (([0.0, 1.0, 3.0, 6.0],),)),
+    KqlFunction("series_seasonal", "dynamic, long", "dynamic", (2,),
+                _dyn(f"kfx_series_seasonal({J('{0}')}, {{1}})"),
+                "print r=series_seasonal(dynamic([1, 3, 5, 1, 3, 5, 2, 4, 6]), 3)",
+                (([1.0, 3.0, 5.0, 1.0, 3.0, 5.0, 1.0, 3.0, 5.0],),)),
+]
+
 FUNCTIONS: dict[str, KqlFunction] = {row.name: row for row in _ROWS}

@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any, Callable
 
+from . import series
+
 # -- IP addresses ---------------------------------------------------------------------------
 _IPV4_TEXT = re.compile(r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?\s*$")
 
@@ -552,6 +554,15 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_base64_decode_toarray": (base64_decode_toarray, ["VARCHAR"], "VARCHAR"),
     "kfx_base64_encode_fromarray": (base64_encode_fromarray, ["VARCHAR"], "VARCHAR"),
     "kfx_array_sort": (array_sort, ["VARCHAR", "BOOLEAN", "BOOLEAN"], "VARCHAR"),
+    "kfx_series_unary": (series.unary, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_series_binary": (series.binary, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_series_dot_product": (series.dot_product, ["VARCHAR", "VARCHAR"], "DOUBLE"),
+    "kfx_series_product": (series.product, ["VARCHAR"], "DOUBLE"),
+    "kfx_series_fill_const": (series.fill_const, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_series_fill_forward": (series.fill_forward, ["VARCHAR"], "VARCHAR"),
+    "kfx_series_fill_linear": (series.fill_linear, ["VARCHAR", "BOOLEAN", "VARCHAR"], "VARCHAR"),
+    "kfx_series_iir": (series.iir, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_series_seasonal": (series.seasonal, ["VARCHAR", "BIGINT"], "VARCHAR"),
     "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
     "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
     "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
