@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any, Callable
 
-from . import series
+from . import geo, series
 
 # -- IP addresses ---------------------------------------------------------------------------
 _IPV4_TEXT = re.compile(r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?\s*$")
@@ -563,6 +563,13 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_series_fill_linear": (series.fill_linear, ["VARCHAR", "BOOLEAN", "VARCHAR"], "VARCHAR"),
     "kfx_series_iir": (series.iir, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_series_seasonal": (series.seasonal, ["VARCHAR", "BIGINT"], "VARCHAR"),
+    "kfx_geo_point_to_h3cell": (geo.point_to_h3cell, ["DOUBLE", "DOUBLE", "BIGINT"], "VARCHAR"),
+    "kfx_geo_h3cell_parent": (geo.parent, ["VARCHAR", "BIGINT"], "VARCHAR"),
+    "kfx_geo_h3cell_children": (geo.children, ["VARCHAR", "BIGINT"], "VARCHAR"),
+    "kfx_geo_h3cell_level": (geo.level, ["VARCHAR"], "INTEGER"),
+    "kfx_geo_h3cell_neighbors": (geo.neighbors, ["VARCHAR"], "VARCHAR"),
+    "kfx_geo_h3cell_to_central_point": (geo.central_point, ["VARCHAR"], "VARCHAR"),
+    "kfx_geo_h3cell_to_polygon": (geo.polygon, ["VARCHAR"], "VARCHAR"),
     "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
     "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
     "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
