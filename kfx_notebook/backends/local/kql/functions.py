@@ -46,6 +46,11 @@ def S(x: str) -> str:
     return f"CAST({x} AS VARCHAR)"
 
 
+def _first_occurrences(list_sql: str) -> str:
+    """The distinct items of a DuckDB list, each where it first occurs."""
+    return f"list_filter({list_sql}, lambda v, i: list_position({list_sql}, v) = i)"
+
+
 def _dyn(call: str) -> str:
     return f"CAST({call} AS JSON)"
 
@@ -250,10 +255,16 @@ _ROWS = [
                 " | project h=tohex(r), r", (("cafef00d", 0xCAFEF00D),), aggregate=True),
     KqlFunction("binary_all_xor", "long", "long", (1,), "bit_xor(CAST({0} AS BIGINT))",
                 "datatable(n:long)[1, 3, 4] | summarize binary_all_xor(n)", ((6,),), aggregate=True),
+    # make_set replaces duckdb-kql's row: its list_distinct came back in hash order, where the
+    # documentation (and a cluster on one extent) lists first occurrences in input order.
+    KqlFunction("make_set", "any[, long]", "dynamic", (1, 2), "to_json(" + _first_occurrences(
+                "coalesce(flatten(list(CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
+                "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL)), [])") + ")",
+                "datatable(x:dynamic)[dynamic(['b', 'a']), dynamic(['c']), dynamic(['a', 'd']), dynamic(['b'])] | summarize make_set(x)",
+                ((["b", "a", "c", "d"],),), aggregate=True, name_prefix="set"),
     KqlFunction("make_set_if", "any, bool[, long]", "dynamic", (2, 3),
                 # first occurrences, in input order (what the documentation shows)
-                "to_json(list_filter(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), "
-                "lambda v, i: list_position(coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), []), v) = i))",
+                "to_json(" + _first_occurrences("coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), [])") + ")",
                 "datatable(x:long)[3, 1, 2, 2, 3] | summarize make_set_if(x, x > 1) | project set_x",
                 (([3, 2],),), aggregate=True, name_prefix="set"),
 ]
