@@ -168,12 +168,15 @@ class LocalBackend:
                     raise KustoSemanticError(
                         f"Semantic error: query parameter '{name}' is declared {kind}, but its value {exc}",
                         text=text, hint=f"Give a {kind} literal for @{name}.") from None
-        rewritten, edits = engine.bridge_gaps(text, typed, types)
+        expanded, definitions = engine.expand_functions(text, self.catalog.function_definitions(database))
+        rewritten, edits = engine.bridge_gaps(expanded, typed, types)
         try:
             sql, bound = engine.translate(rewritten, database=database, schema=self.catalog.schema(database),
-                                          parameters=typed, functions=self.catalog.function_definitions(database))
+                                          parameters=typed, functions=definitions)
         except KfxError as exc:
             exc.line, exc.column = engine.map_position(edits, rewritten, text, exc.line, exc.column)
+            if expanded != text:  # a position inside an expanded call has no place in the user's text
+                exc.line = exc.column = None
             exc.text = text
             raise
         cur = self.cursor()

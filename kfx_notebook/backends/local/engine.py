@@ -266,14 +266,27 @@ def translate_duckdb_error(exc: Exception, kql: str) -> KfxError:
 
 
 def check_function(definition: str) -> None:
-    """Refuse a stored-function definition the engine cannot parse, before it is stored."""
+    """Refuse a stored-function definition the engine cannot parse, before it is stored
+    (one the KQL layer expands at its call sites, such as one with a tabular parameter, is kept)."""
     import duckdb_kql
     from duckdb_kql.stored_functions import parse_functions
+
+    from .kql.inline import parse_stored
 
     try:
         parse_functions([definition])
     except (duckdb_kql.KqlError, ValueError, TypeError) as exc:
-        raise KustoSyntaxError(f"Syntax error: {_shorten(str(exc))}", text=definition) from None
+        fn = parse_stored(definition)
+        if fn is None or not any(p.tabular for p in fn.params):
+            raise KustoSyntaxError(f"Syntax error: {_shorten(str(exc))}", text=definition) from None
+
+
+def expand_functions(kql: str, definitions: list[str]) -> tuple[str, list[str]]:
+    """Calls of functions the engine cannot translate (views, tabular parameters and bodies, a
+    parameter as a take/top count), expanded in place; and the definitions left to the engine."""
+    from .kql.inline import expand
+
+    return expand(kql, definitions)
 
 
 def ingestion_sql(command: str, *, database: str, schema: dict[str, list[str]], functions: list[str]) -> str:
