@@ -169,6 +169,7 @@ class LocalBackend:
                         f"Semantic error: query parameter '{name}' is declared {kind}, but its value {exc}",
                         text=text, hint=f"Give a {kind} literal for @{name}.") from None
         expanded, definitions = engine.expand_functions(text, self.catalog.function_definitions(database))
+        expanded = self._run_stages(database, expanded, parameters, options)
         rewritten, edits = engine.bridge_gaps(expanded, typed, types)
         try:
             sql, bound = engine.translate(rewritten, database=database, schema=self.catalog.schema(database),
@@ -187,6 +188,23 @@ class LocalBackend:
             raise engine.translate_duckdb_error(exc, text) from None
         timeout = options.get("servertimeout")
         return _Prepared(relation, cur, column_types(relation), text, _seconds(timeout) if timeout else None)
+
+    def _run_stages(self, database: str, text: str, parameters, options) -> str:
+        """The text with each operator the engine lacks written as KQL it knows, from a run of
+        the pipeline before it (kql/stages.py): `evaluate bag_unpack` needs the bag's slots."""
+        from .kql import stages
+
+        split = stages.split_evaluate(text)
+        if split is None or split.plugin.lower() != "bag_unpack":
+            return text  # other plugins: the engine refuses them by name
+        unpack = stages.bag_unpack_options(split.args)
+        before = self._prepare(database, split.before, parameters, options)
+        try:
+            columns = list(before.relation.columns)
+            slots = before.relation.query("p", stages.slots_sql(unpack.column)).fetchall()
+        finally:
+            before.cursor.close()
+        return self._run_stages(database, stages.bag_unpack_kql(split, unpack, columns, slots), parameters, options)
 
     def _fetch_arrow(self, prepared: "_Prepared", options, request_id: str):
         from . import engine

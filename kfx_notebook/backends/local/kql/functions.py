@@ -262,6 +262,12 @@ _ROWS = [
                 "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL)), [])") + ")",
                 "datatable(x:dynamic)[dynamic(['b', 'a']), dynamic(['c']), dynamic(['a', 'd']), dynamic(['b'])] | summarize make_set(x)",
                 ((["b", "a", "c", "d"],),), aggregate=True, name_prefix="set"),
+    # a slot in several bags takes one of their values: Kusto documents the choice as arbitrary
+    KqlFunction("make_bag", "dynamic[, long]", "dynamic", (1, 2),
+                "coalesce(list_reduce(list(CAST({0} AS JSON)) FILTER (WHERE json_type(CAST({0} AS JSON)) = 'OBJECT'), "
+                "lambda a, b: json_merge_patch(a, b)), CAST('{{}}' AS JSON))",
+                "datatable(p:dynamic)[dynamic({'a': 1}), dynamic([1]), dynamic({'b': 2})] | summarize make_bag(p)",
+                (({"a": 1, "b": 2},),), aggregate=True, name_prefix="bag"),
     KqlFunction("make_set_if", "any, bool[, long]", "dynamic", (2, 3),
                 # first occurrences, in input order (what the documentation shows)
                 "to_json(" + _first_occurrences("coalesce(list({0}) FILTER (WHERE {0} IS NOT NULL AND {1}), [])") + ")",

@@ -121,6 +121,7 @@ def _substitute(body: str, values: dict[str, str]) -> str:
 
 
 def _argument(text: str, tabular: bool) -> str:
+    """An argument as it replaces its parameter: as written when it is one token, else in parentheses."""
     simple = re.fullmatch(rf"-?\d+(\.\d+)?|{IDENT}|\d+(\.\d+)?(d|h|m|s|ms)|'[^']*'|\"[^\"]*\"", text.strip())
     return text.strip() if simple else f"({text.strip()})"
 
@@ -156,13 +157,19 @@ def _expand_calls(text: str, functions: dict[str, Function], counter: list[int])
         args = _split_top(text[m.end():end - 1], scan[m.end():end - 1])
         if len(args) > len(fn.params) or any(p.default is None for p in fn.params[len(args):]):
             continue
-        values = {p.name: _argument(args[i] if i < len(args) else p.default, p.tabular)
-                  for i, p in enumerate(fn.params)}
+        bindings, values = [], {}
+        for i, p in enumerate(fn.params):
+            arg = (args[i] if i < len(args) else p.default).strip()
+            if p.tabular and not re.fullmatch(IDENT, arg):  # a tabular expression gets a `let` of its own
+                counter[0] += 1
+                bindings.append(f" let __kfx_arg_{counter[0]} = {arg};")
+                arg = f"__kfx_arg_{counter[0]}"
+            values[p.name] = _argument(arg, p.tabular)
         counter[0] += 1
         name = f"__kfx_{fn.name}_{counter[0]}"
         at = max(s for s in starts if s <= m.start())
-        binding = f" let {name} = {_substitute(fn.body, values)};"
-        return text[:at] + binding + text[at:m.start()] + name + text[end:], True
+        bindings.append(f" let {name} = {_substitute(fn.body, values)};")
+        return text[:at] + "".join(bindings) + text[at:m.start()] + name + text[end:], True
     return text, False
 
 

@@ -1,0 +1,101 @@
+"""Binding-typical KQL on the embedded database: stored and let functions the KQL layer expands,
+views, bag_unpack by pipeline splitting, make_set/make_list/arg_max, parse_json navigation."""
+
+from __future__ import annotations
+
+import pytest
+
+from kfx_notebook.backends.local import LocalBackend
+from kfx_notebook.errors import KfxError, KustoSemanticError, UnsupportedError
+
+DB = "Bind"
+ROWS = (b'{"Id":1,"Name":"a","Props":{"x":1,"tags":["p","q"]},"Ts":"2024-01-01T00:00:00Z"}\n'
+        b'{"Id":2,"Name":"b","Props":{"x":2,"tags":["r"]},"Ts":"2024-01-01T02:00:00Z"}\n'
+        b'{"Id":3,"Name":"a","Props":{"x":3.5,"y":"s"},"Ts":"2024-01-01T02:30:00Z"}')
+
+
+@pytest.fixture(scope="module")
+def db():
+    backend = LocalBackend(None)
+    backend.query(DB, ".create table T (Id:long, Name:string, Props:dynamic, Ts:datetime)")
+    backend.ingest(DB, "T", ROWS, data_format="multijson")
+    for definition in ("TopN(n:long) { T | top n by Id desc | project Id }",
+                       "TakeSome(n:long = 2) { T | order by Id asc | take n | project Id }",
+                       "Bins(span:timespan) { T | summarize c=count() by b=bin(Ts, span) | order by b asc }",
+                       "Above(t:(Id:long), k:long) { t | where Id > k | project Id }"):
+        backend.query(DB, f".create function {definition}")
+    yield backend
+    backend.close()
+
+
+def records(db, kql, parameters=None):
+    return db.query(DB, kql, parameters).frame.to_dict("records")
+
+
+@pytest.mark.parametrize("kql, parameters, expected", [
+    ("TopN(2)", None, [{"Id": 3}, {"Id": 2}]),
+    ("declare query_parameters(n:long); TopN(n)", {"n": "1"}, [{"Id": 3}]),
+    ("TakeSome()", None, [{"Id": 1}, {"Id": 2}]),
+    ("declare query_parameters(n:long); TakeSome(n) | count", {"n": "1"}, [{"Count": 1}]),
+    ("Bins(1h) | project c", None, [{"c": 1}, {"c": 2}]),
+    ("Above(T, 1)", None, [{"Id": 2}, {"Id": 3}]),
+    ("Above(T | where Name == 'a', 0)", None, [{"Id": 1}, {"Id": 3}]),
+    ("let V = view () { T | where Id > 1 }; V | count", None, [{"Count": 2}]),
+    ("let V = view () { T | where Id > 1 }; V() | count", None, [{"Count": 2}]),
+    ("let k = 1; let G = (t:(Id:long), lim:long = 5) { t | where Id > k | take lim | project Id }; "
+     "G(T, 1) | union G(T) | count", None, [{"Count": 3}]),
+])
+def test_functions_views_and_parameters(db, kql, parameters, expected):
+    assert records(db, kql, parameters) == expected
+
+
+def test_a_stored_function_with_a_tabular_parameter_is_stored_and_listed(db):
+    names = db.query(DB, ".show functions").frame["Name"].tolist()
+    assert "Above" in names
+
+
+def test_mv_expand_make_set_make_list_arg_max_and_parse_json(db):
+    assert records(db, "T | where Id < 3 | mv-expand tag = Props.tags to typeof(string) | project Id, tag") == [
+        {"Id": 1, "tag": "p"}, {"Id": 1, "tag": "q"}, {"Id": 2, "tag": "r"}]
+    got = records(db, "T | summarize make_set(Name), make_list(Id), arg_max(Id, Name)")
+    assert got == [{"set_Name": ["a", "b"], "list_Id": [1, 2, 3], "Id": 3, "Name": "a"}]
+    assert records(db, "T | where Id == 1 | project v = parse_json('{\"a\":{\"b\":[1,2]}}').a.b[1], "
+                       "w = Props['x']") == [{"v": 2, "w": 1}]
+
+
+# -- bag_unpack ---------------------------------------------------------------------------------------
+def test_bag_unpack_columns_follow_the_input_in_name_order_with_slot_types(db):
+    result = db.query(DB, "T | project Id, Props | evaluate bag_unpack(Props) | order by Id asc")
+    assert [n for n, _ in result.column_types] == ["Id", "tags", "x", "y"]
+    assert dict(result.column_types)["y"] == "string"
+    assert dict(result.column_types)["x"] == "dynamic"  # long in one row, real in another
+    assert result.frame["y"].tolist()[2] == "s"
+
+
+def test_bag_unpack_prefix_ignored_properties_and_the_rest_of_the_pipeline(db):
+    got = records(db, "T | where Id < 3 | project Id, Props "
+                      "| evaluate bag_unpack(Props, 'p_', ignoredProperties=dynamic(['tags'])) | where p_x > 1")
+    assert got == [{"Id": 2, "p_x": 2}]
+
+
+def test_bag_unpack_conflicts(db):
+    kql = ("datatable(Name:string, d:dynamic)['James', dynamic({{'Name': 'John', 'Age': 20}})] "
+           "| evaluate bag_unpack(d{})")
+    with pytest.raises(KustoSemanticError, match="conflicts"):
+        db.query(DB, kql.format(""))
+    assert records(db, kql.format(", columnsConflict='keep_source'")) == [{"Name": "James", "Age": 20}]
+    assert records(db, kql.format(", columnsConflict='replace_source'")) == [{"Age": 20, "Name": "John"}]
+
+
+def test_bag_unpack_slot_names_stay_data(db):
+    """A slot named like KQL is a column name, never query text."""
+    got = db.query(DB, "print d=dynamic({'a\\\"] | take 0 //': 1, \"it's\": 2}) | evaluate bag_unpack(d)")
+    assert sorted(got.frame.columns) == ["a\"] | take 0 //", "it's"]
+    assert len(got.frame) == 1
+
+
+def test_bag_unpack_refuses_what_it_does_not_implement(db):
+    with pytest.raises(UnsupportedError, match="output schema"):
+        db.query(DB, "T | evaluate bag_unpack(Props) : (x:long)")
+    with pytest.raises(KfxError):
+        db.query(DB, "T | evaluate bag_unpack(Props, columnsConflict='merge')")
