@@ -99,3 +99,24 @@ def test_bag_unpack_refuses_what_it_does_not_implement(db):
         db.query(DB, "T | evaluate bag_unpack(Props) : (x:long)")
     with pytest.raises(KfxError):
         db.query(DB, "T | evaluate bag_unpack(Props, columnsConflict='merge')")
+
+
+# -- parse-kv ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kql, expected", [
+    ("print s='ThreadId:458745723, Machine:Node001, Text: The service is up' | parse-kv s as "
+     "(Text: string, ThreadId:long, Missing:string, Gone:long) with (pair_delimiter=',', kv_delimiter=':') "
+     "| project-away s",
+     [{"Text": "The service is up", "ThreadId": 458745723, "Missing": "", "Gone": None}]),
+    ("print s='a=1 b=\"x y\" \"c d\"=\"q \\\\\"z\\\\\"\"' | parse-kv s as (b:string, ['c d']:string, a:int) "
+     "with (pair_delimiter=' ', kv_delimiter='=', quote='\"', escape='\\\\') | project-away s",
+     [{"b": "x y", "c d": 'q "z"', "a": 1}]),
+])
+def test_parse_kv_with_delimiters(db, kql, expected):
+    got = records(db, kql)
+    assert [{k: (None if v != v else v) for k, v in row.items()} for row in got] == expected
+
+
+def test_parse_kv_without_delimiters_is_refused_with_its_position(db):
+    with pytest.raises(UnsupportedError, match="parse-kv needs") as info:
+        db.query(DB, "print s='a:1'\n| parse-kv s as (a:long)")
+    assert (info.value.line, info.value.column) == (2, 1)

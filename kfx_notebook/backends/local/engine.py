@@ -128,14 +128,17 @@ def _translate(kql: str, *, database: str, schema: dict[str, list[str]], paramet
     from . import kql as layer
 
     layer.install()
-    text, edits = layer.prepare(kql)
+    text, edit_lists, sources = layer.prepare(kql)
     functions = [layer.prepare(definition)[0] for definition in functions]
     try:
         result = duckdb_kql.to_sql(text, schema=schema, parameters=parameters or None, database=database,
                                    functions=functions or None)
     except duckdb_kql.KqlError as exc:
         error = translate_error(exc, text)
-        error.line, error.column = map_position(edits, text, kql, error.line, error.column)
+        rewritten = text
+        for edits, source in zip(edit_lists, sources):
+            error.line, error.column = map_position(edits, rewritten, source, error.line, error.column)
+            rewritten = source
         error.text = kql
         raise error from None
     if result.unbound:

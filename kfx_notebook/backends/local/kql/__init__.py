@@ -82,9 +82,14 @@ def register(con) -> None:
     register_udfs(con)
 
 
-def prepare(text: str) -> tuple[str, list[tuple[int, int, int]]]:
-    """The text duckdb-kql should parse, and the edits made (for mapping error positions back)."""
-    return rewrite_literals(text)
+def prepare(text: str) -> tuple[str, list[list[tuple[int, int, int]]], list[str]]:
+    """The text duckdb-kql should parse; the edits of each rewrite and the text each rewrite
+    started from, innermost last (for mapping error positions back)."""
+    from .stages import rewrite_parse_kv
+
+    literal_text, literal_edits = rewrite_literals(text)
+    final, kv_edits = rewrite_parse_kv(literal_text)
+    return final, [kv_edits, literal_edits], [literal_text, text]
 
 
 __all__ = ["DUCKDB_KQL_VERSION", "install", "prepare", "register"]

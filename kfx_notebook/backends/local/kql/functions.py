@@ -202,6 +202,10 @@ _ROWS = [
                 (({"type": "Point", "coordinates": [-74.01600847979245, 40.704167908350385]},),)),
     KqlFunction("geo_h3cell_to_polygon", "string", "dynamic", (1,), _dyn(f"kfx_geo_h3cell_to_polygon({S('{0}')})"),
                 "print p=geo_h3cell_to_polygon('@')", ((None,),)),
+    # parse-kv's reader (stages.rewrite_parse_kv writes calls to it; not a Kusto function)
+    KqlFunction("__kfx_parse_kv", "string, string, string, string, string, string", "string", (6,),
+                "kfx_parse_kv(" + ", ".join(S(f"{{{i}}}") for i in range(6)) + ")",
+                "print v=__kfx_parse_kv('a=1 b=\"x y\"', 'b', ' ', '=', '\"', '')", (("x y",),)),
     # -- math ------------------------------------------------------------------------------------
     KqlFunction("erf", "real", "real", (1,), "kfx_erf(CAST({0} AS DOUBLE))",
                 "print r=erf(1)", ((0.8427007929497149,),)),

@@ -135,3 +135,71 @@ def bag_unpack_kql(split: Split, options: BagUnpack, columns: list[str], slots: 
         steps.append("| extend " + ", ".join(extends))
     steps.append(f"| project-away [{kql_string(options.column)}]")
     return "\n".join(steps) + split.after
+
+
+# -- parse-kv: rewritten as one typed `extend` per key, over a UDF that reads the pairs ----------------
+_PARSE_KV = re.compile(r"\|\s*parse-kv\s+")
+#: Kusto column type in `parse-kv ... as (...)` -> the conversion applied to the extracted text.
+KV_TYPES = {"string": "tostring", "long": "tolong", "int": "toint", "real": "todouble", "double": "todouble",
+            "bool": "tobool", "boolean": "tobool", "datetime": "todatetime", "timespan": "totimespan",
+            "guid": "toguid", "dynamic": "todynamic"}
+
+
+def _option_string(text: str) -> str:
+    m = re.fullmatch(r"""\s*(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\s*""", text)
+    if not m:
+        raise UnsupportedError(f"unsupported: parse-kv option value {text.strip()!r} (a string literal is needed)")
+    raw = m.group(1) if m.group(1) is not None else m.group(2)
+    return re.sub(r"\\(.)", lambda e: {"n": "\n", "t": "\t", "r": "\r"}.get(e.group(1), e.group(1)), raw)
+
+
+def _kv_column(part: str) -> tuple[str, str]:
+    m = re.fullmatch(rf"""\s*(?:({IDENT})|\[\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*\])\s*:\s*({IDENT})\s*""", part)
+    if not m or m.group(4).lower() not in KV_TYPES:
+        raise UnsupportedError(f"unsupported: parse-kv column {part.strip()!r}")
+    return next(g for g in m.groups()[:3] if g is not None), m.group(4).lower()
+
+
+def rewrite_parse_kv(text: str) -> tuple[str, list[tuple[int, int, int]]]:
+    """Each top-level `| parse-kv Expr as (K:T, ...) with (pair_delimiter=..., kv_delimiter=...
+    [, quote=..., escape=...])` as `| extend K = T-conversion(__kfx_parse_kv(Expr, "K", ...))`.
+    Without both delimiters (Kusto's heuristic mode) or with greedy=true it is refused."""
+    if "parse-kv" not in text:
+        return text, []
+    scan = blank(text)
+    m = _PARSE_KV.search(scan)
+    if not m:
+        return text, []
+    head = re.compile(r"(.+?)\s+as\s*\(", re.DOTALL).match(scan, m.end())
+    if not head:
+        raise UnsupportedError("unsupported: parse-kv without `as (columns)`", text=text)
+    cols_end = _close(scan, head.end() - 1, "(", ")")
+    expr = text[m.end():m.end() + len(head.group(1))].strip()
+    columns = [_kv_column(p) for p in _split_top(text[head.end():cols_end - 1], scan[head.end():cols_end - 1])]
+    options: dict[str, str] = {}
+    end = cols_end
+    with_m = re.compile(r"\s*with\s*\(").match(scan, cols_end)
+    if with_m:
+        end = _close(scan, with_m.end() - 1, "(", ")")
+        for part in _split_top(text[with_m.end():end - 1], scan[with_m.end():end - 1]):
+            name, _, value = part.partition("=")
+            options[name.strip().lower()] = value.strip()
+    unknown = set(options) - {"pair_delimiter", "kv_delimiter", "quote", "escape", "greedy"}
+    if unknown or "pair_delimiter" not in options or "kv_delimiter" not in options or \
+            options.get("greedy", "false").lower() != "false":
+        before = text[:m.start()]
+        raise UnsupportedError("unsupported: parse-kv needs pair_delimiter and kv_delimiter here (no greedy, "
+                               f"no heuristic mode){'; unknown: ' + ', '.join(sorted(unknown)) if unknown else ''}",
+                               line=before.count("\n") + 1, column=m.start() - (before.rfind("\n") + 1) + 1,
+                               text=text)
+    args = [kql_string(_option_string(options.get(k, "''")))
+            for k in ("pair_delimiter", "kv_delimiter", "quote", "escape")]
+    extends = ", ".join(
+        f"[{kql_string(name)}] = {KV_TYPES[kind]}(__kfx_parse_kv({expr}, {kql_string(name)}, {', '.join(args)}))"
+        if kind != "string" else
+        f"[{kql_string(name)}] = coalesce(__kfx_parse_kv({expr}, {kql_string(name)}, {', '.join(args)}), \"\")"
+        for name, kind in columns)
+    new = f"| extend {extends}"
+    rewritten = text[:m.start()] + new + text[end:]
+    more, edits = rewrite_parse_kv(rewritten)
+    return more, [(m.start(), end - m.start(), len(new))] + edits

@@ -492,6 +492,59 @@ def array_sort(arrays: str, ascending: bool, nulls_last: bool | None = None) -> 
     return json.dumps(sorted_lists[0] if len(sorted_lists) == 1 else sorted_lists)
 
 
+def parse_kv(text: str, key: str, pair_delimiter: str, kv_delimiter: str, quote: str, escape: str) -> str | None:
+    """The value of *key* among the pairs of *text* (parse-kv with explicit delimiters): pairs split
+    at *pair_delimiter* outside quotes, key and value at the first *kv_delimiter*, each trimmed and
+    unquoted (any character of *quote* opens a quote; *escape* escapes inside it)."""
+    for pair in _split_outside_quotes(text, pair_delimiter, quote, escape):
+        name, sep, value = _partition_outside_quotes(pair, kv_delimiter, quote, escape)
+        if sep and _unquote(name.strip(), quote, escape) == key:
+            return _unquote(value.strip(), quote, escape)
+    return None
+
+
+def _scan_quotes(text: str, quote: str, escape: str):
+    """(index, character, inside a quote) for each character of *text*."""
+    inside, i = "", 0
+    while i < len(text):
+        ch = text[i]
+        if inside and escape and ch == escape and i + 1 < len(text):
+            yield i, ch, True
+            yield i + 1, text[i + 1], True
+            i += 2
+            continue
+        if inside and ch == inside:
+            inside = ""
+        elif not inside and quote and ch in quote:
+            inside = ch
+        yield i, ch, bool(inside)
+        i += 1
+
+
+def _split_outside_quotes(text: str, delimiter: str, quote: str, escape: str) -> list[str]:
+    parts, last, skip = [], 0, -1
+    for i, _, inside in _scan_quotes(text, quote, escape):
+        if i >= skip and not inside and text.startswith(delimiter, i):
+            parts.append(text[last:i])
+            last = skip = i + len(delimiter)
+    parts.append(text[last:])
+    return parts
+
+
+def _partition_outside_quotes(text: str, delimiter: str, quote: str, escape: str) -> tuple[str, str, str]:
+    for i, _, inside in _scan_quotes(text, quote, escape):
+        if not inside and text.startswith(delimiter, i):
+            return text[:i], delimiter, text[i + len(delimiter):]
+    return text, "", ""
+
+
+def _unquote(text: str, quote: str, escape: str) -> str:
+    if len(text) >= 2 and quote and text[0] in quote and text[-1] == text[0]:
+        body = text[1:-1]
+        return re.sub(re.escape(escape) + "(.)", r"\1", body) if escape else body
+    return text
+
+
 # -- math -----------------------------------------------------------------------------------
 def erf(x: float) -> float:
     return math.erf(x)
@@ -570,6 +623,7 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_geo_h3cell_neighbors": (geo.neighbors, ["VARCHAR"], "VARCHAR"),
     "kfx_geo_h3cell_to_central_point": (geo.central_point, ["VARCHAR"], "VARCHAR"),
     "kfx_geo_h3cell_to_polygon": (geo.polygon, ["VARCHAR"], "VARCHAR"),
+    "kfx_parse_kv": (parse_kv, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
     "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
     "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
