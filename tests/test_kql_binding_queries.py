@@ -120,3 +120,11 @@ def test_parse_kv_without_delimiters_is_refused_with_its_position(db):
     with pytest.raises(UnsupportedError, match="parse-kv needs") as info:
         db.query(DB, "print s='a:1'\n| parse-kv s as (a:long)")
     assert (info.value.line, info.value.column) == (2, 1)
+
+
+# -- project-by-names ---------------------------------------------------------------------------------
+def test_project_by_names_orders_by_pattern_then_input(db):
+    result = db.query(DB, "T | project-by-names 'Ts', 'N*', \"I*\" | take 1")
+    assert [n for n, _ in result.column_types] == ["Ts", "Name", "Id"]
+    with pytest.raises(KustoSemanticError, match="no column named 'Nope'"):
+        db.query(DB, "T | project-by-names 'Nope'")

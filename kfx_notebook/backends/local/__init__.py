@@ -190,10 +190,19 @@ class LocalBackend:
         return _Prepared(relation, cur, column_types(relation), text, _seconds(timeout) if timeout else None)
 
     def _run_stages(self, database: str, text: str, parameters, options) -> str:
-        """The text with each operator the engine lacks written as KQL it knows, from a run of
-        the pipeline before it (kql/stages.py): `evaluate bag_unpack` needs the bag's slots."""
+        """The text with each operator the engine lacks written as KQL it knows, from the pipeline
+        before it (kql/stages.py): project-by-names needs its columns, `evaluate bag_unpack` the
+        bag's slots (a run of it)."""
         from .kql import stages
 
+        by_names = stages.split_project_by_names(text)
+        if by_names is not None:
+            before, patterns, after = by_names
+            prepared = self._prepare(database, before, parameters, options)
+            columns = list(prepared.relation.columns)
+            prepared.cursor.close()
+            return self._run_stages(database, stages.project_by_names_kql(before, patterns, columns, after),
+                                    parameters, options)
         split = stages.split_evaluate(text)
         if split is None or split.plugin.lower() != "bag_unpack":
             return text  # other plugins: the engine refuses them by name

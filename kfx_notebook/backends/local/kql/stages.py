@@ -203,3 +203,38 @@ def rewrite_parse_kv(text: str) -> tuple[str, list[tuple[int, int, int]]]:
     rewritten = text[:m.start()] + new + text[end:]
     more, edits = rewrite_parse_kv(rewritten)
     return more, [(m.start(), end - m.start(), len(new))] + edits
+
+
+# -- project-by-names: the names (wildcards allowed) resolved against the columns of what precedes ----
+_PROJECT_BY_NAMES = re.compile(r"\|\s*project-by-names\b")
+
+
+def split_project_by_names(text: str) -> tuple[str, list[str], str] | None:
+    """(before, the operator's name patterns, after) for the first top-level project-by-names."""
+    scan = blank(text)
+    for m in _PROJECT_BY_NAMES.finditer(scan):
+        depth = sum(1 if c in "([{" else -1 if c in ")]}" else 0 for c in scan[:m.start()])
+        if depth:
+            continue
+        end, level = len(scan), 0
+        for i in range(m.end(), len(scan)):
+            level += 1 if scan[i] in "([{" else -1 if scan[i] in ")]}" else 0
+            if level == 0 and scan[i] in "|;":
+                end = i
+                break
+        patterns = [_option_string(p) for p in _split_top(text[m.end():end], scan[m.end():end])]
+        return text[:m.start()], patterns, text[end:]
+    return None
+
+
+def project_by_names_kql(before: str, patterns: list[str], columns: list[str], after: str) -> str:
+    """`project` of the columns each pattern names (`*` any characters), in pattern order and,
+    within a wildcard, in the input's order; a name matching nothing is an error, as in Kusto."""
+    chosen: list[str] = []
+    for pattern in patterns:
+        rx = re.compile("^" + ".*".join(map(re.escape, pattern.split("*"))) + "$")
+        matched = [c for c in columns if rx.match(c)]
+        if not matched and "*" not in pattern:
+            raise KustoSemanticError(f"Semantic error: project-by-names: no column named '{pattern}'")
+        chosen += [c for c in matched if c not in chosen]
+    return before.rstrip() + "\n| project " + ", ".join(f"[{kql_string(c)}]" for c in chosen) + after
