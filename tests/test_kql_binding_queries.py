@@ -128,3 +128,32 @@ def test_project_by_names_orders_by_pattern_then_input(db):
     assert [n for n, _ in result.column_types] == ["Ts", "Name", "Id"]
     with pytest.raises(KustoSemanticError, match="no column named 'Nope'"):
         db.query(DB, "T | project-by-names 'Nope'")
+
+
+# -- mv-apply -----------------------------------------------------------------------------------------
+ARRAYS = "datatable(row:int, Arr:dynamic)[0, dynamic([5, 1, 3]), 1, dynamic([4, 10, 8, 7]), 2, dynamic([])]"
+
+
+@pytest.mark.parametrize("sub, expected", [
+    ("where v >= 4", [(0, 5), (1, 4), (1, 10), (1, 8), (1, 7)]),
+    ("take 1", [(0, 5), (1, 4)]),
+    ("top 2 by v", [(0, 5), (0, 3), (1, 10), (1, 8)]),
+    ("top 1 by v asc", [(0, 1), (1, 4)]),
+    ("extend w = v * 2 | where w > 15 | project-away w", [(1, 10), (1, 8)]),
+])
+def test_mv_apply_applies_the_subquery_to_each_rows_items(db, sub, expected):
+    got = records(db, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on ({sub}) | project row, v")
+    assert sorted((r["row"], r["v"]) for r in got) == sorted(expected)
+
+
+def test_mv_apply_keeps_the_source_columns_and_composes_with_the_rest(db):
+    result = db.query(DB, f"{ARRAYS} | mv-apply with_itemindex=i v = Arr to typeof(long) on (where i >= 2)"
+                          " | summarize n = count() by row")
+    assert sorted(map(tuple, result.frame.values.tolist())) == [(0, 1), (1, 2)]
+    columns = db.query(DB, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (take 1)").column_types
+    assert [n for n, _ in columns] == ["row", "Arr", "v"]
+
+
+def test_mv_apply_refuses_other_subquery_operators(db):
+    with pytest.raises(UnsupportedError, match="mv-apply with summarize"):
+        db.query(DB, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (summarize sum(v))")

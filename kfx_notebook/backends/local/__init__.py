@@ -147,9 +147,25 @@ class LocalBackend:
         return prepared.column_types, rows
 
     def _prepare(self, database: str, text: str, parameters: Mapping[str, Any] | None,
-                 options: Mapping[str, Any]) -> "_Prepared":
+                 options: Mapping[str, Any], virtual: dict | None = None) -> "_Prepared":
         from . import engine
         from .results import column_types
+
+        sql, bound = self._translate(database, text, parameters, options, virtual)
+        cur = self.cursor()
+        try:
+            relation = cur.sql(sql, params=bound) if bound else cur.sql(sql)
+        except Exception as exc:  # DuckDB binder/catalog errors
+            cur.close()
+            raise engine.translate_duckdb_error(exc, text) from None
+        timeout = options.get("servertimeout")
+        return _Prepared(relation, cur, column_types(relation), text, _seconds(timeout) if timeout else None)
+
+    def _translate(self, database: str, text: str, parameters: Mapping[str, Any] | None,
+                   options: Mapping[str, Any], virtual: dict | None = None) -> tuple[str, dict]:
+        """KQL -> (DuckDB SQL, bound values). *virtual*: stage name -> (sql, bound, columns), tables
+        that exist only as SQL (kql/stages.py), spliced in where the translation names them."""
+        from . import engine
         from ...literals import PARSERS, ValueParseError
 
         self.catalog.require_database(database)
@@ -169,10 +185,14 @@ class LocalBackend:
                         f"Semantic error: query parameter '{name}' is declared {kind}, but its value {exc}",
                         text=text, hint=f"Give a {kind} literal for @{name}.") from None
         expanded, definitions = engine.expand_functions(text, self.catalog.function_definitions(database))
-        expanded = self._run_stages(database, expanded, parameters, options)
+        expanded, staged = self._run_stages(database, expanded, parameters, options)
+        virtual = {**(virtual or {}), **staged}
+        schema = self.catalog.schema(database)
+        for name, (_, _, columns) in virtual.items():
+            schema[name] = schema[f"{database}.{name}"] = columns
         rewritten, edits = engine.bridge_gaps(expanded, typed, types)
         try:
-            sql, bound = engine.translate(rewritten, database=database, schema=self.catalog.schema(database),
+            sql, bound = engine.translate(rewritten, database=database, schema=schema,
                                           parameters=typed, functions=definitions)
         except KfxError as exc:
             exc.line, exc.column = engine.map_position(edits, rewritten, text, exc.line, exc.column)
@@ -180,19 +200,22 @@ class LocalBackend:
                 exc.line = exc.column = None
             exc.text = text
             raise
+        for name, (stage_sql, stage_bound, _) in virtual.items():
+            sql = sql.replace(f'"{database.replace(chr(34), chr(34) * 2)}"."{name}"', f"({stage_sql})")
+            bound = {**stage_bound, **bound}
+        return sql, bound
+
+    def _columns(self, sql: str, bound: dict) -> list[str]:
         cur = self.cursor()
         try:
-            relation = cur.sql(sql, params=bound) if bound else cur.sql(sql)
-        except Exception as exc:  # DuckDB binder/catalog errors
+            return list((cur.sql(sql, params=bound) if bound else cur.sql(sql)).columns)
+        finally:
             cur.close()
-            raise engine.translate_duckdb_error(exc, text) from None
-        timeout = options.get("servertimeout")
-        return _Prepared(relation, cur, column_types(relation), text, _seconds(timeout) if timeout else None)
 
-    def _run_stages(self, database: str, text: str, parameters, options) -> str:
+    def _run_stages(self, database: str, text: str, parameters, options) -> tuple[str, dict]:
         """The text with each operator the engine lacks written as KQL it knows, from the pipeline
         before it (kql/stages.py): project-by-names needs its columns, `evaluate bag_unpack` the
-        bag's slots (a run of it)."""
+        bag's slots (a run of it), mv-apply SQL stages (returned as virtual tables)."""
         from .kql import stages
 
         by_names = stages.split_project_by_names(text)
@@ -203,9 +226,20 @@ class LocalBackend:
             prepared.cursor.close()
             return self._run_stages(database, stages.project_by_names_kql(before, patterns, columns, after),
                                     parameters, options)
+        apply = stages.split_mv_apply(text)
+        if apply is not None:
+            sql, bound = self._translate(database, apply.before, parameters, options)
+            numbered = stages.numbered_sql(sql)
+            first = {"__kfx_stage_1": (numbered, bound, self._columns(numbered, bound))}
+            sql, bound = self._translate(database, stages.expand_kql("__kfx_stage_1", apply), parameters, options, first)
+            windowed = stages.windowed_sql(sql, apply)
+            second = {"__kfx_stage_2": (windowed, bound, self._columns(windowed, bound))}
+            text, more = self._run_stages(database, f"__kfx_stage_2 | project-away {stages.ROW}" + apply.after,
+                                          parameters, options)
+            return text, {**second, **more}
         split = stages.split_evaluate(text)
         if split is None or split.plugin.lower() != "bag_unpack":
-            return text  # other plugins: the engine refuses them by name
+            return text, {}  # other plugins: the engine refuses them by name
         unpack = stages.bag_unpack_options(split.args)
         before = self._prepare(database, split.before, parameters, options)
         try:

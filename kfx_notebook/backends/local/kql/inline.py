@@ -37,6 +37,11 @@ class Function:
     body: str
 
 
+def strip_comments(text: str) -> str:
+    """*text* with its `//` comments blanked (string literals kept)."""
+    return _STRINGS.sub(lambda m: " " * len(m.group(0)) if m.group(0).startswith("//") else m.group(0), text)
+
+
 def blank(text: str) -> str:
     """*text* with comments and string literals blanked (same length), for scanning."""
     return _STRINGS.sub(lambda m: " " * len(m.group(0)), text)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ....errors import KustoSemanticError, UnsupportedError
-from .inline import IDENT, _close, _split_top, blank
+from .inline import IDENT, _close, _split_top, blank, strip_comments
 
 _EVALUATE = re.compile(rf"\|\s*evaluate\s+({IDENT})\s*\(")
 #: DuckDB json_type of a slot's values -> the Kusto type of its column and the KQL that reads it.
@@ -238,3 +238,72 @@ def project_by_names_kql(before: str, patterns: list[str], columns: list[str], a
             raise KustoSemanticError(f"Semantic error: project-by-names: no column named '{pattern}'")
         chosen += [c for c in matched if c not in chosen]
     return before.rstrip() + "\n| project " + ", ".join(f"[{kql_string(c)}]" for c in chosen) + after
+
+
+# -- mv-apply: mv-expand per row, row-wise subquery operators, then take/top per source row -----------
+_MV_APPLY = re.compile(r"\|\s*mv-apply\s+")
+_ROW_WISE = re.compile(r"^\s*(where|extend|project-away)\b")
+_TAKE = re.compile(r"^\s*(?:take|limit)\s+(\d+)\s*$")
+_TOP = re.compile(rf"^\s*top\s+(\d+)\s+by\s+({IDENT})(?:\s+(asc|desc))?(?:\s+nulls\s+(first|last))?\s*$")
+ROW = "__kfx_row"
+
+
+@dataclass(frozen=True)
+class MvApply:
+    before: str
+    expand: str          # the header, as mv-expand takes it (with_itemindex, expansions, limit)
+    row_wise: list[str]  # where / extend / project-away operators of the subquery
+    window: str | None   # the SQL window clause of a final take/top, per source row
+    limit: int | None
+    after: str
+
+
+def split_mv_apply(text: str) -> MvApply | None:
+    """The first top-level mv-apply; its subquery may hold row-wise operators and end in one
+    `take N` or `top N by column`: anything else (summarize, ...) is refused by name."""
+    scan = blank(text)
+    for m in _MV_APPLY.finditer(scan):
+        if sum(1 if c in "([{" else -1 if c in ")]}" else 0 for c in scan[:m.start()]):
+            continue
+        on = re.compile(r"\s+on\s*\(").search(scan, m.end())
+        end = _close(scan, on.end() - 1, "(", ")") if on else None
+        if end is None:
+            raise UnsupportedError("unsupported: mv-apply without `on (subquery)`", text=text)
+        sub_text, sub_scan = strip_comments(text[on.end():end - 1]), scan[on.end():end - 1]
+        cuts = [i for i, c in enumerate(sub_scan) if c == "|" and
+                sum(1 if x in "([{" else -1 if x in ")]}" else 0 for x in sub_scan[:i]) == 0]
+        operators = [sub_text[a + 1:b].strip() for a, b in zip([-1] + cuts, cuts + [len(sub_text)])]
+        window, limit = None, None
+        last = operators[-1] if operators else ""
+        if (t := _TAKE.match(last)):
+            window, limit, operators = f"PARTITION BY {ROW}", int(t.group(1)), operators[:-1]
+        elif (t := _TOP.match(last)):
+            direction = (t.group(3) or "desc").upper()
+            nulls = (t.group(4) or ("last" if direction == "DESC" else "first")).upper()
+            column = '"' + t.group(2).replace('"', '""') + '"'
+            window = f"PARTITION BY {ROW} ORDER BY {column} {direction} NULLS {nulls}"
+            limit, operators = int(t.group(1)), operators[:-1]
+        for op in operators:
+            if not _ROW_WISE.match(op):
+                raise UnsupportedError(f"unsupported: mv-apply with {op.split()[0] if op else 'an empty'} "
+                                       "operator in its subquery (here: where, extend, project-away, then take/top)",
+                                       text=text)
+        return MvApply(text[:m.start()], text[m.end():on.start()].strip(), operators, window, limit, text[end:])
+    return None
+
+
+def numbered_sql(sql: str) -> str:
+    """*sql*'s rows, each with a row id (the source row of an mv-apply)."""
+    return f"SELECT *, row_number() OVER () AS {ROW} FROM ({sql})"
+
+
+def expand_kql(stage: str, apply: MvApply) -> str:
+    return " | ".join([stage, f"mv-expand {apply.expand}", *apply.row_wise])
+
+
+def windowed_sql(sql: str, apply: MvApply) -> str:
+    """The subquery's final take/top, per source row."""
+    if apply.window is None:
+        return sql
+    return (f"SELECT * EXCLUDE (__kfx_rank) FROM (SELECT *, row_number() OVER ({apply.window}) AS __kfx_rank "
+            f"FROM ({sql})) WHERE __kfx_rank <= {int(apply.limit)} ORDER BY {ROW}, __kfx_rank")
