@@ -60,19 +60,29 @@ def _close(scan: str, start: int, opening: str, closing: str) -> int | None:
     return None
 
 
-def _split_top(text: str, scan: str) -> list[str]:
-    """*text* split at the commas outside brackets (scan is text blanked)."""
-    parts, depth, last = [], 0, 0
+def top_level(scan: str, chars: str) -> list[int]:
+    """Offsets of the characters of *chars* that sit outside every bracket of *scan*."""
+    out, depth = [], 0
     for i, ch in enumerate(scan):
         if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[last:i])
-            last = i + 1
-    parts.append(text[last:])
-    return [p.strip() for p in parts] if any(p.strip() for p in parts) else []
+        elif ch in chars and depth == 0:
+            out.append(i)
+    return out
+
+
+def depth_at(scan: str, offset: int) -> int:
+    """How many brackets are open at *offset* of *scan*."""
+    return sum(1 if ch in "([{" else -1 if ch in ")]}" else 0 for ch in scan[:offset])
+
+
+def _split_top(text: str, scan: str) -> list[str]:
+    """*text* split at the commas outside brackets (scan is text blanked)."""
+    cuts = top_level(scan, ",")
+    parts = [text[a + 1:b].strip() for a, b in zip([-1] + cuts, cuts + [len(text)])]
+    return parts if any(parts) else []
 
 
 def _params(text: str) -> tuple[Param, ...] | None:
@@ -133,19 +143,7 @@ def _argument(text: str, tabular: bool) -> str:
 
 def _statement_starts(scan: str) -> list[int]:
     """Offsets where each top-level statement starts (after each `;` outside brackets)."""
-    starts, depth = [0], 0
-    for i, ch in enumerate(scan):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == ";" and depth == 0:
-            starts.append(i + 1)
-    return starts
-
-
-def _depth_at(scan: str, offset: int) -> int:
-    return sum(1 if ch in "([{" else -1 if ch in ")]}" else 0 for ch in scan[:offset])
+    return [0] + [i + 1 for i in top_level(scan, ";")]
 
 
 def _expand_calls(text: str, functions: dict[str, Function], counter: list[int]) -> tuple[str, bool]:
@@ -157,7 +155,7 @@ def _expand_calls(text: str, functions: dict[str, Function], counter: list[int])
     for m in pattern.finditer(scan):
         fn = functions[m.group(1)]
         end = _close(scan, m.end() - 1, "(", ")")
-        if end is None or _depth_at(scan, m.start()) != 0:
+        if end is None or depth_at(scan, m.start()) != 0:
             continue
         args = _split_top(text[m.end():end - 1], scan[m.end():end - 1])
         if len(args) > len(fn.params) or any(p.default is None for p in fn.params[len(args):]):

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ....errors import KustoSemanticError, UnsupportedError
-from .inline import IDENT, _close, _split_top, blank, strip_comments
+from .inline import IDENT, _close, _split_top, blank, depth_at, strip_comments, top_level
 
 _EVALUATE = re.compile(rf"\|\s*evaluate\s+({IDENT})\s*\(")
 #: DuckDB json_type of a slot's values -> the Kusto type of its column and the KQL that reads it.
@@ -35,7 +35,7 @@ def split_evaluate(text: str) -> Split | None:
     """The first top-level `| evaluate plugin(...)` of the text's last statement, or None."""
     scan = blank(text)
     for m in _EVALUATE.finditer(scan):
-        if sum(1 if c in "([{" else -1 if c in ")]}" else 0 for c in scan[:m.start()]) != 0:
+        if depth_at(scan, m.start()):
             continue
         end = _close(scan, m.end() - 1, "(", ")")
         if end is None:
@@ -213,15 +213,10 @@ def split_project_by_names(text: str) -> tuple[str, list[str], str] | None:
     """(before, the operator's name patterns, after) for the first top-level project-by-names."""
     scan = blank(text)
     for m in _PROJECT_BY_NAMES.finditer(scan):
-        depth = sum(1 if c in "([{" else -1 if c in ")]}" else 0 for c in scan[:m.start()])
-        if depth:
+        if depth_at(scan, m.start()):
             continue
-        end, level = len(scan), 0
-        for i in range(m.end(), len(scan)):
-            level += 1 if scan[i] in "([{" else -1 if scan[i] in ")]}" else 0
-            if level == 0 and scan[i] in "|;":
-                end = i
-                break
+        ends = top_level(scan[m.end():], "|;")
+        end = m.end() + ends[0] if ends else len(scan)
         patterns = [_option_string(p) for p in _split_top(text[m.end():end], scan[m.end():end])]
         return text[:m.start()], patterns, text[end:]
     return None
@@ -263,15 +258,14 @@ def split_mv_apply(text: str) -> MvApply | None:
     `take N` or `top N by column`: anything else (summarize, ...) is refused by name."""
     scan = blank(text)
     for m in _MV_APPLY.finditer(scan):
-        if sum(1 if c in "([{" else -1 if c in ")]}" else 0 for c in scan[:m.start()]):
+        if depth_at(scan, m.start()):
             continue
         on = re.compile(r"\s+on\s*\(").search(scan, m.end())
         end = _close(scan, on.end() - 1, "(", ")") if on else None
         if end is None:
             raise UnsupportedError("unsupported: mv-apply without `on (subquery)`", text=text)
         sub_text, sub_scan = strip_comments(text[on.end():end - 1]), scan[on.end():end - 1]
-        cuts = [i for i, c in enumerate(sub_scan) if c == "|" and
-                sum(1 if x in "([{" else -1 if x in ")]}" else 0 for x in sub_scan[:i]) == 0]
+        cuts = top_level(sub_scan, "|")
         operators = [sub_text[a + 1:b].strip() for a, b in zip([-1] + cuts, cuts + [len(sub_text)])]
         window, limit = None, None
         last = operators[-1] if operators else ""
