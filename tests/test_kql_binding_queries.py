@@ -3,6 +3,7 @@ views, bag_unpack by pipeline splitting, make_set/make_list/arg_max, parse_json 
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from kfx_notebook.backends.local import LocalBackend
@@ -42,8 +43,8 @@ def records(db, kql, parameters=None):
     ("Above(T | where Name == 'a', 0)", None, [{"Id": 1}, {"Id": 3}]),
     ("let V = view () { T | where Id > 1 }; V | count", None, [{"Count": 2}]),
     ("let V = view () { T | where Id > 1 }; V() | count", None, [{"Count": 2}]),
-    ("let k = 1; let G = (t:(Id:long), lim:long = 5) { t | where Id > k | take lim | project Id }; "
-     "G(T, 1) | union G(T) | count", None, [{"Count": 3}]),
+    (("let k = 1; let G = (t:(Id:long), lim:long = 5) { t | where Id > k | take lim | project Id }; "
+      "G(T, 1) | union G(T) | count"), None, [{"Count": 3}]),
 ])
 def test_functions_views_and_parameters(db, kql, parameters, expected):
     assert records(db, kql, parameters) == expected
@@ -103,17 +104,17 @@ def test_bag_unpack_refuses_what_it_does_not_implement(db):
 
 # -- parse-kv ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kql, expected", [
-    ("print s='ThreadId:458745723, Machine:Node001, Text: The service is up' | parse-kv s as "
-     "(Text: string, ThreadId:long, Missing:string, Gone:long) with (pair_delimiter=',', kv_delimiter=':') "
-     "| project-away s",
+    (("print s='ThreadId:458745723, Machine:Node001, Text: The service is up' | parse-kv s as "
+      "(Text: string, ThreadId:long, Missing:string, Gone:long) with (pair_delimiter=',', kv_delimiter=':') "
+      "| project-away s"),
      [{"Text": "The service is up", "ThreadId": 458745723, "Missing": "", "Gone": None}]),
-    ("print s='a=1 b=\"x y\" \"c d\"=\"q \\\\\"z\\\\\"\"' | parse-kv s as (b:string, ['c d']:string, a:int) "
-     "with (pair_delimiter=' ', kv_delimiter='=', quote='\"', escape='\\\\') | project-away s",
+    (("print s='a=1 b=\"x y\" \"c d\"=\"q \\\\\"z\\\\\"\"' | parse-kv s as (b:string, ['c d']:string, a:int) "
+      "with (pair_delimiter=' ', kv_delimiter='=', quote='\"', escape='\\\\') | project-away s"),
      [{"b": "x y", "c d": 'q "z"', "a": 1}]),
 ])
 def test_parse_kv_with_delimiters(db, kql, expected):
     got = records(db, kql)
-    assert [{k: (None if v != v else v) for k, v in row.items()} for row in got] == expected
+    assert [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in got] == expected
 
 
 def test_parse_kv_without_delimiters_is_refused_with_its_position(db):

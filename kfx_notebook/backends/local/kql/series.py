@@ -9,10 +9,12 @@ padded (the documentation does not say how Kusto pads).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 Number = (int, float)
 
@@ -128,7 +130,7 @@ def fill_linear(series: str, fill_edges: bool = True, constant: str | None = Non
         return json.dumps([fill] * len(values))
     integral = all(isinstance(values[i], int) for i in known)
     out: list = list(values)
-    for left, right in zip(known, known[1:]):
+    for left, right in itertools.pairwise(known):
         for i in range(left + 1, right):
             x = values[left] + (values[right] - values[left]) * (i - left) / (right - left)
             out[i] = int(x) if integral else x

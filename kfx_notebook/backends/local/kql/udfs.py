@@ -12,7 +12,8 @@ import ipaddress
 import json
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import geo, series
 
@@ -329,11 +330,11 @@ def datetime_local_to_utc(local, zone: str):
     first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
     chosen = first
     if first.utcoffset() != second.utcoffset():
-        round_trip = first.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None)
+        round_trip = first.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None)
         if round_trip == local:
             raise ValueError(f"unsupported: datetime_local_to_utc of {local}, which happens twice in {zone}")
         chosen = second
-    return chosen.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return chosen.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 # -- hashing: xxhash64, written from its public specification -----------------------------
@@ -353,7 +354,7 @@ def _round(acc: int, lane: int) -> int:
 def xxh64(data: bytes, seed: int = 0) -> int:
     """XXH64 of *data* (unsigned)."""
     n, i = len(data), 0
-    lane = lambda at, width=8: int.from_bytes(data[at:at + width], "little")  # noqa: E731
+    lane = lambda at, width=8: int.from_bytes(data[at:at + width], "little")
     if n >= 32:
         v = [(seed + _P1 + _P2) & _M64, (seed + _P2) & _M64, seed & _M64, (seed - _P1) & _M64]
         while i + 32 <= n:
