@@ -206,6 +206,14 @@ _ROWS = [
     KqlFunction("__kfx_parse_kv", "string, string, string, string, string, string", "string", (6,),
                 "kfx_parse_kv(" + ", ".join(S(f"{{{i}}}") for i in range(6)) + ")",
                 "print v=__kfx_parse_kv('a=1 b=\"x y\"', 'b', ' ', '=', '\"', '')", (("x y",),)),
+    KqlFunction("geo_point_to_geohash", "real, real[, int]", "string", (2, 3),
+                "kfx_geo_point_to_geohash(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), {2})",
+                "print a=geo_point_to_geohash(42.47314453125, 23.70849609375), b=geo_point_to_geohash(10.40744, 57.64911, 11), "
+                "c=geo_point_to_geohash(200, 1)", (("sunny", "u4pruydqqvj", ""),)),  # b: the algorithm's reference point
+    KqlFunction("geo_geohash_to_central_point", "string", "dynamic", (1,),
+                _dyn(f"kfx_geo_geohash_to_central_point({S('{0}')})"),
+                "print p=geo_geohash_to_central_point('sunny'), q=geo_geohash_to_central_point('a')",
+                (({"type": "Point", "coordinates": [42.47314453125, 23.70849609375]}, None),)),
     # -- math ------------------------------------------------------------------------------------
     KqlFunction("erf", "real", "real", (1,), "kfx_erf(CAST({0} AS DOUBLE))",
                 "print r=erf(1)", ((0.8427007929497149,),)),

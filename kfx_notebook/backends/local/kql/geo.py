@@ -75,3 +75,38 @@ def polygon(cell: str) -> str | None:
         return None
     ring = [[lng, lat] for lat, lng in _h3().cell_to_boundary(cell)]
     return json.dumps({"type": "Polygon", "coordinates": [ring + ring[:1]]})
+
+
+# -- geohash (the public-domain algorithm: base-32, bits alternate longitude, latitude) --------------
+GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz"
+#: Kusto's geohash accuracy range (characters).
+GEOHASH_LENGTHS = range(1, 19)
+
+
+def point_to_geohash(longitude: float, latitude: float, accuracy: int = 5) -> str:
+    """'' for an invalid coordinate or accuracy (documented)."""
+    if not (-180 <= longitude <= 180 and -90 <= latitude <= 90 and int(accuracy) in GEOHASH_LENGTHS):
+        return ""
+    lon, lat, bits, even = [-180.0, 180.0], [-90.0, 90.0], [], True
+    while len(bits) < 5 * int(accuracy):
+        span, value = (lon, longitude) if even else (lat, latitude)
+        middle = (span[0] + span[1]) / 2
+        bits.append(1 if value >= middle else 0)
+        span[0 if value >= middle else 1] = middle
+        even = not even
+    return "".join(GEOHASH_ALPHABET[int("".join(map(str, bits[i:i + 5])), 2)] for i in range(0, len(bits), 5))
+
+
+def geohash_to_central_point(geohash: str) -> str | None:
+    """The GeoJSON point at the centre of the cell; null for an invalid geohash (documented)."""
+    text = (geohash or "").lower()
+    if len(text) not in GEOHASH_LENGTHS or any(c not in GEOHASH_ALPHABET for c in text):
+        return None
+    lon, lat, even = [-180.0, 180.0], [-90.0, 90.0], True
+    for char in text:
+        code = GEOHASH_ALPHABET.index(char)
+        for shift in range(4, -1, -1):
+            span = lon if even else lat
+            span[0 if (code >> shift) & 1 else 1] = (span[0] + span[1]) / 2
+            even = not even
+    return json.dumps({"type": "Point", "coordinates": [(lon[0] + lon[1]) / 2, (lat[0] + lat[1]) / 2]})

@@ -625,6 +625,8 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_geo_h3cell_to_central_point": (geo.central_point, ["VARCHAR"], "VARCHAR"),
     "kfx_geo_h3cell_to_polygon": (geo.polygon, ["VARCHAR"], "VARCHAR"),
     "kfx_parse_kv": (parse_kv, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
+    "kfx_geo_point_to_geohash": (geo.point_to_geohash, ["DOUBLE", "DOUBLE", "BIGINT"], "VARCHAR"),
+    "kfx_geo_geohash_to_central_point": (geo.geohash_to_central_point, ["VARCHAR"], "VARCHAR"),
     "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
     "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
     "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
