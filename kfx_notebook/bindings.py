@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from . import expressions
+from . import expressions, render
 from .errors import BindingError, KfxError, SettingError
 
 
@@ -259,7 +259,9 @@ def parse_cell(magic: str, line: str, cell: str, *, cell_id: str | None = None) 
     values = {k: v for k, v in values.items() if v is not None}
     given = frozenset(values)
     if magic == "kusto_input":
-        binding = KustoInput(name=options.name, kql_command="\n".join(lines[first:]).rstrip(),
+        # a trailing `| render` is drawn by the client, never run: the binding's kqlCommand has none
+        kql_command, options.render = render.split_render("\n".join(lines[first:]).rstrip())
+        binding = KustoInput(name=options.name, kql_command=kql_command,
                              cell_id=cell_id, cell_line=first + 1,
                              **{"database": None, **values})
     else:

@@ -49,18 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except KfxError as exc:
-        print(f"kfx-notebook {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _report(args, exc)
     except ModuleNotFoundError as exc:   # an optional part: one line naming the extra that installs it
         from .extras import missing_extra
 
         error = missing_extra(exc)
         if error is None:
             raise
-        print(f"kfx-notebook {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return _report(args, error)
     except KeyboardInterrupt:
         return 130
+
+
+def _report(args, exc) -> int:
+    """The error on stderr: the message, the caret under the KQL where there is one, the hint on its own line."""
+    from .display import error_text, scrub
+    from .settings import secret_values
+
+    text = error_text(exc, what=f"kfx-notebook {args.command}: error")
+    print(scrub(text, secret_values(getattr(args, "connection_string", None) or "")), file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .display import clip
+
 # Run, not exported: the database and its stored function (notebook 1).
 SETUP_CELLS = [
     "%%kusto_input created --database ProductsDB\n"
@@ -110,7 +112,7 @@ def _cell(shell, source: str) -> None:
         result.raise_error()
     first = source.splitlines()[0]
     summary = out.getvalue().splitlines()[0] if out.getvalue().strip() else ""
-    print(f"[{time.perf_counter() - started:6.3f} s] {first[:70]}" + (f"\n           -> {summary}" if summary else ""))
+    print(f"[{time.perf_counter() - started:6.3f} s] {clip(first, 78)}" + (f"\n           -> {summary}" if summary else ""))
 
 
 def _export(out: Path) -> list[str]:
@@ -147,7 +149,7 @@ def _invoke(out: Path, functions: list[str]) -> None:
         kwargs = calls.get(name, {})
         result = step(f"invoke {name} {kwargs or ''}".rstrip(), lambda n=name, k=kwargs: invoke(out, n, **k))
         body = result.body.decode() if isinstance(result.body, bytes) else str(result.body or "")
-        print(f"           -> HTTP {result.status} {' '.join(body.split())[:100]}".rstrip())
+        print(f"           -> HTTP {result.status} {clip(' '.join(body.split()), 100)}".rstrip())
         for receipt in result.ingested:
             print(f"           -> ingested {receipt.rows} row(s) into {receipt.table} ({receipt.data_format}, "
                   f"{receipt.status})")

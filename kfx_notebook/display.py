@@ -54,16 +54,46 @@ def receipt_line(receipt, where: str) -> str:
             f"{receipt.status} in {receipt.elapsed:.3f} s")
 
 
-def warning_line(message: str) -> str:
-    return f"kfx-notebook warning: {message}"
-
-
 def dry_run_text(binding, resolved, payload) -> str:
-    """`--dry-run`: the exact bytes and the properties the binding would send them with."""
-    data = payload.data.decode("utf-8", "replace")
+    """`--dry-run`: a header, the properties the binding would send with, one per line, then the exact bytes."""
     props = {"database": resolved.database, "tableName": resolved.table_name, "dataFormat": payload.data_format,
              "mappingRef": resolved.mapping_ref, "ingestionType": resolved.ingestion_type,
              "connection": binding.connection}
     shown = {k: v for k, v in props.items() if v}
-    return (f"dry run: would ingest {payload.rows} row{'s' if payload.rows != 1 else ''} ({len(payload.data):,} "
-            f"bytes) with {shown}\n{data}")
+    width = max(map(len, shown), default=0) + 1
+    rows = payload.rows
+    lines = [f"dry run: would ingest {rows:,} row{'s' if rows != 1 else ''} ({len(payload.data):,} bytes); "
+             "nothing was sent"]
+    lines += [f"  {key + ':':<{width}} {value}" for key, value in shown.items()]
+    lines.append(payload.data.decode("utf-8", "replace"))
+    return "\n".join(lines)
+
+
+# notice kind -> (label, text colour, background, border): notes and warnings are not errors, so
+# they are never stderr (which Jupyter paints like an error) but a quiet styled block.
+NOTICE_STYLES = {
+    "note": ("note", "#3b4750", "#f3f5f7", "#9aa5ad"),
+    "warning": ("warning", "#5c3d00", "#fff7e0", "#d9a400"),
+}
+
+
+def notice_bundle(message: str, kind: str = "note") -> dict[str, str]:
+    """A note or warning as a display bundle: styled HTML, and the same line as plain text."""
+    import html
+
+    label, colour, background, border = NOTICE_STYLES[kind]
+    return {
+        "text/plain": f"kfx-notebook {label}: {message}",
+        "text/html": (f'<div class="kfx-notice kfx-{label}" style="color:{colour};background:{background};'
+                      f'border-left:3px solid {border};padding:2px 8px;font-size:90%">'
+                      f"<b>{label}</b>: {html.escape(message)}</div>"),
+    }
+
+
+def clip(text: str, width: int) -> str:
+    """`text` cut to at most `width` characters, at a space where one is near, with an ellipsis."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    cut = cut if cut > width * 2 // 3 else width - 1
+    return text[:cut].rstrip() + "…"

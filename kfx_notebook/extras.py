@@ -15,6 +15,7 @@ EXTRAS = {
     "azure.functions": ("functions", "azure-functions", "loading and invoking exported apps (demo, invoke)"),
     "nbconvert": ("nbconvert", "nbconvert", "jupyter nbconvert --to kusto_functions"),
     "ipywidgets": ("widgets", "ipywidgets", "the --interactive form"),
+    "matplotlib": ("charts", "matplotlib", "drawing a query's `| render` chart"),
 }
 
 

@@ -26,8 +26,8 @@ def show_form(form: "ParameterForm", shell, note: Callable[[str], None]):
         return form.rerun({})
     from IPython.display import display
 
-    display(form.widget)
     form.run()
+    display(form.bundle(), raw=True)
     return None
 
 
@@ -82,8 +82,28 @@ class ParameterForm:
             except Exception as exc:  # noqa: BLE001 - shown in the form's output, the form stays usable
                 print(exc)
                 return None
-            display(self.frame)
+            if self.frame is not None:  # a chart query has shown its frame and chart already
+                display(self.frame)
         return self.frame
+
+    def bundle(self) -> dict[str, object]:
+        """The form as a display bundle: the live widget, and beside it a static copy for any viewer
+        without a kernel (a saved notebook, nbconvert, GitHub): the values and the first frame."""
+        import html
+
+        view = self.widget._repr_mimebundle_()["application/vnd.jupyter.widget-view+json"]
+        values = [(f"{decl.name} ({decl.type})", self.fields[decl.name].value) for decl in self.declared]
+        caption = "%%kusto_input --interactive: a form; run the notebook with a kernel to use it"
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                       for k, v in values)
+        shown = self.frame if hasattr(self.frame, "_repr_html_") else None
+        return {
+            "application/vnd.jupyter.widget-view+json": view,
+            "text/plain": "\n".join([caption, *(f"  {k} = {v}" for k, v in values),
+                                      shown.to_string(max_rows=20) if shown is not None else ""]).rstrip(),
+            "text/html": (f"<div class='kfx-form-static'><p><i>{html.escape(caption)}</i></p><table>{rows}</table>"
+                          f"{shown._repr_html_() if shown is not None else ''}</div>"),
+        }
 
 
 def _widget_value(kind: str, text: str | None) -> Any:

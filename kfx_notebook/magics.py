@@ -2,8 +2,8 @@
 
 The rule it keeps: a magic does no binding work of its own. It parses its line and cell with
 `bindings.parse_cell` (the one parser, shared with the exporter), hands the binding to
-`kfx_notebook.run` with this session's `Host` (settings file, %config defaults, notes on stderr),
-and shows what came back. Library errors (kfx_notebook.errors) are raised as a short
+`kfx_notebook.run` with this session's `Host` (settings file, %config defaults, notes as a styled
+display said once, progress bars), and shows what came back (with the chart of a `| render`). Library errors (kfx_notebook.errors) are raised as a short
 `KustoCellError` (a UsageError: the cell fails, no traceback) unless
 `%config KustoMagics.short_errors = False`. Per-cell options always win over `%config` defaults.
 """
@@ -24,8 +24,6 @@ from traitlets.config.configurable import Configurable
 from . import display
 from .backends import IngestPath
 from .errors import BindingError, KfxError
-
-PROGRESS_ROWS = 5000
 
 
 class KustoCellError(UsageError):
@@ -55,8 +53,8 @@ class KustoMagics(Magics, Configurable):
                                  "notebook's folder or above).")
     show_query = Bool(False, config=True, help="Print the resolved query and parameters before running "
                                                "(default: False; a cell's --show-query wins).")
-    progress = Bool(True, config=True, help="Show a progress bar for large ingestions when interactive "
-                                            "(default: True).")
+    progress = Bool(True, config=True, help="Show a progress bar for a query or ingestion that runs longer "
+                                            "than about a second when interactive (default: True).")
     short_errors = Bool(True, config=True, help="Show binding errors in one short block instead of a "
                                                 "traceback (default: True).")
     converter = CaselessStrEnum(["fast", "sdk"], default_value="fast", config=True,
@@ -67,6 +65,7 @@ class KustoMagics(Magics, Configurable):
         super().__init__(shell=shell, **kwargs)
         Configurable.__init__(self, config=shell.config if shell is not None else None)
         self._noted: set[str] = set()
+        self._said: set[tuple[str, str]] = set()
 
     # -- shared plumbing -------------------------------------------------------------------------
     def defaults(self):
@@ -82,10 +81,29 @@ class KustoMagics(Magics, Configurable):
 
         path = Path(self.settings_file) if self.settings_file else find_settings_file(Path.cwd())
         return Host(Settings(path, os.environ), self.defaults(), note=self._note, embedded_fallback=True,
-                    converter=self.converter, noted=self._noted)
+                    converter=self.converter, noted=self._noted, info=self._info, activity=self._activity)
 
-    def _note(self, message: str) -> None:
-        print(display.warning_line(message), file=sys.stderr)
+    def _note(self, message: str, kind: str = "warning") -> None:
+        """A warning (or a note), said once per session, as a styled display (never stderr: not an error)."""
+        from IPython.display import display as show
+
+        if (kind, message) in self._said:
+            return
+        self._said.add((kind, message))
+        show(display.notice_bundle(message, kind), raw=True)
+
+    def _info(self, message: str) -> None:
+        self._note(message, "note")
+
+    def _activity(self, what: str):
+        """A bar for work longer than about a second when a person is watching (progress.py), else nothing."""
+        import contextlib
+
+        if not self.progress or not _interactive():
+            return contextlib.nullcontext()
+        from .progress import activity
+
+        return activity(what, kernel=_in_kernel())
 
     def _fail(self, exc: KfxError, what: str):
         if not self.short_errors:
@@ -118,7 +136,7 @@ class KustoMagics(Magics, Configurable):
         if parsed.options.interactive:
             from .form import show_form
 
-            return show_form(self.parameter_form(line, cell, local_ns), self.shell, self._note)
+            return show_form(self.parameter_form(line, cell, local_ns), self.shell, self._info)
         return self.rerun_input(line, cell, local_ns)
 
     def rerun_input(self, line: str, cell: str, local_ns=None, overrides: dict | None = None):
@@ -127,6 +145,10 @@ class KustoMagics(Magics, Configurable):
 
         try:
             parsed = bindings.parse_cell("kusto_input", line, cell)
+            spec = parsed.options.render
+            if spec is not None and parsed.options.as_ == "json":
+                raise BindingError(f"render {spec.kind} draws a DataFrame, and --as json returns a string",
+                                   hint="Drop --as json, or the `| render` line.")
             host = self.host()
             binding = run.apply_defaults(parsed, host.defaults)
             namespace = self._namespace(local_ns)
@@ -146,7 +168,24 @@ class KustoMagics(Magics, Configurable):
             print(text)
             return None
         self.shell.user_ns[binding.name] = frame
+        if spec is not None:
+            return self._show_chart(frame, spec)
         return frame
+
+    def _show_chart(self, frame, spec):
+        """The frame, then its chart under it (a static PNG); the render goes into attrs too."""
+        from IPython.display import display as show
+
+        from .charts import draw
+
+        frame.attrs["kusto"]["render"] = spec.as_attrs()
+        try:
+            chart = draw(frame, spec)
+        except KfxError as exc:
+            self._fail(exc, "kusto_input")
+        show(frame)
+        show(chart)
+        return None
 
     def parameter_form(self, line: str, cell: str, local_ns=None):
         """The --interactive form of an input cell, prefilled, re-running the cell on Run."""
@@ -183,8 +222,7 @@ class KustoMagics(Magics, Configurable):
             namespace = self._namespace(local_ns)
             value = self._evaluate(cell, local_ns)
             result = run.run_output(binding, host, value, namespace=namespace,
-                                    query=_query(parsed.options, namespace), dry_run=parsed.options.dry_run,
-                                    progress=self._progress)
+                                    query=_query(parsed.options, namespace), dry_run=parsed.options.dry_run)
         except KfxError as exc:
             self._fail(exc, "kusto_output")
         if result.outcome is run.Outcome.DRY_RUN:
@@ -209,14 +247,6 @@ class KustoMagics(Magics, Configurable):
                                "the output binding (a DataFrame, a dict, a list of dicts or a JSON string)")
         return eval(compile(ast.Expression(last.value), "<kusto_output cell>", "eval"), namespace,
                     local_ns or namespace)
-
-    def _progress(self, rows: list) -> list:
-        """Serializing many rows shows a bar when interactive (tqdm.auto: widget or text), else nothing."""
-        if not self.progress or len(rows) < PROGRESS_ROWS or not _interactive():
-            return rows
-        from tqdm.auto import tqdm
-
-        return list(tqdm(rows, desc="serializing rows", unit="row", leave=False))
 
     # -- %kusto_export ---------------------------------------------------------------------------
     @no_var_expand
@@ -246,8 +276,13 @@ def _print_query(database: str, parameters, kql: str) -> None:
 
 
 def _interactive() -> bool:
-    """A person is watching: a Jupyter kernel (tqdm.auto draws a widget) or a terminal."""
+    """A person is watching: a Jupyter kernel (the bar is a widget) or a terminal."""
     from IPython import get_ipython
 
-    shell = get_ipython()
-    return shell is not None and (type(shell).__name__ == "ZMQInteractiveShell" or sys.stdout.isatty())
+    return get_ipython() is not None and (_in_kernel() or sys.stdout.isatty())
+
+
+def _in_kernel() -> bool:
+    from IPython import get_ipython
+
+    return type(get_ipython()).__name__ == "ZMQInteractiveShell"

@@ -66,6 +66,10 @@ def _ignore(_message: str) -> None:
     return None
 
 
+def _unwatched(_what: str) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class Host:
     """What a caller lends the runner: settings, defaults, how the connection is found, where notes go.
@@ -74,6 +78,8 @@ class Host:
     offline default, told once through `note`); the Functions host has no such fallback, so invoke
     leaves it off. `connection_string` replaces every setting lookup (invoke --connection-string).
     `base_dir`: a relative `local:` path in a setting is beside this folder (an exported app).
+    `info` tells what is merely informational (the fallback to the embedded database), `note` what
+    the deployed binding would do differently; `activity(what)` wraps each slow step (a progress bar).
     """
 
     settings: "Settings"
@@ -86,11 +92,13 @@ class Host:
     request_id_prefix: str = "KFX.notebook"
     setting_hint: str = ""                                    # appended to "no such setting" hints
     noted: set[str] = field(default_factory=set, compare=False, repr=False)   # notes already told
+    info: Callable[[str], None] | None = None                 # default: note
+    activity: Callable[[str], contextlib.AbstractContextManager] = _unwatched
 
     def note_once(self, key: str, message: str) -> None:
         if key not in self.noted:
             self.noted.add(key)
-            self.note(message)
+            (self.info or self.note)(message)
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,7 @@ def run_input(binding: bindings.KustoInput, host: Host, *, namespace: Mapping, q
     if before_query is not None:
         before_query(resolved.database, parameters, resolved.kql)
     request_id = f"{host.request_id_prefix};{uuid.uuid4()}"
-    with scrubbed(connection.secrets, request_id):
+    with host.activity(f"querying {resolved.database}"), scrubbed(connection.secrets, request_id):
         result = connection.backend.query(resolved.database, resolved.kql, parameters,
                                           options=resolved.client_request_properties or None,
                                           request_id=request_id)
@@ -235,23 +243,19 @@ class OutputRun:
     where: str | None = None
 
 
-def _identity(rows: list) -> list:
-    return rows
-
-
 def run_output(binding: bindings.KustoOutput, host: Host, value: Any, *, namespace: Mapping,
-               query: Mapping | None = None, dry_run: bool = False,
-               progress: Callable[[list], list] = _identity) -> OutputRun:
+               query: Mapping | None = None, dry_run: bool = False) -> OutputRun:
     """Serialize what a function returned exactly as the output binding does, then ingest it.
 
-    `progress` wraps the rows while they serialize (a progress bar); every warning goes to `host.note`
+    Serializing and ingesting each run inside `host.activity`; every warning goes to `host.note`
     before anything is sent.
     """
     from . import payload
 
     resolved = bindings.resolve_output(binding, namespace=namespace, query=query, settings=host.settings)
     returned = payload.rows_from_return(value)
-    body = payload.serialize(progress(returned.rows), resolved.data_format)
+    with host.activity(f"serializing {len(returned.rows):,} rows"):
+        body = payload.serialize(returned.rows, resolved.data_format)
     for message in [*resolved.warnings, *returned.warnings, *body.warnings]:
         host.note(message)
     if dry_run:
@@ -259,7 +263,8 @@ def run_output(binding: bindings.KustoOutput, host: Host, value: Any, *, namespa
     if body.rows == 0:
         return OutputRun(Outcome.NOTHING, resolved, body)
     connection = connect(binding, host, resolved.managed_service_identity)
-    with scrubbed(connection.secrets):
+    ingesting = f"ingesting into {resolved.database}.{resolved.table_name}"
+    with host.activity(ingesting), scrubbed(connection.secrets):
         receipt = connection.backend.ingest(resolved.database, resolved.table_name, body.data,
                                             data_format=body.data_format, mapping_ref=resolved.mapping_ref,
                                             ingestion_type=resolved.ingestion_type,

@@ -26,6 +26,7 @@ def shell(tmp_path, monkeypatch):
     sh.history_manager.enabled = False
     if "KustoMagics" not in sh.magics_manager.registry:
         sh.run_line_magic("load_ext", "kfx_notebook")
+    sh.magics_manager.registry["KustoMagics"]._said.clear()  # a fresh session for notes
     sh.capture("%%kusto_input made --database Shop\n"
                ".create-merge table Products (ProductID:long, Name:string, Cost:real, Added:datetime)")
     sh.capture("%%kusto_output --database Shop --table-name Products\n"
@@ -68,6 +69,17 @@ def test_clicking_run_replaces_the_frame_and_the_variable(shell):
 
 
 def test_without_a_widget_frontend_the_cell_runs_once_with_a_note(shell):
-    frame, _, err = shell.capture(f"%%kusto_input {LINE}\n{CELL}")
-    assert "needs a widget frontend" in err
+    frame, out, err = shell.capture(f"%%kusto_input {LINE}\n{CELL}")
+    assert "kfx-notebook note: --interactive needs a widget frontend" in out and err == ""
     assert frame["Name"].tolist() == ["Apple", "Fig"]
+
+
+def test_the_shown_form_carries_a_static_copy_for_viewers_without_a_kernel(shell):
+    """A saved notebook opened anywhere shows the values and the frame, never `VBox(children=...`."""
+    form = magics(shell).parameter_form(LINE, CELL)
+    form.run()
+    bundle = form.bundle()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == form.widget.model_id
+    assert "VBox(" not in bundle["text/plain"] and "VBox(" not in bundle["text/html"]
+    assert "minCost (real) = 1.0" in bundle["text/plain"] and "Apple" in bundle["text/plain"]
+    assert "<table" in bundle["text/html"] and "Fig" in bundle["text/html"]

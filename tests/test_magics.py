@@ -35,6 +35,7 @@ def kusto(request, shell, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     db_file = str(tmp_path / "magic.duckdb")
     clear_cache()
+    shell.magics_manager.registry["KustoMagics"]._said.clear()  # each test is a fresh session for notes
     if request.param == "embedded":
         monkeypatch.setenv("KustoConnectionString", f"Data Source=local:{db_file}")
         yield "embedded"
@@ -205,7 +206,7 @@ def test_as_json_is_what_a_python_function_receives(shell, kusto):
 def test_output_return_shapes_have_exact_payloads(shell, kusto, body, data_format, payload):
     shell.user_ns["pd"] = pd
     _, out, _ = shell.capture(f"%%kusto_output --database Shop --table-name Products --dry-run\n{body}")
-    assert f"'dataFormat': '{data_format}'" in out
+    assert f"  dataFormat:    {data_format}\n" in out
     assert out.rstrip("\n").endswith(payload.decode())
 
 
@@ -213,7 +214,10 @@ def test_csv_text_from_python_is_dropped_with_a_warning(shell, kusto):
     _, out, err = shell.capture('%%kusto_output --database Shop --table-name Products --data-format csv\n'
                                 '"7,Lime,1.0"')
     assert "nothing to ingest" in out
-    assert "drop" in err.lower()
+    assert "kfx-notebook warning:" in out and "drop" in out.lower() and err == ""
+    _, again, _ = shell.capture('%%kusto_output --database Shop --table-name Products --data-format csv\n'
+                                '"7,Lime,1.0"')
+    assert "drop" not in again.lower(), "a warning is said once per session"
 
 
 def test_output_then_input_round_trips_every_type(shell, kusto):
@@ -295,8 +299,9 @@ def test_missing_default_setting_uses_the_embedded_database_and_says_so(shell, t
     monkeypatch.delenv("KustoConnectionString", raising=False)
     clear_cache()
     shell.magics_manager.registry["KustoMagics"]._noted.clear()
-    _, _, err = shell.capture("%%kusto_input r --database D\n.create-merge table T (x:long)")
-    assert "using the embedded database in memory" in err
+    _, out, err = shell.capture("%%kusto_input r --database D\n.create-merge table T (x:long)")
+    assert "kfx-notebook note: no connection setting" in out and "using the embedded database in memory" in out
+    assert err == "", "a note is not an error: nothing on stderr"
     _, shown = shell.failure("%%kusto_input r --database D --connection Missing\nT")
     assert "This value resolved to null" in shown
 
@@ -349,7 +354,7 @@ def test_managed_fallback_to_queued_is_reported_and_warned(shell, tmp_path, monk
         monkeypatch.setenv("KustoConnectionString", server.connection_string)
         _, out, err = shell.capture("%%kusto_output --database Shop --table-name Big\nbig")
         assert "ingested 60,000 rows" in out and "via fell back to queued: Queued" in out
-        assert "without waiting for the queued ingestion" in err
+        assert "without waiting for the queued ingestion" in out
         count, _, _ = shell.capture("%%kusto_input c --database Shop\nBig | count")
         assert count.iloc[0, 0] == 60_000
     LocalBackend.open(db_file).close()

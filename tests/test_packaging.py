@@ -23,8 +23,9 @@ def _environment_names() -> set[str]:
 def test_environment_yml_covers_every_runtime_and_extra_dependency():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     needed = {_name(r) for r in project["dependencies"]}
-    for extra in ("widgets", "functions", "nbconvert"):
+    for extra in ("widgets", "functions", "nbconvert", "charts", "lab"):
         needed |= {_name(r) for r in project["optional-dependencies"][extra]}
+    needed.discard(project["name"])  # an extra that names others (lab = widgets + charts + jupyterlab)
     missing = needed - _environment_names()
     assert not missing, f"environment.yml lacks {sorted(missing)}"
 

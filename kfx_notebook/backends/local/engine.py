@@ -176,6 +176,23 @@ def _position(kql: str, line: int, column0: int) -> tuple[int, int]:
     return line, column0 + 1
 
 
+_STATEMENT_ENDED = re.compile(r"^(?:mismatched|extraneous) input '\|' expecting \{<EOF>, ';'\}$")
+
+
+def _offending_operator(kql: str, line, column, detail: str):
+    """ANTLR blames the `|` before an unknown operator (`T | were x`); Kusto, as here, blames the word after."""
+    if line is None or not _STATEMENT_ENDED.match(detail):
+        return line, column, detail
+    lines = kql.split("\n")
+    offset = sum(len(x) + 1 for x in lines[:line - 1]) + column  # just past the `|`
+    m = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_-]*)").match(_blank_literals(kql), offset)
+    if not m:
+        return line, column, detail
+    before = kql[:m.start(1)]
+    return (before.count("\n") + 1, m.start(1) - (before.rfind("\n") + 1) + 1,
+            f"Query could not be parsed at '{m.group(1)}'")
+
+
 def position_of(kql: str, token: str) -> tuple[int | None, int | None]:
     """1-based line and column of the first whole-word *token* outside strings and comments."""
     scan = _blank_literals(kql)
@@ -211,6 +228,7 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
         if exc.diagnostics:
             line, column = _position(kql, exc.diagnostics[0].span.line, exc.diagnostics[0].span.column)
         detail = _shorten(exc.diagnostics[0].message if exc.diagnostics else str(exc))
+        line, column, detail = _offending_operator(kql, line, column, detail)
         return KustoSyntaxError(f"Syntax error: {detail}", line=line, column=column, text=kql,
                                 hint="Check the KQL near the caret.")
     if isinstance(exc, duckdb_kql.KqlUnsupportedError):
