@@ -62,8 +62,8 @@ def dry_run_text(binding, resolved, payload) -> str:
     shown = {k: v for k, v in props.items() if v}
     width = max(map(len, shown), default=0) + 1
     rows = payload.rows
-    lines = [f"dry run: would ingest {rows:,} row{'s' if rows != 1 else ''} ({len(payload.data):,} bytes); "
-             "nothing was sent"]
+    header = f"dry run: would ingest {rows:,} row{'s' if rows != 1 else ''} ({len(payload.data):,} bytes)"
+    lines = [f"{header}; nothing was sent"]
     lines += [f"  {key + ':':<{width}} {value}" for key, value in shown.items()]
     lines.append(payload.data.decode("utf-8", "replace"))
     return "\n".join(lines)
