@@ -62,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(args, exc) -> int:
-    """The error on stderr: the message, the caret under the KQL where there is one, the hint on its own line."""
+    """The error on stderr: with a KQL position, the message, the caret under it and the hint on lines
+    of their own; without one, a single line whose parts (message, hint, request id) are set apart by " — "."""
     from .display import error_text, scrub
     from .settings import secret_values
 
     text = error_text(exc, what=f"kfx-notebook {args.command}: error")
+    if not (exc.line and exc.column and exc.text):
+        text = " — ".join(text.splitlines())
     print(scrub(text, secret_values(getattr(args, "connection_string", None) or "")), file=sys.stderr)
     return 2
 

@@ -78,6 +78,15 @@ def test_cli_errors_show_the_caret_and_the_hint_on_its_own_line(tmp_path, capsys
     assert lines[-1].startswith("hint: Use one of: timechart")
 
 
+def test_a_cli_error_without_a_position_is_one_line_with_its_parts_set_apart(tmp_path, capsys):
+    from kfx_notebook.cli import main
+
+    assert main(["invoke", str(tmp_path), "get_product"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kfx-notebook invoke: error: [")
+    assert " — hint: " in lines[0], "message and hint are set apart"
+
+
 @pytest.mark.parametrize("text, width, shown", [
     pytest.param("short line", 70, "short line", id="fits"),
     pytest.param("%%kusto_input product --database ProductsDB --kql-parameters \"@productId={productId}\"", 70,
