@@ -64,6 +64,16 @@ class UnknownEntityError(KustoSemanticError):
         self.kind = kind
 
 
+class NameCaseConflictError(KustoQueryError):
+    """A new name differs only in case from an existing one the local database cannot tell apart."""
+
+    code = "BadRequest_EntityAlreadyExists"
+
+    def __init__(self, message: str, *, entity: str = "", **kw):
+        super().__init__(message, **kw)
+        self.entity = entity
+
+
 class UnsupportedError(KustoQueryError):
     """A command or option the local database cannot honour (refused, never ignored)."""
 

@@ -13,6 +13,8 @@ ingest (formats, mappings, DataFrames).
 from __future__ import annotations
 
 import os
+import re
+import sys
 import threading
 import time
 import uuid
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .. import IngestPath, IngestReceipt, QueryResult
-from ...errors import KfxError, KustoSemanticError, ResultTruncatedError, UnsupportedError
+from ...errors import IngestionError, KfxError, KustoSemanticError, ResultTruncatedError, UnsupportedError
 
 DEFAULT_RECORD_LIMIT = 500_000
 STORE = "kfx_store"  # the DuckDB catalog a database file is attached as
@@ -59,21 +61,28 @@ class LocalBackend:
         import duckdb
 
         from .catalog import Catalog
+        from .sealed import seal
 
         self.path = path
         # The file is attached under a fixed catalog name: DuckDB names a catalog after its file,
         # and `shop.duckdb` holding a Kusto database `Shop` would make "Shop"."T" ambiguous.
-        self.con = duckdb.connect(":memory:")
-        self._setup = ["SET TimeZone='UTC'"]
+        self._root = duckdb.connect(":memory:")
+        self._setup = []
         if path:
-            self.con.execute(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS {STORE}")
+            _attach(self._root, path)
             self._setup.append(f"USE {STORE}")
         for statement in self._setup:
-            self.con.execute(statement)
+            self._root.execute(statement)
         from .kql import register
 
-        register(self.con)  # KQL functions' UDFs: at open, before anything locks the configuration
+        register(self._root)  # KQL functions' UDFs: at open, before the configuration is locked
+        seal(self._root)
+        # `lock` serialises writers (catalog changes, ingestion); readers never take it. `_root`
+        # only hands out cursors (under `_cursor_lock`, held for microseconds); `con` is the
+        # writers' own cursor, used only while holding `lock`.
         self.lock = threading.RLock()
+        self._cursor_lock = threading.Lock()
+        self.con = self.cursor()
         with self.lock:
             self.catalog = Catalog(self.con, self.cursor)
 
@@ -94,16 +103,45 @@ class LocalBackend:
         with self.lock:
             if self.con is not None:
                 self.con.close()
+                self._root.close()
                 self.con = None
         evict(self)
 
     def cursor(self):
-        """A DuckDB cursor of its own (one per call), in UTC and in this backend's catalog."""
-        with self.lock:
-            cur = self.con.cursor()
+        """A DuckDB cursor of its own (one per call), in this backend's catalog; never waits for a writer."""
+        with self._cursor_lock:
+            cur = self._root.cursor()
         for statement in self._setup:
             cur.execute(statement)
         return cur
+
+    def write(self, sql: str, *, timeout: float | None = None, request_id: str | None = None, text: str = ""):
+        """Run write statements as one transaction on a cursor of their own; returns the last result's rows.
+
+        All or nothing: a failure or a passed deadline (`servertimeout`, by interrupting the cursor)
+        rolls the whole statement list back, so no row is half-written or written twice. Callers
+        hold `lock`; readers keep reading the last committed state meanwhile.
+        """
+        from . import engine
+
+        cur = self.cursor()
+        timer = threading.Timer(timeout, cur.interrupt) if timeout else None
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            if timer:
+                timer.start()
+            rows = cur.execute(sql).fetchall()
+            cur.execute("COMMIT")
+            return rows
+        except Exception as exc:
+            _rollback(cur)
+            if timer and not timer.is_alive():
+                raise _timed_out(timeout, request_id) from None
+            raise engine.translate_duckdb_error(exc, text or sql) from None
+        finally:
+            if timer:
+                timer.cancel()
+            cur.close()
 
     # -- queries -----------------------------------------------------------------------------
     def query(self, database: str, text: str, parameters: Mapping[str, Any] | None = None,
@@ -111,13 +149,16 @@ class LocalBackend:
         started = time.perf_counter()
         options = _check_options(options)
         request_id = request_id or options.get("client_request_id") or f"KFX.local;{uuid.uuid4()}"
-        if text.lstrip().startswith("."):
+        database = self.catalog.canonical_database(database)
+        if _is_command(text):
             from .commands import run_command
 
-            if _truthy(options.get("request_readonly")) and not text.lstrip().startswith(".show"):
+            if _truthy(options.get("request_readonly")) and not _is_command(text, ".show"):
                 raise UnsupportedError("request_readonly is set: management commands that write are refused",
                                        request_id=request_id)
-            column_types, frame = run_command(self, database, text)
+            timeout = options.get("servertimeout")
+            column_types, frame = run_command(self, database, text, timeout=_seconds(timeout) if timeout else None,
+                                              request_id=request_id)
         else:
             prepared = self._prepare(database, text, parameters, options)
             column_types = prepared.column_types
@@ -132,7 +173,8 @@ class LocalBackend:
                    options: Mapping[str, Any] | None = None) -> tuple[list[tuple[str, str]], list[tuple]]:
         """Column types and Python rows, no pandas (the REST server's fast path)."""
         options = _check_options(options)
-        if text.lstrip().startswith("."):
+        database = self.catalog.canonical_database(database)
+        if _is_command(text):
             result = self.query(database, text, parameters, options)
             rows = [tuple(_python(v) for v in row) for row in result.frame.itertuples(index=False, name=None)]
             return result.column_types, rows
@@ -166,7 +208,6 @@ class LocalBackend:
         """KQL -> (DuckDB SQL, bound values). *virtual*: stage name -> (sql, bound, columns), tables
         that exist only as SQL (kql/stages.py), spliced in where the translation names them."""
         from . import engine
-        from ...literals import PARSERS, ValueParseError
 
         self.catalog.require_database(database)
         typed: dict[str, Any] = {}
@@ -178,12 +219,7 @@ class LocalBackend:
                     continue  # Kusto ignores parameters the query does not declare
                 kind = declared[name].type
                 types[name] = kind
-                try:
-                    typed[name] = PARSERS.get(kind, PARSERS["string"])(value)
-                except ValueParseError as exc:
-                    raise KustoSemanticError(
-                        f"Semantic error: query parameter '{name}' is declared {kind}, but its value {exc}",
-                        text=text, hint=f"Give a {kind} literal for @{name}.") from None
+                typed[name] = _typed_parameter(name, kind, value, text)
         expanded, definitions = engine.expand_functions(text, self.catalog.function_definitions(database))
         expanded, staged = self._run_stages(database, expanded, parameters, options)
         virtual = {**(virtual or {}), **staged}
@@ -282,7 +318,13 @@ class LocalBackend:
         from .ingest import ingest
 
         started = time.perf_counter()
-        rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
+        database = self.catalog.canonical_database(database)
+        try:
+            rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
+        except RecursionError:
+            raise IngestionError(f"The {data_format} data nests too deeply to ingest", code="BadRequest_InvalidArgument",
+                                 hint="Flatten the records (Python's nesting limit is about "
+                                      f"{sys.getrecursionlimit()} levels).") from None
         return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path=IngestPath.DIRECT, status="Succeeded",
                              elapsed=time.perf_counter() - started, database=database, table=table,
                              source_id=str(uuid.uuid4()))
@@ -297,6 +339,31 @@ class _Prepared:
     column_types: list[tuple[str, str]]
     text: str
     timeout: float | None
+
+
+def _attach(con, path: str) -> None:
+    """ATTACH the store file; a file another process holds is one line saying what to do."""
+    import duckdb
+
+    try:
+        con.execute(f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS {STORE}")
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise KfxError(f"Cannot open the database file {path}: {str(exc).splitlines()[0]}",
+                           code="General_BadRequest", hint="Check the path and its permissions.") from None
+        holder = re.search(r"\(PID (\d+)\)", str(exc))
+        by = f" (process {holder.group(1)})" if holder else ""
+        raise KfxError(f"The database file {path} is open in another process{by}",
+                       code="General_BadRequest",
+                       hint="Close the other kernel or kfx-notebook serve that has it open, or connect to "
+                            "that serve instead (Data Source=http://127.0.0.1:<its port>).") from None
+
+
+def _rollback(cur) -> None:
+    try:
+        cur.execute("ROLLBACK")
+    except Exception:  # nothing to roll back: the failure ended the transaction already
+        pass
 
 
 def _check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -339,9 +406,52 @@ def _truthy(value: Any) -> bool:
 def _record_limit(options: Mapping[str, Any]) -> int | None:
     if _truthy(options.get("notruncation")):
         return None
-    if options.get("truncationmaxrecords") is not None:
-        return int(options["truncationmaxrecords"])
-    return DEFAULT_RECORD_LIMIT
+    value = options.get("truncationmaxrecords")
+    if value is None:
+        return DEFAULT_RECORD_LIMIT
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        limit = -1
+    if not 0 <= limit <= LONG_MAX:
+        raise _bad_option("truncationmaxrecords", "a non-negative whole number of records")
+    return limit
+
+
+def _bad_option(name: str, expected: str) -> KfxError:
+    return KfxError(f"Client request option {name} must be {expected}", code="BadRequest_InvalidArgument",
+                    hint=f"Fix {name} in clientRequestProperties.")
+
+
+LONG_MIN, LONG_MAX = -(2 ** 63), 2 ** 63 - 1
+_INTEGER_BITS = {"long": 64, "int": 32}
+
+
+def _typed_parameter(name: str, kind: str, value: Any, text: str) -> Any:
+    """One query-parameter value parsed by its declared type; out of range or malformed is the caller's error."""
+    from ...literals import PARSERS, ValueParseError
+
+    def refuse(why: str) -> KustoSemanticError:
+        return KustoSemanticError(f"Semantic error: query parameter '{name}' is declared {kind}, but its value {why}",
+                                  text=text, hint=f"Give a {kind} literal for @{name}.")
+
+    try:
+        typed = PARSERS.get(kind, PARSERS["string"])(value)
+    except ValueParseError as exc:
+        raise refuse(str(exc)) from None
+    except RecursionError:
+        raise refuse("nests too deeply") from None
+    bits = _INTEGER_BITS.get(kind)
+    if bits and isinstance(typed, int) and not -(2 ** (bits - 1)) <= typed < 2 ** (bits - 1):
+        raise refuse(f"is out of the {kind} range (a {bits}-bit signed integer)")
+    return typed
+
+
+def _is_command(text: str, prefix: str = ".") -> bool:
+    """Is *text* a management command (after leading blank and `//` comment lines, as Kusto reads it)?"""
+    from .commands import strip_comments
+
+    return strip_comments(text).lstrip().startswith(prefix)
 
 
 def _timed_out(timeout: float, request_id: str | None) -> KfxError:
@@ -361,10 +471,18 @@ def _seconds(value: Any) -> float:
 
     from ...literals import parse_timespan
 
-    if isinstance(value, (int, float)):
-        return float(value)
-    td = value if isinstance(value, dt.timedelta) else parse_timespan(str(value))
-    return td.total_seconds()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+    else:
+        try:
+            seconds = parse_timespan(str(value)).total_seconds()
+        except (ValueError, TypeError, OverflowError, AttributeError):
+            raise _bad_option("servertimeout", "a timespan such as 00:02:00 or 2m") from None
+    if not 0 < seconds < 10 ** 9:
+        raise _bad_option("servertimeout", "a positive timespan")
+    return seconds
 
 
 def _python(value: Any) -> Any:

@@ -4,6 +4,11 @@ A Kusto database is a DuckDB schema; tables live in it. Everything Kusto keeps t
 DuckDB has no place for (stored functions, ingestion mappings, ingestion failures) lives
 in tables of the internal schema `_kfx`, so one `.duckdb` file holds it all and it
 survives a restart. Callers hold the backend's write lock around catalog changes.
+
+Names: Kusto database names are case-insensitive (a name resolves to the database that
+exists, whatever its case); table names are case-sensitive, which DuckDB's case-insensitive
+catalog cannot hold, so a table differing only in case from an existing one is refused,
+never merged. Internal and DuckDB schemas are never a Kusto database, in any case.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from ...errors import UnknownEntityError
+from ...errors import NameCaseConflictError, UnknownEntityError
 
 META = "_kfx"
 INTERNAL = {META, "information_schema", "pg_catalog", "main"}
@@ -40,6 +45,13 @@ def qualified(database: str, table: str) -> str:
 #: DuckDB's own catalog names: a Kusto database of that name would be ambiguous in SQL.
 RESERVED = {"memory", "system", "temp", "kfx_store"}
 
+#: Every name that is never a Kusto database here, case-folded (DuckDB folds case too).
+NOT_A_DATABASE = frozenset(n.casefold() for n in INTERNAL | RESERVED)
+
+
+def is_internal(schema_name: str) -> bool:
+    return schema_name.casefold() in NOT_A_DATABASE
+
 
 class Catalog:
     def __init__(self, con, cursor):
@@ -60,10 +72,17 @@ class Catalog:
     def databases(self) -> list[str]:
         rows = self._rows("SELECT schema_name FROM information_schema.schemata "
                           "WHERE catalog_name = current_database() ORDER BY schema_name")
-        return [r[0] for r in rows if r[0] not in INTERNAL]
+        return [r[0] for r in rows if not is_internal(r[0])]
+
+    def canonical_database(self, database: str) -> str:
+        """The existing database *database* names (Kusto database names ignore case), else itself."""
+        if is_internal(database):
+            return database
+        folded = database.casefold()
+        return next((d for d in self.databases() if d.casefold() == folded), database)
 
     def ensure_database(self, database: str) -> None:
-        if database.lower() in RESERVED or database in INTERNAL:
+        if is_internal(database):
             from ...errors import BindingError
 
             raise BindingError(f"Database name '{database}' is reserved by the local database",
@@ -88,10 +107,17 @@ class Catalog:
         """[(column, Kusto type)] or None when the table does not exist."""
         from ...kusto_types import from_duckdb
 
-        rows = self._rows("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
-                          "AND table_name = ? AND table_catalog = current_database() ORDER BY ordinal_position",
-                          [database, table])
-        return [(name, from_duckdb(t)) for name, t in rows] or None
+        rows = self._rows("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                          "WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?) "
+                          "AND table_catalog = current_database() ORDER BY ordinal_position", [database, table])
+        if is_internal(database) or not rows:
+            return None
+        if rows[0][0] != table:
+            raise NameCaseConflictError(
+                f"Table '{table}' differs only in case from the existing table '{rows[0][0]}' in database "
+                f"'{database}'; Kusto table names are case-sensitive and the local database cannot hold both",
+                entity=table, hint=f"Use '{rows[0][0]}', or choose a name that differs by more than case.")
+        return [(name, from_duckdb(t)) for _table, name, t in rows]
 
     def require_table(self, database: str, table: str) -> list[tuple[str, str]]:
         columns = self.columns(database, table)
@@ -108,7 +134,7 @@ class Catalog:
                           "ordinal_position")
         out: dict[str, list[str]] = {}
         for schema_name, table, column in rows:
-            if schema_name in INTERNAL:
+            if is_internal(schema_name):
                 continue
             out.setdefault(f"{schema_name}.{table}", []).append(column)
             if schema_name == database:

@@ -282,20 +282,16 @@ def ingest_inline(backend, database, m):
                                         str(uuid.uuid4()))] if rows else []
 
 
-def set_or_append(backend, database, m, text=""):
-    from .engine import ingestion_sql, translate_duckdb_error
+def set_or_append(backend, database, m, text="", timeout=None, request_id=None):
+    """`.set/.append/...`: one transaction, cancelled (and rolled back) when servertimeout passes."""
+    from .engine import ingestion_sql, ingestion_target
 
     with backend.lock:
         backend.catalog.ensure_database(database)
+        backend.catalog.columns(database, ingestion_target(text))  # refuses a table differing only in case
         sql = ingestion_sql(text, database=database, schema=backend.catalog.schema(database),
                             functions=backend.catalog.function_definitions(database))
-        cur = backend.cursor()
-        try:
-            rows = cur.execute(sql).fetchall()
-        except Exception as exc:
-            raise translate_duckdb_error(exc, text) from None
-        finally:
-            cur.close()
+        rows = backend.write(sql, timeout=timeout, request_id=request_id, text=text)
     return EXTENT_COLUMNS, [(str(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
 
@@ -350,11 +346,11 @@ COMMANDS: list[tuple[str, re.Pattern, Callable]] = [(name, re.compile(pattern, r
 SUPPORTED = [name for name, _, _ in COMMANDS]
 
 
-def run_command(backend, database: str, text: str):
-    """Run one management command; returns (column types, DataFrame)."""
+def run_command(backend, database: str, text: str, *, timeout: float | None = None, request_id: str | None = None):
+    """Run one management command; returns (column types, DataFrame). *timeout*: servertimeout, seconds."""
     from .results import frame_from_rows
 
-    command = _strip_comments(text).strip()
+    command = strip_comments(text).strip()
     for name, pattern, handler in COMMANDS:
         m = pattern.match(command)
         if not m:
@@ -362,7 +358,7 @@ def run_command(backend, database: str, text: str):
         if name == ".create function":
             columns, rows = create_function(backend, database, command)
         elif handler is None:
-            columns, rows = set_or_append(backend, database, m, command)
+            columns, rows = set_or_append(backend, database, m, command, timeout=timeout, request_id=request_id)
         else:
             if name not in (".create table", ".create-merge table", ".create database",
                             ".create table ingestion mapping") and not name.startswith(".show databases"):
@@ -374,7 +370,8 @@ def run_command(backend, database: str, text: str):
                            hint="Supported: " + ", ".join(SUPPORTED) + ".")
 
 
-def _strip_comments(text: str) -> str:
+def strip_comments(text: str) -> str:
+    """The command without its leading blank and `//` comment lines."""
     lines = text.splitlines()
     while lines and (not lines[0].strip() or lines[0].strip().startswith("//")):
         lines.pop(0)

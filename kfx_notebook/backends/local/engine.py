@@ -10,12 +10,19 @@ and `bin(x, span)` where span is a timespan parameter or `let` literal. The gap 
 bridged by writing the *already parsed and typed* value back as a KQL literal
 (an integer, or `time(...)` of a timedelta), never the caller's text, so nothing a
 caller supplies can change the query's shape.
+
+Every table a query reads is checked while the SQL is rendered (`_guard_table_refs`): a
+reference that is not a table of a project database, spelled exactly (internal schemas, file
+paths, case variants), is Kusto's unknown-table error, and the sealed connection
+(sealed.py) would refuse a file even if a name slipped through.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ...errors import (KfxError, KustoQueryError, KustoSemanticError, KustoSyntaxError,
@@ -48,6 +55,8 @@ def declared_parameters(kql: str) -> list[Declared]:
                 for d in duckdb_kql.query_parameters(kql)]
     except duckdb_kql.KqlError as exc:
         raise translate_error(exc, kql) from None
+    except RecursionError:
+        raise _too_deep(kql) from None
 
 
 def _blank_literals(text: str) -> str:
@@ -128,8 +137,13 @@ def _translate(kql: str, *, database: str, schema: dict[str, list[str]], paramet
     from . import kql as layer
 
     layer.install()
-    text, edit_lists, sources = layer.prepare(kql)
-    functions = [layer.prepare(definition)[0] for definition in functions]
+    try:
+        text, edit_lists, sources = layer.prepare(kql)
+        functions = [layer.prepare(definition)[0] for definition in functions]
+    except RecursionError:
+        raise _too_deep(kql) from None
+    _guard_table_refs()
+    token = _READABLE.set((database, schema))
     try:
         result = duckdb_kql.to_sql(text, schema=schema, parameters=parameters or None, database=database,
                                    functions=functions or None)
@@ -141,11 +155,74 @@ def _translate(kql: str, *, database: str, schema: dict[str, list[str]], paramet
             rewritten = source
         error.text = kql
         raise error from None
+    except _ForeignTable as exc:
+        line, column = position_of(kql, exc.name)
+        raise UnknownEntityError(f"Semantic error: Failed to resolve table or column expression named '{exc.name}'",
+                                 entity=exc.name, kind="table", line=line, column=column, text=kql,
+                                 hint="Only the tables of this project's databases can be read; check the name "
+                                      "(names are case-sensitive).") from None
+    except RecursionError:
+        raise _too_deep(kql) from None
+    finally:
+        _READABLE.reset(token)
     if result.unbound:
         raise KustoSemanticError(
             f"Semantic error: query parameter(s) {', '.join(result.unbound)} declared with no value and no default",
             hint="Give each declared parameter a value (kqlParameters @name=value) or a default.")
     return optimize_sql(str(result)), dict(result.parameters)
+
+
+#: While a translation runs: (current database, the schema of readable tables: `Db.T` and bare `T`).
+_READABLE: ContextVar[tuple[str, dict[str, list[str]]] | None] = ContextVar("kfx_readable", default=None)
+
+
+class _ForeignTable(Exception):
+    """A table reference that names no project table (raised through duckdb_kql's renderer)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+def _guard_table_refs() -> None:
+    """Wrap duckdb_kql's one renderer of table references so each is checked against `_READABLE`.
+
+    Every `TableRef` the engine emits (bracketed names, database(), table(), union, join, lookup,
+    stored-function bodies, ingestion sources) is rendered by `translate.render_table_ref`;
+    wildcards are expanded from the schema we pass, which holds project tables only. Checking
+    here sees the references after `let`s and functions are resolved, so nothing is missed.
+    """
+    from duckdb_kql import translate as rendering
+
+    if getattr(rendering.render_table_ref, "kfx_guarded", False):
+        return
+    render = rendering.render_table_ref
+
+    def guarded(source):
+        readable = _READABLE.get()
+        is_let = source.database is None and rendering._let_cte(source.name) is not None
+        if readable is not None and not is_let:
+            if not _readable(source.database or readable[0], source.name, readable[1]):
+                raise _ForeignTable(source.name)
+        return render(source)
+
+    guarded.kfx_guarded = True
+    rendering.render_table_ref = guarded
+
+
+def _readable(database: str, table: str, schema: dict[str, list[str]]) -> bool:
+    """Is `database.table` a project table? The table exactly; the database in any case (as Kusto)."""
+    wanted = f"{database}.{table}"
+    if wanted in schema:
+        return True
+    folded = wanted.casefold()
+    return any(key.casefold() == folded and key.endswith("." + table) for key in schema)
+
+
+def _too_deep(kql: str) -> KustoSyntaxError:
+    return KustoSyntaxError("Syntax error: the query nests too deeply for the local database to parse", text=kql,
+                            hint=f"Flatten the nesting (parentheses, brackets, nested calls); Python's limit "
+                                 f"here is about {sys.getrecursionlimit() // 20} levels.")
 
 
 # duckdb-kql renders bin(datetime, span) as float arithmetic on epoch seconds, about 8x slower than
@@ -248,7 +325,7 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
         hint = exc.hint or ""
         if "declared" in hint or "parameter" in hint:
             return KustoSemanticError(f"Semantic error: query parameter {exc.name!r}: {hint}", text=kql)
-        name = exc.name.split(".")[-1]
+        name = exc.name.split(".", 1)[-1]  # the engine qualifies a name with its database: "Db.T"
         line, column = position_of(kql, name)
         if "function" in hint:
             return UnknownEntityError(f"Semantic error: Unknown function: '{name}'", entity=name, kind="function",
@@ -300,6 +377,8 @@ def check_function(definition: str) -> None:
         fn = parse_stored(definition)
         if fn is None or not any(p.tabular for p in fn.params):
             raise KustoSyntaxError(f"Syntax error: {_shorten(str(exc))}", text=definition) from None
+    except RecursionError:
+        raise _too_deep(definition) from None
 
 
 def expand_functions(kql: str, definitions: list[str]) -> tuple[str, list[str]]:
@@ -308,6 +387,18 @@ def expand_functions(kql: str, definitions: list[str]) -> tuple[str, list[str]]:
     from .kql.inline import expand
 
     return expand(kql, definitions)
+
+
+def ingestion_target(command: str) -> str:
+    """The table a `.set/.append/...` command writes, as the engine reads the command."""
+    import duckdb_kql
+    from duckdb_kql.control import strip_leading_comments
+    from duckdb_kql.ingest import parse_ingestion
+
+    try:
+        return parse_ingestion(strip_leading_comments(command)).table
+    except duckdb_kql.KqlError as exc:
+        raise translate_error(exc, command) from None
 
 
 def ingestion_sql(command: str, *, database: str, schema: dict[str, list[str]], functions: list[str]) -> str:
