@@ -7,6 +7,7 @@ module in a repr, str, message or log line. Parsing is pure; only `find_settings
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -57,9 +58,21 @@ for _k in KEYWORDS:
 MASK = "****"
 
 
-def _segments(text: str) -> list[tuple[str, str | None, int, int]]:
-    """Split on `;` honouring quoted values. Each item: (key, value or None, value start, value end)."""
-    out: list[tuple[str, str | None, int, int]] = []
+@dataclass(frozen=True)
+class Part:
+    """One `;`-separated part: its key, its value (None when the part has no `=`) and where they are."""
+
+    key: str
+    value: str | None
+    start: int            # where the part begins
+    value_start: int      # where its value begins (the quote, if quoted)
+    end: int              # the `;` after it, or the end of the text
+    problem: str = ""     # why the part is malformed (no text from it), "" when it is fine
+
+
+def _segments(text: str) -> list[Part]:
+    """Split on `;` honouring quoted values (a doubled quote is a literal quote); marks malformed parts."""
+    out: list[Part] = []
     i, n = 0, len(text)
     while i < n:
         j = i
@@ -68,40 +81,65 @@ def _segments(text: str) -> list[tuple[str, str | None, int, int]]:
         key = text[i:j]
         if j >= n or text[j] == ";":
             if key.strip():
-                out.append((key.strip(), None, i, j))
+                out.append(Part(key.strip(), None, i, i, j, "has no '='"))
             i = j + 1
             continue
-        # text[j] == "=": read the value
         k = j + 1
         while k < n and text[k] in " \t":
             k += 1
         if k < n and text[k] in "\"'":
-            quote, start = text[k], k
-            k += 1
-            chars = []
-            while k < n:
-                if text[k] == quote:
-                    if k + 1 < n and text[k + 1] == quote:  # doubled quote = literal quote
-                        chars.append(quote)
-                        k += 2
-                        continue
-                    break
-                chars.append(text[k])
-                k += 1
-            end = min(k + 1, n)
-            value = "".join(chars)
-            while end < n and text[end] != ";":
-                end += 1
-            out.append((key.strip(), value, start, end))
-            i = end + 1
+            part = _quoted(text, key, i, k)
         else:
-            start = j + 1
-            end = start
-            while end < n and text[end] != ";":
-                end += 1
-            out.append((key.strip(), text[start:end].strip(), start, end))
-            i = end + 1
+            end = text.find(";", j + 1)
+            end = n if end < 0 else end
+            part = Part(key.strip(), text[j + 1:end].strip(), i, j + 1, end)
+        out.append(part)
+        i = part.end + 1
     return out
+
+
+def _quoted(text: str, key: str, start: int, k: int) -> Part:
+    """The part whose value opens a quote at *k*: the value up to the matching quote."""
+    quote, n, chars = text[k], len(text), []
+    i = k + 1
+    while i < n:
+        if text[i] == quote:
+            if i + 1 < n and text[i + 1] == quote:
+                chars.append(quote)
+                i += 2
+                continue
+            break
+        chars.append(text[i])
+        i += 1
+    if i >= n:
+        return Part(key.strip(), "".join(chars), start, k, n, f"opens a quote at position {k} that is never closed")
+    end = text.find(";", i + 1)
+    end = n if end < 0 else end
+    problem = "" if not text[i + 1:end].strip() else f"has text after its closing quote (position {i + 1})"
+    return Part(key.strip(), "".join(chars), start, k, end, problem)
+
+
+def _is_bare_data_source(part: Part, index: int) -> bool:
+    """`https://x;Fed=true`: a first part with no `=` is the Data Source, as the Kusto SDK reads it."""
+    return index == 0 and part.value is None
+
+
+def _label(part: Part, index: int) -> str:
+    """How a message names a part: its canonical keyword when it is one, else its number and position."""
+    word = _BY_WORD.get(_norm(part.key)) if part.value is not None else None
+    if word is not None:
+        return f"keyword {word.name!r}"
+    return f"part {index + 1} (at position {part.start})"
+
+
+def _problem(parts: list[Part]) -> tuple[int, Part, str] | None:
+    """The first part that keeps the string from parsing, and what is wrong with it (never its text)."""
+    for index, part in enumerate(parts):
+        if part.problem and not (part.value is None and _is_bare_data_source(part, index)):
+            return index, part, part.problem
+        if part.value is not None and _BY_WORD.get(_norm(part.key)) is None:
+            return index, part, "is not a connection string keyword"
+    return None
 
 
 @dataclass(frozen=True)
@@ -130,23 +168,23 @@ class ConnectionString:
 
 
 def parse_connection_string(text: str) -> ConnectionString:
-    """Parse a Kusto connection string; SettingError names an unknown keyword (never its value)."""
+    """Parse a Kusto connection string; a SettingError says which keyword or position is wrong, never the text."""
     if text is None or not str(text).strip():
         raise SettingError("The connection string is empty",
                            hint="Set it to 'Data Source=local' or 'Data Source=https://<cluster>;...'.")
+    parts = _segments(text)
+    problem = _problem(parts)
+    if problem is not None:
+        index, part, why = problem
+        raise SettingError(f"The connection string does not parse: {_label(part, index)} {why}",
+                           hint=_hint(part, why))
     keywords: dict[str, str] = {}
-    for key, value, _s, _e in _segments(text):
-        if value is None:
-            if "://" in key or key == "local" or key.startswith("local:") or not keywords:
-                keywords["Data Source"] = key
-                continue
-            raise SettingError(f"Connection string part {_shown(key)!r} has no '='",
-                               hint="Write each part as Keyword=Value, separated by ';'.")
-        word = _BY_WORD.get(_norm(key))
-        if word is None:
-            raise SettingError(
-                f"Unknown connection string keyword {_shown(key)!r}",
-                hint="Valid keywords: " + ", ".join(k.name for k in KEYWORDS) + ".")
+    for index, part in enumerate(parts):
+        if _is_bare_data_source(part, index):
+            keywords["Data Source"] = part.key
+            continue
+        word = _BY_WORD[_norm(part.key)]
+        value = part.value
         if word.boolean:
             if value.strip().lower() not in ("true", "false"):
                 raise SettingError(f"Connection string keyword {word.name!r} must be true or false",
@@ -162,34 +200,58 @@ def parse_connection_string(text: str) -> ConnectionString:
     return ConnectionString(source, keywords.get("Initial Catalog") or None, keywords, text)
 
 
-def _shown(key: str) -> str:
-    """A keyword as it may appear in a message: short, since a typo'd key could hold pasted text."""
-    return key if len(key) <= 60 else key[:57] + "..."
+def _hint(part: Part, why: str) -> str:
+    if "keyword" in why:
+        close = difflib.get_close_matches(_norm(part.key), list(_BY_WORD), n=1, cutoff=0.7)
+        guess = f"Did you mean {_BY_WORD[close[0]].name!r}? " if close else ""
+        return guess + "Valid keywords: " + ", ".join(k.name for k in KEYWORDS) + "."
+    if "never closed" in why:
+        return "Close the quote; inside a quoted value write a quote twice."
+    if "closing quote" in why:
+        return "End the part at its closing quote: put the ';' right after it."
+    return "Write each part as Keyword=Value separated by ';', and quote a value that holds ';' (\"a;b\")."
 
 
 _SECRET_WORDS = sorted((w for w, k in _BY_WORD.items() if k.secret), key=len, reverse=True)
+#: What a connection string that does not parse is shown as: nothing of it.
+UNPARSED = "<a connection string that does not parse; not shown>"
 
 
 def mask_connection_string(text: str) -> str:
-    """`text` with every secret value replaced by ****; works on strings that do not parse."""
+    """`text` with every secret value replaced by ****; a string that does not parse is not shown at all."""
     if not text:
         return text or ""
+    parts = _segments(text)
+    if _problem(parts) is not None:
+        return UNPARSED
     out, last = [], 0
-    for key, value, start, end in _segments(text):
-        if value is not None and _norm(key) in _SECRET_WORDS:
-            out.append(text[last:start])
+    for part in parts:
+        if part.value is not None and _norm(part.key) in _SECRET_WORDS:
+            out.append(text[last:part.value_start])
             out.append(MASK)
-            last = end
+            last = part.end
     out.append(text[last:])
     return "".join(out)
 
 
 def secret_values(text: str) -> list[str]:
-    """Every secret value in a connection string (for scrubbing output and for leak tests)."""
+    """Every text of a connection string that may be secret (for scrubbing output and for leak tests).
+
+    For a well-formed string: the values of secret keywords. For one that does not parse, nobody
+    can tell a value from a stray piece of a password, so every piece counts: the whole text and
+    each `;`/`=`-separated fragment that is not a keyword or a well-formed non-secret value.
+    """
     if not text:
         return []
-    return [value for key, value, _s, _e in _segments(text)
-            if value and _norm(key) in _SECRET_WORDS]
+    parts = _segments(text)
+    secrets = [p.value for p in parts if p.value and _norm(p.key) in _SECRET_WORDS]
+    if _problem(parts) is None:
+        return secrets
+    plain = {p.value.strip() for p in parts if p.value is not None and not p.problem
+             and _norm(p.key) in _BY_WORD and not _BY_WORD[_norm(p.key)].secret}
+    fragments = [f.strip().strip("\"'") for f in re.split(r"[;=]", text)]
+    fragments = [f for f in fragments if f and _norm(f) not in _BY_WORD and f not in plain]
+    return list(dict.fromkeys([*secrets, text, text.strip(), *fragments]))
 
 
 # -- settings lookup ------------------------------------------------------------------------------

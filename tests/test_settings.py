@@ -9,6 +9,7 @@ import pytest
 from kfx_notebook.errors import SettingError
 from kfx_notebook.settings import (
     KEYWORDS,
+    UNPARSED,
     Settings,
     find_settings_file,
     mask_connection_string,
@@ -68,12 +69,18 @@ def test_quoted_values_may_hold_semicolons_and_are_still_masked():
     assert mask_connection_string(text) == "Data Source=local;Password=****;User ID='me'"
 
 
-def test_an_unknown_keyword_is_named_without_its_value_and_valid_ones_listed():
+def test_an_unknown_keyword_is_located_without_its_text_and_valid_ones_listed():
     with pytest.raises(SettingError) as info:
         parse_connection_string(f"Data Source=local;AppSecret={SECRET}")
     text = str(info.value)
-    assert "'AppSecret'" in text and SECRET not in text
+    assert "part 2 (at position 18)" in text and "AppSecret" not in text and SECRET not in text
     assert "Application Key" in info.value.hint and "Initial Catalog" in info.value.hint
+
+
+def test_a_misspelt_keyword_gets_a_suggestion_by_its_canonical_name():
+    with pytest.raises(SettingError) as info:
+        parse_connection_string("Data Sorce=local")
+    assert "Did you mean 'Data Source'?" in info.value.hint and "Sorce" not in str(info.value)
 
 
 @pytest.mark.parametrize("text, match", [
@@ -87,10 +94,11 @@ def test_refused_strings(text, match):
         parse_connection_string(text)
 
 
-def test_masking_works_on_strings_that_do_not_parse():
+def test_a_string_that_does_not_parse_is_never_shown_and_all_its_pieces_count_as_secret():
     text = f"Bogus=1;AppKey={SECRET};UserToken=tok-123"
-    assert mask_connection_string(text) == "Bogus=1;AppKey=****;UserToken=****"
-    assert secret_values(text) == [SECRET, "tok-123"]
+    assert mask_connection_string(text) == UNPARSED
+    assert {SECRET, "tok-123", "Bogus", text} <= set(secret_values(text))
+    assert "AppKey" not in secret_values(text)  # keywords are not secret: scrubbing them would garble output
 
 
 def test_repr_of_a_parsed_string_never_shows_a_secret():
