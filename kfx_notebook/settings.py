@@ -120,8 +120,9 @@ def _quoted(text: str, key: str, start: int, k: int) -> Part:
 
 
 def _is_bare_data_source(part: Part, index: int) -> bool:
-    """`https://x;Fed=true`: a first part with no `=` is the Data Source, as the Kusto SDK reads it."""
-    return index == 0 and part.value is None
+    """`https://x;Fed=true`, `local:x.duckdb`: a first part with no `=` that is an address is the Data Source."""
+    address = "://" in part.key or part.key == "local" or part.key.startswith("local:")
+    return index == 0 and part.value is None and address and not re.search(r"\s", part.key)
 
 
 def _label(part: Part, index: int) -> str:
@@ -249,9 +250,15 @@ def secret_values(text: str) -> list[str]:
         return secrets
     plain = {p.value.strip() for p in parts if p.value is not None and not p.problem
              and _norm(p.key) in _BY_WORD and not _BY_WORD[_norm(p.key)].secret}
-    fragments = [f.strip().strip("\"'") for f in re.split(r"[;=]", text)]
-    fragments = [f for f in fragments if f and _norm(f) not in _BY_WORD and f not in plain]
+    pieces = [f.strip().strip("\"'") for f in re.split(r"[;=]", text)]
+    words = [w for p in pieces if "://" not in p for w in re.split(r"[\s:]+", p)]
+    fragments = [f for f in (*pieces, *words) if f and f not in plain and _norm(f) not in _BY_WORD
+                 and f.lower() not in _KEYWORD_WORDS]
     return list(dict.fromkeys([*secrets, text, text.strip(), *fragments]))
+
+
+#: Single words of keyword names ("Application", "Key"): never a secret, and scrubbing them would garble text.
+_KEYWORD_WORDS = {w.lower() for k in KEYWORDS for name in (k.name, *k.aliases) for w in name.split()}
 
 
 # -- settings lookup ------------------------------------------------------------------------------
