@@ -246,6 +246,30 @@ def test_servertimeout_cancels_a_command_and_rolls_it_back(db):
     assert db.query(DB, "Kept | count").frame.iloc[0, 0] == 1, "the cancelled write left nothing behind"
 
 
+def test_servertimeout_cancels_a_slow_query_on_the_servers_row_path_too(db):
+    db.query(DB, ".set-or-append Base <| range x from 1 to 100000 step 1")
+    slow = SLOW_WRITE.format(target="X").split("<|", 1)[1] + " | summarize count()"
+    with pytest.raises(KfxError, match="servertimeout") as info:
+        db.query_rows(DB, slow, options={"servertimeout": "00:00:00.05"})
+    assert info.value.code == "Request_ExecutionTimeout"
+
+
+def test_serve_honours_servertimeout_on_a_command(served):
+    import datetime as dt
+
+    from azure.kusto.data import ClientRequestProperties
+    from azure.kusto.data.exceptions import KustoApiError
+
+    _server, client = served
+    client.execute_mgmt(DB, ".set-or-append Base <| range x from 1 to 100000 step 1")
+    properties = ClientRequestProperties()
+    properties.set_option("servertimeout", dt.timedelta(milliseconds=50))
+    with pytest.raises(KustoApiError, match="servertimeout"):
+        client.execute_mgmt(DB, SLOW_WRITE.format(target="Slow"), properties)
+    tables = client.execute_mgmt(DB, ".show tables").primary_results[0]
+    assert "Slow" not in [row["TableName"] for row in tables], "rolled back"
+
+
 # -- a database file another process holds ---------------------------------------------------------
 @pytest.fixture
 def held_file(tmp_path):

@@ -126,21 +126,29 @@ class LocalBackend:
 
         cur = self.cursor()
         timer = threading.Timer(timeout, cur.interrupt) if timeout else None
+        started = time.perf_counter()
         try:
             cur.execute("BEGIN TRANSACTION")
             if timer:
                 timer.start()
-            rows = cur.execute(sql).fetchall()
+            try:
+                rows = cur.execute(sql).fetchall()
+            finally:
+                if timer:
+                    timer.cancel()
+            # An interrupt that reached an idle moment is lost; the deadline holds all the same.
+            if timeout and time.perf_counter() - started > timeout:
+                raise _timed_out(timeout, request_id)
             cur.execute("COMMIT")
             return rows
         except Exception as exc:
             _rollback(cur)
-            if timer and not timer.is_alive():
+            if isinstance(exc, KfxError):
+                raise
+            if timeout and time.perf_counter() - started > timeout:
                 raise _timed_out(timeout, request_id) from None
             raise engine.translate_duckdb_error(exc, text or sql) from None
         finally:
-            if timer:
-                timer.cancel()
             cur.close()
 
     # -- queries -----------------------------------------------------------------------------
@@ -162,7 +170,7 @@ class LocalBackend:
         else:
             prepared = self._prepare(database, text, parameters, options)
             column_types = prepared.column_types
-            table = self._fetch_arrow(prepared, options, request_id)
+            table = self._fetch(prepared, options, request_id, lambda relation: relation.to_arrow_table())
             from .results import frame_from_arrow
 
             frame = frame_from_arrow(table, column_types)
@@ -179,14 +187,7 @@ class LocalBackend:
             rows = [tuple(_python(v) for v in row) for row in result.frame.itertuples(index=False, name=None)]
             return result.column_types, rows
         prepared = self._prepare(database, text, parameters, options)
-        limit = _record_limit(options)
-        try:
-            rows = prepared.relation.limit(limit + 1).fetchall() if limit else prepared.relation.fetchall()
-        finally:
-            prepared.cursor.close()
-        if limit and len(rows) > limit:
-            raise _truncated(limit, None)
-        return prepared.column_types, rows
+        return prepared.column_types, self._fetch(prepared, options, None, lambda relation: relation.fetchall())
 
     def _prepare(self, database: str, text: str, parameters: Mapping[str, Any] | None,
                  options: Mapping[str, Any], virtual: dict | None = None) -> "_Prepared":
@@ -285,7 +286,8 @@ class LocalBackend:
             before.cursor.close()
         return self._run_stages(database, stages.bag_unpack_kql(split, unpack, columns, slots), parameters, options)
 
-    def _fetch_arrow(self, prepared: "_Prepared", options, request_id: str):
+    def _fetch(self, prepared: "_Prepared", options, request_id: str | None, read):
+        """`read(relation)` (an Arrow table or a row list) under the record limit and servertimeout."""
         from . import engine
 
         limit = _record_limit(options)
@@ -295,7 +297,7 @@ class LocalBackend:
             timer.start()
         try:
             relation = prepared.relation.limit(limit + 1) if limit else prepared.relation
-            table = relation.to_arrow_table()
+            table = read(relation)
         except Exception as exc:
             if timer and not timer.is_alive():
                 raise _timed_out(prepared.timeout, request_id) from None
@@ -308,7 +310,7 @@ class LocalBackend:
         # finished anyway is still reported as Kusto would have, cancelled.
         if prepared.timeout and time.perf_counter() - started > prepared.timeout:
             raise _timed_out(prepared.timeout, request_id)
-        if limit and table.num_rows > limit:
+        if limit and (table.num_rows if hasattr(table, "num_rows") else len(table)) > limit:
             raise _truncated(limit, request_id)
         return table
 
