@@ -219,20 +219,32 @@ UNPARSED = "<a connection string that does not parse; not shown>"
 
 
 def mask_connection_string(text: str) -> str:
-    """`text` with every secret value replaced by ****; a string that does not parse is not shown at all."""
+    """A connection string with every secret value replaced by ****; one that does not parse is not shown."""
     if not text:
         return text or ""
-    parts = _segments(text)
-    if _problem(parts) is not None:
+    if _problem(_segments(text)) is not None:
         return UNPARSED
+    return mask_secrets(text)
+
+
+def mask_secrets(text: str) -> str:
+    """Any text (an error message, a log line) with the value after every secret keyword's `=` as ****."""
+    if not text:
+        return text or ""
     out, last = [], 0
-    for part in parts:
-        if part.value is not None and _norm(part.key) in _SECRET_WORDS:
+    for part in _segments(text):
+        if part.value is not None and _ends_with_secret_word(part.key):
             out.append(text[last:part.value_start])
             out.append(MASK)
             last = part.end
     out.append(text[last:])
     return "".join(out)
+
+
+def _ends_with_secret_word(key: str) -> bool:
+    """`AppKey`, or free text ending in one (`login failed: AppKey`)."""
+    key = _norm(key)
+    return any(key.endswith(word) for word in _SECRET_WORDS)
 
 
 def secret_values(text: str) -> list[str]:

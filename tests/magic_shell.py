@@ -32,3 +32,12 @@ class TestingShell(InteractiveShell):
             result = InteractiveShell.run_cell(self, raw_cell)
         assert result.error_in_exec is not None, "the cell should have failed"
         return result.error_in_exec, out.getvalue() + err.getvalue()
+
+
+def loaded_shell() -> TestingShell:
+    """The process's TestingShell, history off, with `%load_ext kfx_notebook` done once."""
+    sh = TestingShell.instance()
+    sh.history_manager.enabled = False
+    if "KustoMagics" not in sh.magics_manager.registry:
+        sh.run_line_magic("load_ext", "kfx_notebook")
+    return sh

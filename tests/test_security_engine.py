@@ -293,6 +293,13 @@ def test_a_file_held_by_another_process_is_one_line_saying_what_to_do(held_file)
     assert "\n" not in text
 
 
+def test_the_magic_on_a_held_file_says_it_in_a_few_lines(held_file, shell, monkeypatch):
+    monkeypatch.setenv("KustoConnectionString", f"Data Source=local:{held_file}")
+    _error, shown = shell.failure("%%kusto_input r --database Shop\nprint x = 1")
+    assert str(held_file) in shown and "another process" in shown
+    assert "IOException" not in shown and "Traceback" not in shown and len(shown.strip().splitlines()) <= 4
+
+
 def test_serve_on_a_held_file_exits_2_with_one_line(held_file):
     import os
 
@@ -338,12 +345,9 @@ def test_serve_refuses_files_and_internal_schemas_as_a_semantic_4xx(served, file
 def shell(tmp_path, monkeypatch):
     from kfx_notebook.backends import clear_cache
 
-    from .magic_shell import TestingShell
+    from .magic_shell import loaded_shell
 
-    sh = TestingShell.instance()
-    sh.history_manager.enabled = False
-    if "KustoMagics" not in sh.magics_manager.registry:
-        sh.run_line_magic("load_ext", "kfx_notebook")
+    sh = loaded_shell()
     monkeypatch.chdir(tmp_path)
     clear_cache()
     yield sh

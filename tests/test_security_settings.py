@@ -118,13 +118,9 @@ def test_the_three_reported_strings():
 # -- through the magic (a real IPython shell) and the exporter --------------------------------------
 @pytest.fixture(scope="module")
 def shell():
-    from .magic_shell import TestingShell
+    from .magic_shell import loaded_shell
 
-    sh = TestingShell.instance()
-    sh.history_manager.enabled = False
-    if "KustoMagics" not in sh.magics_manager.registry:
-        sh.run_line_magic("load_ext", "kfx_notebook")
-    return sh
+    return loaded_shell()
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -173,3 +173,12 @@ def test_a_broken_settings_file_is_refused_without_its_content(tmp_path):
 def test_settings_repr_shows_no_value(tmp_path):
     settings = Settings(_file(tmp_path, {"Kusto": f"Data Source=local;AppKey={SECRET}"}), {})
     assert SECRET not in repr(settings)
+
+
+def test_mask_secrets_masks_secret_values_inside_free_text():
+    from kfx_notebook.settings import mask_secrets
+
+    message = f"Semantic error: 'x' failed for Data Source=https://c;AppKey={SECRET};Fed=True (retry)"
+    masked = mask_secrets(message)
+    assert SECRET not in masked and masked.startswith("Semantic error: 'x' failed for Data Source=https://c;AppKey=****")
+    assert mask_secrets("Semantic error: Failed to resolve 'T'") == "Semantic error: Failed to resolve 'T'"

@@ -40,9 +40,9 @@ _POSITION = (re.compile(r"Line:\s*(\d+),\s*Position:\s*(\d+)", re.IGNORECASE),
 
 
 def _mask(text: str) -> str:
-    from ..settings import mask_connection_string
+    from ..settings import mask_secrets
 
-    return mask_connection_string(text)
+    return mask_secrets(text)
 
 
 def is_loopback(url: str) -> bool:

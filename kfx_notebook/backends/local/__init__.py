@@ -2,10 +2,12 @@
 
 `LocalBackend` implements the Backend protocol. Several Kusto databases live in one DuckDB
 database (in memory, shared by the process, or one `.duckdb` file that survives a
-restart); each is a DuckDB schema. Every call works on its own DuckDB cursor, and writes
-to the catalog hold one lock, so the backend can serve many threads (kfx-notebook serve).
+restart); each is a DuckDB schema. Every call works on its own DuckDB cursor; writers hold
+one lock and readers never take it (they read the last committed state), so the backend
+can serve many threads (kfx-notebook serve). The connection is sealed (sealed.py) before
+anything else runs on it.
 
-Modules: engine (the only duckdb_kql importer), values (Kusto literal parsing),
+Modules: engine (the only duckdb_kql importer), sealed (DuckDB locked to its own tables),
 results (DuckDB -> pandas), catalog (metadata), commands (management commands),
 ingest (formats, mappings, DataFrames).
 """
