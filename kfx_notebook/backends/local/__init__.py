@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -327,8 +326,7 @@ class LocalBackend:
             rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
         except RecursionError:
             raise IngestionError(f"The {data_format} data nests too deeply to ingest", code="BadRequest_InvalidArgument",
-                                 hint="Flatten the records (Python's nesting limit is about "
-                                      f"{sys.getrecursionlimit()} levels).") from None
+                                 hint="Flatten the records.") from None
         return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path=IngestPath.DIRECT, status="Succeeded",
                              elapsed=time.perf_counter() - started, database=database, table=table,
                              source_id=str(uuid.uuid4()))
@@ -364,10 +362,13 @@ def _attach(con, path: str) -> None:
 
 
 def _rollback(cur) -> None:
-    try:
+    """ROLLBACK, unless the failure already ended the transaction (DuckDB then says there is none)."""
+    import contextlib
+
+    import duckdb
+
+    with contextlib.suppress(duckdb.Error):
         cur.execute("ROLLBACK")
-    except Exception:  # nothing to roll back: the failure ended the transaction already
-        pass
 
 
 def _check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -20,7 +20,6 @@ paths, case variants), is Kusto's unknown-table error, and the sealed connection
 from __future__ import annotations
 
 import re
-import sys
 import threading
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -201,9 +200,9 @@ def _guard_table_refs() -> None:
     def guarded(source):
         readable = _READABLE.get()
         is_let = source.database is None and rendering._let_cte(source.name) is not None
-        if readable is not None and not is_let:
-            if not _readable(source.database or readable[0], source.name, readable[1]):
-                raise _ForeignTable(source.name)
+        if readable is not None and not is_let and not _readable(source.database or readable[0], source.name,
+                                                                  readable[1]):
+            raise _ForeignTable(source.name)
         return render(source)
 
     guarded.kfx_guarded = True
@@ -221,8 +220,7 @@ def _readable(database: str, table: str, schema: dict[str, list[str]]) -> bool:
 
 def _too_deep(kql: str) -> KustoSyntaxError:
     return KustoSyntaxError("Syntax error: the query nests too deeply for the local database to parse", text=kql,
-                            hint=f"Flatten the nesting (parentheses, brackets, nested calls); Python's limit "
-                                 f"here is about {sys.getrecursionlimit() // 20} levels.")
+                            hint="Flatten the nesting (parentheses, brackets, nested calls).")
 
 
 # duckdb-kql renders bin(datetime, span) as float arithmetic on epoch seconds, about 8x slower than
