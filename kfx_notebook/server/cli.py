@@ -44,6 +44,10 @@ def _positive(text: str) -> float:
 
 def _cannot_open(db_file: str | None, exc: Exception) -> str:
     """One line for a database that would not open; a file locked by another process says what to do."""
+    from ..errors import KfxError
+
+    if isinstance(exc, KfxError):
+        return str(exc)  # the backend's own line: the file, and what to do
     first = (getattr(exc, "message", None) or str(exc)).strip().splitlines()[0][:300]
     if "lock" in first.lower():
         return (f"{db_file} is open in another process ({first}). Close the other kernel or serve that has it "

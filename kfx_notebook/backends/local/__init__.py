@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .. import IngestPath, IngestReceipt, QueryResult
-from ...errors import IngestionError, KfxError, KustoSemanticError, ResultTruncatedError, UnsupportedError
+from ...errors import KfxError, KustoSemanticError, ResultTruncatedError, UnsupportedError
 
 DEFAULT_RECORD_LIMIT = 500_000
 STORE = "kfx_store"  # the DuckDB catalog a database file is attached as
@@ -322,11 +322,7 @@ class LocalBackend:
 
         started = time.perf_counter()
         database = self.catalog.canonical_database(database)
-        try:
-            rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
-        except RecursionError:
-            raise IngestionError(f"The {data_format} data nests too deeply to ingest", code="BadRequest_InvalidArgument",
-                                 hint="Flatten the records.") from None
+        rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
         return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path=IngestPath.DIRECT, status="Succeeded",
                              elapsed=time.perf_counter() - started, database=database, table=table,
                              source_id=str(uuid.uuid4()))
@@ -357,8 +353,9 @@ def _attach(con, path: str) -> None:
         by = f" (process {holder.group(1)})" if holder else ""
         raise KfxError(f"The database file {path} is open in another process{by}",
                        code="General_BadRequest",
-                       hint="Close the other kernel or kfx-notebook serve that has it open, or connect to "
-                            "that serve instead (Data Source=http://127.0.0.1:<its port>).") from None
+                       hint="Close the other kernel or serve that has it open (a notebook kernel, kfx-notebook "
+                            "serve), or connect to that serve instead (Data Source=http://127.0.0.1:<its port>).") \
+            from None
 
 
 def _rollback(cur) -> None:
@@ -409,31 +406,15 @@ def _truthy(value: Any) -> bool:
 
 
 def _record_limit(options: Mapping[str, Any]) -> int | None:
+    """The record limit (truncationmaxrecords was checked by _check_options)."""
     if _truthy(options.get("notruncation")):
         return None
     value = options.get("truncationmaxrecords")
-    if value is None:
-        return DEFAULT_RECORD_LIMIT
-    try:
-        limit = int(str(value).strip())
-    except ValueError:
-        limit = -1
-    if not 0 <= limit <= LONG_MAX:
-        raise _bad_option("truncationmaxrecords", "a non-negative whole number of records")
-    return limit
-
-
-def _bad_option(name: str, expected: str) -> KfxError:
-    return KfxError(f"Client request option {name} must be {expected}", code="BadRequest_InvalidArgument",
-                    hint=f"Fix {name} in clientRequestProperties.")
-
-
-LONG_MIN, LONG_MAX = -(2 ** 63), 2 ** 63 - 1
-_INTEGER_BITS = {"long": 64, "int": 32}
+    return DEFAULT_RECORD_LIMIT if value is None else int(value)
 
 
 def _typed_parameter(name: str, kind: str, value: Any, text: str) -> Any:
-    """One query-parameter value parsed by its declared type; out of range or malformed is the caller's error."""
+    """One query-parameter value parsed by its declared type; malformed or too deep is the caller's error."""
     from ...literals import PARSERS, ValueParseError
 
     def refuse(why: str) -> KustoSemanticError:
@@ -441,15 +422,11 @@ def _typed_parameter(name: str, kind: str, value: Any, text: str) -> Any:
                                   text=text, hint=f"Give a {kind} literal for @{name}.")
 
     try:
-        typed = PARSERS.get(kind, PARSERS["string"])(value)
+        return PARSERS.get(kind, PARSERS["string"])(value)   # ranges (64-bit long, 32-bit int) checked there
     except ValueParseError as exc:
         raise refuse(str(exc)) from None
     except RecursionError:
         raise refuse("nests too deeply") from None
-    bits = _INTEGER_BITS.get(kind)
-    if bits and isinstance(typed, int) and not -(2 ** (bits - 1)) <= typed < 2 ** (bits - 1):
-        raise refuse(f"is out of the {kind} range (a {bits}-bit signed integer)")
-    return typed
 
 
 def _is_command(text: str, prefix: str = ".") -> bool:
@@ -481,12 +458,12 @@ def _seconds(value: Any) -> float:
     elif isinstance(value, dt.timedelta):
         seconds = value.total_seconds()
     else:
-        try:
-            seconds = parse_timespan(str(value)).total_seconds()
-        except (ValueError, TypeError, OverflowError, AttributeError):
-            raise _bad_option("servertimeout", "a timespan such as 00:02:00 or 2m") from None
+        parsed = parse_timespan(str(value))
+        if parsed is None:
+            raise ValueError("not a timespan")
+        seconds = parsed.total_seconds()
     if not 0 < seconds < 10 ** 9:
-        raise _bad_option("servertimeout", "a positive timespan")
+        raise ValueError("not a positive timespan")   # _check_options turns this into the caller's error
     return seconds
 
 
