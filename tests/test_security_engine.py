@@ -168,6 +168,10 @@ def test_a_table_differing_only_in_case_is_refused_never_merged(db):
     assert db.query(DB, "Products | count").frame.iloc[0, 0] == 1
     with pytest.raises(UnknownEntityError):
         db.query(DB, "products")
+    db.query(DB, ".drop table products ifexists")      # there is no `products`: nothing happens
+    with pytest.raises(UnknownEntityError):
+        db.query(DB, ".drop table products")
+    assert db.catalog.tables(DB) == ["Products"], "dropping `products` never drops `Products`"
 
 
 def test_database_names_ignore_case_as_in_kusto(db):

@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Callable
 
-from ...errors import KustoSyntaxError, UnknownEntityError, UnsupportedError
+from ...errors import KustoSyntaxError, NameCaseConflictError, UnknownEntityError, UnsupportedError
 from ...kusto_types import TYPES, kusto_type
 from .catalog import qualified, quote
 
@@ -145,9 +145,14 @@ def create_table(backend, database, m, merge=False):
 def drop_table(backend, database, m):
     table = unquote(m["table"])
     with backend.lock:
-        if backend.catalog.columns(database, table) is None:
+        try:
+            exists = backend.catalog.columns(database, table) is not None
+        except NameCaseConflictError:
+            exists = False  # `s` beside `S`: Kusto has no table `s`, and `S` must not be dropped for it
+        if not exists:
             if not m["ifexists"]:
-                backend.catalog.require_table(database, table)
+                raise UnknownEntityError(f"Table '{table}' was not found in database '{database}'",
+                                         entity=table, kind="table", hint="Check the table name (case-sensitive).")
         else:
             backend.con.execute(f"DROP TABLE {qualified(database, table)}")
             backend.catalog.forget_table(database, table)
