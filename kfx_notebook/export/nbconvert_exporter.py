@@ -32,6 +32,7 @@ class KustoFunctionsExporter(Exporter):
         return ".md"
 
     def from_notebook_node(self, nb, resources=None, **kw):
+        from ..errors import KfxError
         from .command import _notebook_settings, build
         from .notebook import cell_from_json
         from .project import write_project
@@ -46,6 +47,10 @@ class KustoFunctionsExporter(Exporter):
                                trigger=self.trigger.lower(), route=self.route or None,
                                settings=_notebook_settings(folder, None), force=self.force, base=folder)
         out = Path(self.out) if self.out else folder / f"{name}-functions"
-        write_project(files, out, force=self.force)
+        try:
+            write_project(files, out, force=self.force)
+        except KfxError as exc:  # the CLI's hint names --out/--force; say it as nbconvert spells them
+            exc.hint = "Choose an empty --KustoFunctionsExporter.out, or pass --KustoFunctionsExporter.force=True."
+            raise
         resources["kusto_functions_dir"] = str(out)
         return files["README.md"], resources
