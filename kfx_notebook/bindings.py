@@ -13,7 +13,7 @@ import re
 import shlex
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import expressions, render
@@ -67,7 +67,9 @@ BY_ATTR: dict[str, Property] = {p.attr: p for p in PROPERTIES}
 # The extension's DataSourceFormat names it accepts (Enum.TryParse, case-sensitive).
 DATA_FORMATS = ("csv", "tsv", "scsv", "sohsv", "psv", "txt", "raw", "tsve", "w3clogfile", "json", "multijson",
                 "singlejson", "avro", "parquet")
-# ingestionProperties as the code reads them (spec §7; README/Java say 15 s / 5 min).
+# ingestionProperties defaults as the extension's code reads them (src/Services/IKustoIngestionService.cs
+# in github.com/Azure/Webjobs.Extensions.Kusto): 30 s / 30 min, though its README and the Java
+# annotation's default text say 15 s / 5 min. The one set of defaults: the cluster backend reads it too.
 INGESTION_DEFAULTS = {"flushImmediately": False, "pollIntervalSeconds": 30, "pollTimeoutMinutes": 30}
 
 _INT32 = re.compile(r"\s*[+-]?[0-9]+\s*")
@@ -104,7 +106,8 @@ class _Binding:
         return out
 
     def validate(self) -> None:
-        """The checks the extension makes when the host indexes the function (spec §6)."""
+        """The checks the extension makes when the host indexes the function: a connection, a database, and a
+        kqlCommand (input) or tableName (output), with the extension's own messages."""
         hint_at = f" (cell line {self.cell_line})" if self.cell_line else ""
         if not self.connection:
             raise BindingError(_null("Connection"),
@@ -166,12 +169,32 @@ def check_connection_resolved(value: str | None) -> str:
 
 # -- the one parser of magic lines --------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
+class InputOptions:
+    """What a %%kusto_input line asks beyond the binding's properties."""
+
+    query: Mapping[str, str] | None = None   # --query: the stand-in for the HTTP query string
+    as_: str = "dataframe"                   # --as: dataframe, or json (the string a Python function receives)
+    interactive: bool = False                # --interactive: a form over the declared parameters
+    show_query: bool = False                 # --show-query: print the resolved query first
+    render: render.RenderSpec | None = None  # the cell's trailing `| render`, drawn by the client
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What a %%kusto_output line asks beyond the binding's properties, and the cell's Python."""
+
+    query: Mapping[str, str] | None = None
+    dry_run: bool = False                    # --dry-run: show the payload instead of ingesting
+    code: str = ""                           # the cell body: Python whose last expression is the return value
+
+
+@dataclass(frozen=True)
 class ParsedCell:
-    """A magic line + cell, parsed: the binding and the magic-only options (as, query, code, ...)."""
+    """A magic line + cell, parsed: the binding and the magic-only options."""
 
     binding: KustoInput | KustoOutput
-    options: argparse.Namespace
+    options: InputOptions | OutputOptions
     given: frozenset[str] = frozenset()   # the properties the line set (attr names), so defaults can defer
 
 
@@ -249,26 +272,23 @@ def parse_cell(magic: str, line: str, cell: str, *, cell_id: str | None = None) 
     if not options.name.isidentifier():
         raise BindingError(f"%%{magic}: the name {options.name!r} is not a Python identifier",
                            hint="Use letters, digits and _ (it names the binding and the variable).")
-    options.query = parse_query(options.query)
+    query = parse_query(options.query)
     body = cell or ""
     lines = body.split("\n")
     first = next((i for i, text in enumerate(lines) if text.strip()), 0)
-    values = {p.attr: getattr(options, p.attr) for p in PROPERTIES if hasattr(options, p.attr)}
-    for attr in values:
-        delattr(options, attr)  # binding properties live on the binding only
-    values = {k: v for k, v in values.items() if v is not None}
-    given = frozenset(values)
+    values = {p.attr: getattr(options, p.attr) for p in PROPERTIES if getattr(options, p.attr, None) is not None}
+    given = frozenset(values)   # binding properties live on the binding only
     if magic == "kusto_input":
         # a trailing `| render` is drawn by the client, never run: the binding's kqlCommand has none
-        kql_command, options.render = render.split_render("\n".join(lines[first:]).rstrip())
+        kql_command, spec = render.split_render("\n".join(lines[first:]).rstrip())
         binding = KustoInput(name=options.name, kql_command=kql_command,
                              cell_id=cell_id, cell_line=first + 1,
                              **{"database": None, **values})
-    else:
-        binding = KustoOutput(name=options.name, cell_id=cell_id, cell_line=first + 1,
-                              **{"database": None, "table_name": None, **values})
-        options.code = body
-    return ParsedCell(binding, options, given)
+        return ParsedCell(binding, InputOptions(query, options.as_, options.interactive, options.show_query, spec),
+                          given)
+    binding = KustoOutput(name=options.name, cell_id=cell_id, cell_line=first + 1,
+                          **{"database": None, "table_name": None, **values})
+    return ParsedCell(binding, OutputOptions(query, options.dry_run, body), given)
 
 
 # -- resolution against the notebook (the stand-in for trigger data) ----------------------------
@@ -317,7 +337,7 @@ class _Resolver:
         return r.value
 
     def grammar(self, attr: str) -> tuple[dict[str, str], dict[str, str]]:
-        """Resolve a §2 property, then parse it: (pairs, {expression: value} used in it)."""
+        """Resolve a property written in the @k=v grammar, then parse it: (pairs, {expression: value} used in it)."""
         before = dict(self.used)
         self.used = {}
         text = self(attr)
@@ -433,7 +453,3 @@ def resolve_output(binding: KustoOutput, namespace: Mapping, query: Mapping | No
     return ResolvedOutput(database, table, mapping, data_format, ingestion_type, ingestion, identity, warnings,
                           r.used)
 
-
-def binding_fields(binding) -> list[str]:
-    """The dataclass field names of a binding (for the exporter and tests)."""
-    return [f.name for f in fields(binding)]

@@ -1,7 +1,9 @@
 """Binding expressions ({name}, {Query.x}, %SETTING%, {{ }}) and the extension's @k=v grammar.
 
 The rule it keeps: pure text in, text out, exactly as the Functions host and the Kusto
-extension read it (spec/bindings.md §2-§3): no I/O, settings are reached only through the
+extension read it (ParseParameters in github.com/Azure/Webjobs.Extensions.Kusto; the host's
+binding expressions, https://learn.microsoft.com/azure/azure-functions/functions-bindings-expressions-patterns):
+no I/O, settings are reached only through the
 `Settings` object handed in. Where the deployed binding would fail, this module raises (or,
 for braces the exporter escapes for you, warns once) instead of guessing.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from .errors import BindingError, ExpressionError, ParameterGrammarError
 
-# -- §2 the @k=v grammar (ParseParameters) --------------------------------------------------------
+# -- the @k=v grammar (ParseParameters) ----------------------------------------------------------
 
 E1 = ('Parameters must be separated by "," and parameter name and parameter value must be separated by "=", '
       'i.e. "@param1=param1,@param2=param2". To specify a null value, use null, as in '
@@ -47,7 +49,7 @@ def parse_parameters(text: str | None) -> dict[str, str]:
     return out
 
 
-# -- §3 binding expressions -----------------------------------------------------------------------
+# -- binding expressions --------------------------------------------------------------------------
 
 _IDENT = re.compile(r"[A-Za-z0-9_.\-]+")
 _SETTING = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]*")
@@ -389,7 +391,7 @@ def declared_parameters(kql: str) -> list[Declared]:
 
 
 def used_values_check(used: Mapping[str, str], prop: str = "kqlParameters") -> None:
-    """A resolved expression whose value holds ',' or '=' breaks the §2 grammar: say which one."""
+    """A resolved expression whose value holds ',' or '=' breaks the @k=v grammar: say which one."""
     for expr, value in used.items():
         for ch in (",", "="):
             if ch in value:

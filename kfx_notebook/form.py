@@ -19,7 +19,7 @@ WIDGET_FOR_TYPE = {  # declared Kusto type -> ipywidgets class name
 }
 
 
-def show_form(form: "ParameterForm", shell, note: Callable[[str], None]):
+def show_form(form: ParameterForm, shell, note: Callable[[str], None]):
     """Show the form and run it once (or, without a widget frontend, run the cell once plainly)."""
     if not _widget_frontend(shell):
         note("--interactive needs a widget frontend (Jupyter with ipywidgets); ran the cell once instead")
@@ -119,7 +119,7 @@ def _widget_value(kind: str, text: str | None) -> Any:
         if kind == "datetime":
             from .literals import parse_datetime
 
-            return parse_datetime(text).replace(tzinfo=dt.timezone.utc)
+            return parse_datetime(text).replace(tzinfo=dt.UTC)
     except (ValueError, TypeError):
         return None
     return str(text)
@@ -130,7 +130,7 @@ def _parameter_text(kind: str, value: Any) -> str:
         return "true" if value else "false"
     if kind == "datetime" and isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return f"datetime({value.isoformat()})"
     return str(value)
 

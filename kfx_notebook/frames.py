@@ -428,22 +428,6 @@ def completion_errors(names: list[str], rows: list) -> tuple[list[dict], list[st
     return errors, seen
 
 
-def frame_from_v2(body: bytes | str):
-    """Raw v2 query response -> (DataFrame of the first PrimaryResult, column types, completion facts).
-
-    Raises ResultTruncatedError when Kusto cut the result (inline OneApiErrors, a
-    QueryCompletionInformation row with Level < 4, or DataSetCompletion errors), and
-    KustoQueryError for any other inline error. Raising, not warning: a cell that goes on
-    with a silently partial frame is the pain this project exists to remove.
-    """
-
-    # Parsing makes millions of containers; a cyclic-GC pass every few thousand of them costs
-    # more than the parse itself (measured: about a third of the time at 100k rows). None of
-    # them can form a cycle, so the collector is paused for the call and restored after.
-    with _gc_paused():
-        return frame_from_v2_frames(decode_json(body))
-
-
 def decode_json(body: bytes | str):
     """Response bytes -> Python objects with msgspec: measured on a 100 MB v2 body, 1.5x the
     speed of json and a lower peak (no decoded copy of the body; orjson was fast but builds a
@@ -461,6 +445,10 @@ def decode_json(body: bytes | str):
 
 
 class _gc_paused:
+    """Parsing makes millions of containers; a cyclic-GC pass every few thousand of them costs more
+    than the parse itself (measured: about a third of the time at 100k rows). None of them can form
+    a cycle, so the collector is paused while they are made and restored after."""
+
     def __enter__(self):
         import gc
 
@@ -475,7 +463,14 @@ class _gc_paused:
 
 
 def frame_from_v2_frames(frames: list):
-    """Like frame_from_v2 for an already JSON-decoded frame list, which it consumes (empties)."""
+    """A JSON-decoded v2 query response (which it consumes: empties) -> (DataFrame of the first
+    PrimaryResult, column types, completion facts).
+
+    Raises ResultTruncatedError when Kusto cut the result (inline OneApiErrors, a
+    QueryCompletionInformation row with Level < 4, or DataSetCompletion errors), and
+    KustoQueryError for any other inline error. Raising, not warning: a cell that goes on
+    with a silently partial frame is the pain this project exists to remove.
+    """
     if isinstance(frames, dict) and "error" in frames:
         _code, message = _error_text(frames)
         raise KustoQueryError(f"Kusto refused the query: {message[:300]}", code=_code or None)

@@ -1,7 +1,7 @@
 """The JSON text an input binding hands a Python function: rows -> an indented JSON array.
 
 The extension serializes the first result table with Newtonsoft (Formatting.Indented,
-two spaces, non-ASCII kept) and the Python worker receives that string (spec §5): `[]`
+two spaces, non-ASCII kept) and the Python worker receives that string (a generic binding: str): `[]`
 when empty, an array even for one row. Values render as Newtonsoft renders the .NET
 types the Kusto client returns: datetime ISO 8601 UTC with up to 7 fraction digits and
 trailing zeros trimmed, timespan as `[-][d.]hh:mm:ss[.fffffff]`, decimal and numbers as

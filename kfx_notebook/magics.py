@@ -220,7 +220,7 @@ class KustoMagics(Magics, Configurable):
             host = self.host()
             binding = run.apply_defaults(parsed, host.defaults)
             namespace = self._namespace(local_ns)
-            value = self._evaluate(cell, local_ns)
+            value = self._evaluate(parsed.options.code, local_ns)
             result = run.run_output(binding, host, value, namespace=namespace,
                                     query=_query(parsed.options, namespace), dry_run=parsed.options.dry_run)
         except KfxError as exc:
@@ -234,7 +234,6 @@ class KustoMagics(Magics, Configurable):
             if result.receipt.path is IngestPath.FELL_BACK:
                 self._note("streaming was not possible, so the rows were queued; the deployed binding (1.0.13) "
                            "reports success at this point without waiting for the queued ingestion's status")
-        return None
 
     def _evaluate(self, code: str, local_ns) -> Any:
         """Run the cell's Python in the notebook namespace; the last expression's value is returned."""
@@ -264,9 +263,8 @@ class KustoMagics(Magics, Configurable):
 
 def _query(options, namespace) -> dict | None:
     """The stand-in for the HTTP query string: --query, else a `query` dict in the namespace."""
-    value = getattr(options, "query", None)
-    if value is not None:
-        return value
+    if options.query is not None:
+        return options.query
     query = namespace.get("query")
     return query if isinstance(query, dict) else None
 

@@ -1,6 +1,7 @@
 """What a function returns -> rows -> the exact bytes the Kusto output binding would ingest.
 
-The rule it keeps: reproduce the host and the extension (spec/bindings.md §9), quirks included,
+The rule it keeps: reproduce the host and the extension (KustoAsyncCollector in
+github.com/Azure/Webjobs.Extensions.Kusto), quirks included,
 and say so in a warning line instead of fixing them. Pure: pandas is imported only inside
 `records_from_frame`, and only when a DataFrame is handed in.
 """
@@ -156,7 +157,7 @@ def _object_cell(value):
 # -- what the host does with a function's return (ReadAsEnumerable) ------------------------------
 
 def rows_from_return(value, *, language: str = "python") -> Rows:
-    """A function's return value -> the rows the extension collects (spec §9.5), nulls skipped."""
+    """A function's return value -> the rows the extension collects (one per array item), nulls skipped."""
     if language not in (*OUT_OF_PROCESS, "csharp"):
         raise ValueError(f"language must be one of {', '.join((*OUT_OF_PROCESS, 'csharp'))}, not {language!r}")
     warnings: list[str] = []

@@ -82,7 +82,7 @@ class Host:
     the deployed binding would do differently; `activity(what)` wraps each slow step (a progress bar).
     """
 
-    settings: "Settings"
+    settings: Settings
     defaults: Defaults = Defaults()
     note: Callable[[str], None] = _ignore
     embedded_fallback: bool = False
@@ -105,7 +105,7 @@ class Host:
 class Connection:
     """A binding's backend, a secret-free description of it, and the secrets never to show."""
 
-    backend: "Backend"
+    backend: Backend
     where: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
@@ -177,7 +177,7 @@ def scrubbed(secrets: tuple[str, ...] | list[str], request_id: str | None = None
 class InputRun:
     """What an input binding run got: the DataFrame (its attrs say how it was made) and where from."""
 
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     database: str
     query: str
     parameters: Mapping[str, str]
@@ -238,8 +238,8 @@ class OutputRun:
 
     outcome: Outcome
     resolved: bindings.ResolvedOutput
-    payload: "Payload"
-    receipt: "IngestReceipt | None" = None
+    payload: Payload
+    receipt: IngestReceipt | None = None
     where: str | None = None
 
 

@@ -158,15 +158,6 @@ class ConnectionString:
     def __str__(self) -> str:
         return mask_connection_string(self._text)
 
-    @property
-    def is_local(self) -> bool:
-        """True for the embedded database (`local` or `local:<path>.duckdb`)."""
-        return self.data_source == "local" or self.data_source.startswith("local:")
-
-    @property
-    def secrets(self) -> list[str]:
-        return [v for k, v in self.keywords.items() if _BY_WORD[_norm(k)].secret and v]
-
 
 def parse_connection_string(text: str) -> ConnectionString:
     """Parse a Kusto connection string; a SettingError says which keyword or position is wrong, never the text."""

@@ -74,7 +74,7 @@ def test_function_json_has_only_what_is_set_and_always_connection():
                                       "tableName": "Orders", "connection": "KustoConnectionString"}
 
 
-# -- validation: the extension's indexing checks (spec §6) ---------------------------------------
+# -- validation: the extension's indexing checks ------------------------------------------------
 
 @pytest.mark.parametrize("changes, message", [
     pytest.param({"connection": None}, "Value cannot be null. (Parameter 'Connection')",

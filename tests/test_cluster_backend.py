@@ -100,7 +100,7 @@ def test_fast_converter_keeps_every_value_the_sdk_converter_loses(server):
     assert f["dec"][0] == Decimal("123.4500000000000000000000001")
     assert f["b"].isna()[1] and str(f["b"].dtype) == "boolean"
     assert f["ts"][0] == -timedelta(days=1, seconds=0.5)
-    # the SDK path, kept for comparison, shows the pitfalls of spec §12
+    # the SDK path, kept for comparison, shows its converter's pitfalls
     assert s["b"][1] is False or s["b"][1] == False
     assert s["ts"][0] != f["ts"][0]
     assert fast.column_types == [("l", "long"), ("dec", "decimal"), ("b", "bool"), ("ts", "timespan")]

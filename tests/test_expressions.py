@@ -1,4 +1,4 @@
-"""Binding expressions and the @k=v grammar, row by row against spec/bindings.md §2-§3."""
+"""Binding expressions and the @k=v grammar, row by row against the extension's ParseParameters and the host's template parser."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from kfx_notebook.expressions import (
 )
 from kfx_notebook.settings import Settings
 
-# -- §2: every row of the spec's table ----------------------------------------------------------
+# -- the @k=v grammar, row by row --------------------------------------------------------------
 
 GRAMMAR = [
     pytest.param("", {}, id="an-empty-string-gives-no-parameters"),
@@ -63,7 +63,7 @@ def test_e1_keeps_the_original_missing_space():
     assert '"@param1=null,@param2=param2".To specify' in E1
 
 
-# -- §3: binding expressions ---------------------------------------------------------------------
+# -- binding expressions -------------------------------------------------------------------------
 
 def test_name_resolves_from_the_namespace_and_is_recorded_as_used():
     r = resolve("@region={region}", namespace={"region": "EU"}, property="kqlParameters")

@@ -18,7 +18,7 @@ from kfx_notebook.kusto_types import TYPES
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-# -- wire values, as a Kusto server encodes them (spec/kusto-rest.md §5) -------------------------
+# -- wire values, as a Kusto server encodes them (learn.microsoft.com/kusto/api/rest/response-v2) -------------------------
 
 def _ts_text(ns: int) -> str:
     sign, ns = ("-", -ns) if ns < 0 else ("", ns)
@@ -180,8 +180,12 @@ def _v2(rows, extra=()):
                        {"FrameType": "DataSetCompletion", "HasErrors": False}])
 
 
+def _frame_from_v2(body: bytes):
+    return frames.frame_from_v2_frames(frames.decode_json(body))
+
+
 def test_frame_from_v2_reads_the_primary_result():
-    frame, columns, completion = frames.frame_from_v2(_v2([[1], [2]]).encode())
+    frame, columns, completion = _frame_from_v2(_v2([[1], [2]]).encode())
     assert frame["x"].tolist() == [1, 2] and columns == [("x", "long")]
     assert completion == {"rows": 2, "truncated": False}
 
@@ -192,14 +196,14 @@ def test_truncation_in_completion_information_raises_with_the_numbers():
            "Rows": [[2, "LimitsExceeded", json.dumps({"Text": "exceeded the internal record count limit 500000 "
                                                               "(E_QUERY_RESULT_SET_TOO_LARGE)."})]]}
     with pytest.raises(ResultTruncatedError) as info:
-        frames.frame_from_v2(_v2([[1]], [qci]))
+        _frame_from_v2(_v2([[1]], [qci]))
     assert (info.value.rows, info.value.limit) == (1, 500000)
     assert "500000" in str(info.value) and "notruncation" in info.value.hint
 
 
 def test_other_inline_errors_raise_query_errors():
     with pytest.raises(KustoQueryError, match="boom"):
-        frames.frame_from_v2(_v2([[1], {"OneApiErrors": [{"error": {"code": "General", "@message": "boom"}}]}]))
+        _frame_from_v2(_v2([[1], {"OneApiErrors": [{"error": {"code": "General", "@message": "boom"}}]}]))
 
 
 def test_import_stays_light():

@@ -1,4 +1,4 @@
-"""What a function returns -> rows -> exact bytes (spec/bindings.md §9); DataFrames round-trip via Kusto."""
+"""What a function returns -> rows -> exact bytes (the extension's KustoAsyncCollector); DataFrames round-trip via Kusto."""
 
 from __future__ import annotations
 

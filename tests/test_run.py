@@ -79,9 +79,8 @@ def test_errors_leave_the_runner_without_the_connections_secrets(tmp_path):
     with pytest.raises(KfxError) as caught:
         run.connect(run.apply_defaults(parsed("r --database Db"), host.defaults), host)
     assert secret not in f"{caught.value} {caught.value.hint} {caught.value.args}"
-    with pytest.raises(KfxError) as caught:
-        with run.scrubbed([secret], "rid;1"):
-            raise KfxError(f"the server said {secret}", hint=f"not {secret}")
+    with pytest.raises(KfxError) as caught, run.scrubbed([secret], "rid;1"):
+        raise KfxError(f"the server said {secret}", hint=f"not {secret}")
     assert secret not in str(caught.value) and caught.value.request_id == "rid;1"
 
 

@@ -43,7 +43,6 @@ def test_a_full_cluster_string():
     assert parsed.database == "Samples"
     assert parsed.keywords["AAD Federated Security"] == "true"
     assert parsed.keywords["Application Key"] == SECRET
-    assert not parsed.is_local
 
 
 def test_a_bare_url_is_the_data_source():
@@ -57,7 +56,7 @@ def test_a_bare_url_is_the_data_source():
 ])
 def test_the_embedded_database(text, source):
     parsed = parse_connection_string(text)
-    assert parsed.data_source == source and parsed.is_local
+    assert parsed.data_source == source
 
 
 def test_quoted_values_may_hold_semicolons_and_are_still_masked():

@@ -33,7 +33,8 @@ CONVERTERS = ("fast", "sdk")
 _CREDENTIAL_KEYWORDS = ("Application Client Id", "Application Key", "User ID", "Password", "User Token",
                         "Application Token", "Application Certificate Thumbprint",
                         "Application Certificate Blob")
-# Options whose value the SDK needs as a timedelta (a string crashes it before sending; spec §3).
+# Options whose value the SDK needs as a timedelta (azure-kusto-data 6 adds it to a timedelta before
+# sending, so a string raises TypeError).
 _TIMESPAN_OPTIONS = ("servertimeout",)
 _POSITION = (re.compile(r"Line:\s*(\d+),\s*Position:\s*(\d+)", re.IGNORECASE),
              re.compile(r"\[line:position=(\d+):(\d+)\]", re.IGNORECASE))
@@ -57,7 +58,8 @@ def is_loopback(url: str) -> bool:
 
 
 def dm_endpoint(url: str) -> str:
-    """The data-management URL: `ingest-` after `://` for real clusters, loopback unchanged (quirk 19)."""
+    """The data-management URL: `ingest-` inserted after `://` as the extension does for real clusters (even
+    for an IP host), loopback unchanged so the emulator and `kfx-notebook serve` keep working."""
     if is_loopback(url):
         return url
     scheme, sep, rest = url.partition("://")
@@ -105,7 +107,8 @@ class ClusterBackend:
     """A Kusto endpoint reached through azure-kusto-data / -ingest 6.0.4.
 
     ``converter="fast"`` parses the response bytes with kfx_notebook.frames; ``"sdk"`` uses the
-    SDK's ``dataframe_from_result_table`` (kept for comparison; it loses values, spec §12).
+    SDK's ``dataframe_from_result_table`` (kept for comparison; it loses values: longs above 2**53 in a
+    column with a null, decimal precision, the sign of a negative timespan with a day part).
     """
 
     def __init__(self, connection_string: str, identity: str | None = None, converter: str = "fast"):

@@ -6,7 +6,7 @@ by `literal` (ASCII only: named escapes for quote, backslash and line breaks, `\
 so neither a line break nor a Unicode escape that javac reads before lexing can end a literal or a
 comment early), every name as a derived, validated identifier; element names from the binding
 table's Java column — including the library's misspelt `ingestionTyoe`, with a comment that it
-matches no host property (spec §14 #8). Text only, deterministic.
+matches no host property (so the host ingests managed whatever it says). Text only, deterministic.
 """
 
 from __future__ import annotations

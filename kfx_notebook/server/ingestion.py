@@ -1,7 +1,7 @@
 """The Azure-Storage-compatible side of queued ingestion: blobs, queues, and the ingestor.
 
 Just enough of Blob and Queue storage for the unmodified azure-storage-blob/-queue clients
-the Kusto ingest SDK uses (spec/kusto-rest.md §10): block-blob PUT (single shot or
+the Kusto ingest SDK uses (azure-kusto-ingest's queued flow): block-blob PUT (single shot or
 blocks + block list), queue message POST, GET (peek or receive) and DELETE. One rule: a
 message posted to the ingestion queue is ingested before the POST returns (real Kusto
 batches for minutes; a notebook wants rows now), and its outcome is recorded where the

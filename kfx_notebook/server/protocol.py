@@ -71,7 +71,8 @@ class BadRequest(Exception):
 
 @dataclass(frozen=True)
 class ErrorKind:
-    """How one kind of engine error goes on the wire (spec/kusto-rest.md §7)."""
+    """How one kind of engine error goes on the wire: HTTP status and OneApiError code
+    (https://learn.microsoft.com/kusto/api/rest/response-v2)."""
 
     code: str | None          # None: the exception's own .code
     type_name: str
@@ -270,7 +271,7 @@ class Protocol:
         q = parse_query_request(request, self.default_database)
         try:
             column_types, rows = self._rows(q)
-        except ResultTruncatedError as exc:  # Kusto reports this inside a 200 reply (spec §4)
+        except ResultTruncatedError as exc:  # Kusto reports this inside a 200 reply
             return Reply(200, truncated_v2(exc, q.client_request_id))
         return Reply(200, wire.v2_response(column_types, rows, client_request_id=q.client_request_id))
 

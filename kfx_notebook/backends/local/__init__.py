@@ -9,7 +9,7 @@ anything else runs on it.
 
 Modules: engine (the only duckdb_kql importer), sealed (DuckDB locked to its own tables),
 results (DuckDB -> pandas), catalog (metadata), commands (management commands),
-ingest (formats, mappings, DataFrames).
+ingest (formats, mappings, DataFrames); Kusto literal text is parsed by kfx_notebook.literals.
 """
 
 from __future__ import annotations
