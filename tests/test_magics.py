@@ -280,10 +280,10 @@ def test_settings_precedence_connection_strings_then_values_then_environment(she
     a, b, c = (str(tmp_path / f"{n}.duckdb") for n in "abc")
     monkeypatch.setenv("Conn", f"Data Source=local:{c}")
     (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"Conn": f"Data Source=local:{b}"}}))
-    frame, _, _ = shell.capture("%%kusto_input r --database D --connection Conn\n.show databases")
-    assert frame["PersistentStorage"].iloc[0] == b if len(frame) else True
     _, out, _ = shell.capture("%%kusto_input r --database D --connection Conn\n.create-merge table T (x:long)")
     assert "local (" + b in out
+    frame, _, _ = shell.capture("%%kusto_input r --database D --connection Conn\n.show databases")
+    assert frame["PersistentStorage"].tolist() == [b]
     (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"Conn": f"Data Source=local:{b}"},
                                                               "ConnectionStrings": {"Conn": f"Data Source=local:{a}"}}))
     _, out, _ = shell.capture("%%kusto_input r --database D --connection Conn\n.create-merge table T (x:long)")
