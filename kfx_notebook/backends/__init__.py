@@ -120,7 +120,7 @@ def backend_for(connection_string: str, identity: str | None = None, converter: 
 
 
 def clear_cache() -> None:
-    """Forget every cached cluster backend (tests, and %config changes of the settings file).
+    """Forget every cached cluster backend, so the next `backend_for` opens new ones (tests, the demo).
 
     Embedded databases stay until their `close()`: the in-memory one is shared by the process, and
     a database file may be attached only once.
