@@ -8,6 +8,7 @@ import string
 
 import pytest
 
+from kfx_notebook.backends import IngestPath
 from kfx_notebook.backends.cluster import ClusterBackend
 from kfx_notebook.errors import IngestionError, UnknownEntityError
 from kfx_notebook.server import LocalServer
@@ -30,7 +31,7 @@ def count(backend) -> int:
 def test_managed_streams_a_small_payload(served):
     _, backend = served
     receipt = backend.ingest("Db", "T", b'{"a": 1}', data_format="json")
-    assert (receipt.path, receipt.status, receipt.rows) == ("streaming", "Succeeded", 1)
+    assert (receipt.path, receipt.status, receipt.rows) == (IngestPath.STREAMING, "Succeeded", 1)
     assert count(backend) == 1
 
 
@@ -39,7 +40,7 @@ def test_managed_falls_back_to_queued_above_the_streaming_limit(served):
     rng = random.Random(7)  # incompressible text, so the gzipped body stays over 4 MiB
     rows = [json.dumps({"a": i, "s": "".join(rng.choices(string.ascii_letters, k=150))}) for i in range(60_000)]
     receipt = backend.ingest("Db", "T", "\n".join(rows).encode(), data_format="multijson")
-    assert receipt.path == "fell back to queued"
+    assert receipt.path is IngestPath.FELL_BACK
     assert count(backend) == 60_000
 
 
@@ -48,7 +49,7 @@ def test_queued_status_is_found_however_many_came_before(served):
     for i in range(40):  # more than a queue peek (32) can see
         receipt = backend.ingest("Db", "T", b'{"a": %d}' % i, data_format="json", ingestion_type="queued",
                                  properties=FAST_POLL)
-        assert (receipt.path, receipt.status) == ("queued", "Succeeded"), i
+        assert (receipt.path, receipt.status) == (IngestPath.QUEUED, "Succeeded"), i
     assert count(backend) == 40
 
 
