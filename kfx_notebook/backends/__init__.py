@@ -13,10 +13,10 @@ Imports nothing heavy; the chosen backend module loads its engine on first use.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class QueryResult:
     """The first result table of a query or management command."""
 
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     column_types: list[tuple[str, str]]   # (column name, Kusto type) in order
     database: str
     elapsed: float = 0.0                   # seconds
@@ -67,7 +67,7 @@ class Backend(Protocol):
               options: Mapping[str, Any] | None = None, request_id: str | None = None) -> QueryResult:
         """Run KQL (or, when ``text.lstrip()`` starts with ``.``, a management command)."""
 
-    def ingest(self, database: str, table: str, data: "bytes | pd.DataFrame", *, data_format: str,
+    def ingest(self, database: str, table: str, data: bytes | pd.DataFrame, *, data_format: str,
                mapping_ref: str | None = None, ingestion_type: str = "managed",
                properties: Mapping[str, str] | None = None) -> IngestReceipt:
         """Ingest ``data`` (the bytes a binding would send, or a DataFrame) into ``table``."""
