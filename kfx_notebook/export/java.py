@@ -97,7 +97,7 @@ def _function(function) -> list[str]:
     var = parameter(b)
     if b.ingestion_type and b.ingestion_type.strip().lower() != "managed":
         lines.append("    // ingestionTyoe (sic) is the Java annotation's element; it matches no host property, so the "
-                     "host ingests managed anyway (bindings spec, section 14 #8).")
+                     "host ingests managed anyway.")
     return lines + [f"    public {returns} {method}(", f"            {trigger},",
                     f"            {annotation('KustoOutput', b)} OutputBinding<String> {var},",
                     "            final ExecutionContext context) {",
