@@ -290,7 +290,7 @@ def _read_cells(cells: list[Cell], defaults: Defaults) -> _Cells:
                                    f"({found.inputs[binding.name][0].id} and {cell.id})",
                                    hint="Give each input cell its own NAME.")
             found.inputs[binding.name] = (cell, binding)
-        elif not getattr(parsed.options, "dry_run", False):   # a dry run shows a payload; it is no function
+        elif not parsed.options.dry_run:   # a dry run shows a payload; it is no function
             found.outputs.append((cell, binding, body, tag))
     return found
 
