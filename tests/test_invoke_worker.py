@@ -279,4 +279,4 @@ def test_an_app_venv_without_the_worker_library_is_named_with_the_fix(tmp_path):
     subprocess.run([python, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True)
     with pytest.raises(KfxError, match=r"the app's \.venv .* lacks the worker library") as caught:
         invoke(tmp_path, "echo", worker=True)
-    assert "pip install azure-functions-runtime==" in caught.value.hint
+    assert 'pip install "azure-functions-runtime==1.3.0" "grpcio>=' in caught.value.hint

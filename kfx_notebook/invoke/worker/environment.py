@@ -74,8 +74,9 @@ def _bin(env: Path, name: str) -> Path:
 def _check(python: Path, where: str) -> None:
     probe = subprocess.run([str(python), "-c", _PROBE], capture_output=True, text=True, timeout=120, check=False)
     if probe.returncode != 0:
-        raise KfxError(f"{where} lacks the worker library or gRPC ({probe.stderr.strip().splitlines()[-1:]})",
-                       hint=f"Install them into it: pip install {' '.join(WORKER_PACKAGES)}")
+        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+        raise KfxError(f"{where} lacks the worker library or gRPC ({last})",
+                       hint="Install them into it: pip install " + " ".join(f'"{p}"' for p in WORKER_PACKAGES))
     version = tuple(int(p) for p in probe.stdout.split("."))
     if version[:2] < MIN_PYTHON:
         raise KfxError(f"{where} is Python {probe.stdout.strip()}; the worker needs >= "
