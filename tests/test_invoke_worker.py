@@ -280,3 +280,11 @@ def test_an_app_venv_without_the_worker_library_is_named_with_the_fix(tmp_path):
     with pytest.raises(KfxError, match=r"the app's \.venv .* lacks the worker library") as caught:
         invoke(tmp_path, "echo", worker=True)
     assert 'pip install "azure-functions-runtime==1.3.0" "grpcio>=' in caught.value.hint
+
+
+@pytest.mark.parametrize("module", ["grpc", "google"])
+def test_without_grpc_or_protobuf_the_error_names_the_worker_extra(module):
+    from kfx_notebook.extras import missing_extra
+
+    error = missing_extra(ModuleNotFoundError(f"No module named '{module}'", name=module))
+    assert "invoke --worker" in error.message and 'pip install "kfx-notebook[worker]"' in error.hint

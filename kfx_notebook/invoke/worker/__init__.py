@@ -22,15 +22,6 @@ from ...errors import BindingError, KfxError
 TIMER_DATA = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False}
 
 
-def _require_grpc() -> None:
-    try:
-        import google.protobuf  # noqa: F401
-        import grpc  # noqa: F401
-    except ModuleNotFoundError:
-        raise KfxError("invoke --worker needs grpcio and protobuf, which are not installed",
-                       hint='pip install "kfx-notebook[worker]"') from None
-
-
 def _failed(what: str, result, secrets: list[str]) -> KfxError | None:
     from ...display import scrub
     from .rpc import protos
@@ -117,7 +108,10 @@ def invoke_in_worker(app_dir: str | Path, function: str, route: dict[str, str] |
                      connection_string: str | None = None, method: str | None = None,
                      headers: dict[str, str] | None = None, python: str | None = None):
     """As kfx_notebook.invoke.invoke, with the function run by the real worker in a child process."""
-    _require_grpc()
+    from ...extras import require
+
+    require("grpc")
+    require("google.protobuf")
     from ...display import scrub
     from .. import InvokeResult, fulfil
     from ..library import app_script
