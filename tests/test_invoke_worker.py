@@ -192,10 +192,18 @@ def test_a_list_output_is_sent_as_json_and_ingested_with_its_dates_as_written(bo
     assert _tables(connections[way])["Events"] == EVENTS
 
 
-@pytest.mark.parametrize("way", WAYS)
-def test_a_string_output_has_its_dates_reparsed_as_the_host_does(both, way, monkeypatch):
+@pytest.fixture
+def utc_host(monkeypatch):
+    """The host's zone (this process's, which re-parses the worker's strings) set to UTC, then restored."""
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_a_string_output_has_its_dates_reparsed_as_the_host_does(both, way, utc_host):
     run, connections = both
     result = run(way, "as_text", body=json.dumps(EVENTS))
     assert result.headers["Content-Type"] == "text/plain; charset=utf-8"
