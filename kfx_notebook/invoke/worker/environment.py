@@ -12,6 +12,7 @@ with the same inputs reuse it.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -21,6 +22,11 @@ import sys
 from pathlib import Path
 
 from ...errors import KfxError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock between concurrent first calls
+    fcntl = None
 
 WORKER_PACKAGES = ("azure-functions-runtime==1.3.0", "grpcio>=1.60", "protobuf>=5.26")
 MIN_PYTHON = (3, 13)
@@ -98,15 +104,31 @@ def worker_python(app_dir: Path, python: str | None = None, say=print) -> Path:
     env = cache_root() / "worker-envs" / key[:16]
     if (env / _READY).exists():
         return _bin(env, "python")
-    shown = "requirements.txt + " if text else ""
+    env.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(env.parent / f"{env.name}.lock"):  # another process may be creating the same one
+        if not (env / _READY).exists():
+            _create(env, interpreter, version, requirements if text else None, say)
+            (env / _READY).write_text(key + "\n")
+    return _bin(env, "python")
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "w") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _create(env: Path, interpreter: str, version: tuple[int, ...], requirements: Path | None, say) -> None:
+    shown = "requirements.txt + " if requirements else ""
     say(f"creating the worker environment {env} with Python {'.'.join(map(str, version))} from {shown}"
         f"{' '.join(WORKER_PACKAGES)} (once; later calls reuse it)")
     shutil.rmtree(env, ignore_errors=True)
-    env.parent.mkdir(parents=True, exist_ok=True)
     try:
         subprocess.run([interpreter, "-m", "venv", str(env)], check=True, capture_output=True, text=True)
         args = [str(_bin(env, "python")), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        if text:
+        if requirements:
             args += ["-r", str(requirements)]
         subprocess.run([*args, *WORKER_PACKAGES], check=True, capture_output=True, text=True)
     except subprocess.CalledProcessError as exc:
@@ -115,5 +137,3 @@ def worker_python(app_dir: Path, python: str | None = None, say=print) -> Path:
         raise KfxError(f"creating the worker environment failed: {last[0]}",
                        hint="Check the app's requirements.txt installs on Python "
                             f"{'.'.join(map(str, version))} (pip install -r requirements.txt).") from None
-    (env / _READY).write_text(key + "\n")
-    return _bin(env, "python")
