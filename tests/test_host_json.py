@@ -31,15 +31,6 @@ DATES = [
 ]
 
 
-@pytest.fixture
-def utc_host(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 @pytest.mark.parametrize(("sent", "written"), DATES)
 def test_a_string_is_rewritten_exactly_when_newtonsoft_parses_it_as_a_date(sent, written, utc_host):
     assert reparse_dates(sent) == written

@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -190,16 +189,6 @@ def test_a_list_output_is_sent_as_json_and_ingested_with_its_dates_as_written(bo
     assert result.status == 201 and result.headers["Content-Type"] == "application/json"  # no charset added
     assert [(r.rows, r.table) for r in result.ingested] == [(2, "Events")]
     assert _tables(connections[way])["Events"] == EVENTS
-
-
-@pytest.fixture
-def utc_host(monkeypatch):
-    """The host's zone (this process's, which re-parses the worker's strings) set to UTC, then restored."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.parametrize("way", WAYS)
