@@ -16,6 +16,8 @@ EXTRAS = {
     "nbconvert": ("nbconvert", "nbconvert", "jupyter nbconvert --to kusto_functions"),
     "ipywidgets": ("widgets", "ipywidgets", "the --interactive form"),
     "matplotlib": ("charts", "matplotlib", "drawing a query's `| render` chart"),
+    "grpc": ("worker", "grpcio", "invoke --worker (kfx-notebook's side of the host<->worker protocol)"),
+    "google.protobuf": ("worker", "protobuf", "invoke --worker (the host<->worker messages)"),
 }
 
 

@@ -1,76 +1,128 @@
-"""The JSON text an input binding hands a Python function: rows -> an indented JSON array.
+"""The JSON text an input binding hands a Python function: rows -> Newtonsoft's indented JArray text.
 
-The extension serializes the first result table with Newtonsoft (Formatting.Indented,
-two spaces, non-ASCII kept) and the Python worker receives that string (a generic binding: str): `[]`
-when empty, an array even for one row. Values render as Newtonsoft renders the .NET
-types the Kusto client returns: datetime ISO 8601 UTC with up to 7 fraction digits and
-trailing zeros trimmed, timespan as `[-][d.]hh:mm:ss[.fffffff]`, decimal and numbers as
-JSON numbers, dynamic as nested JSON, guid as a string. Pure: pandas imported inside.
+The extension builds a JArray of the first result table and passes `JArray.ToString()`
+(WEK `src/Bindings/KustoQueryConverters.cs`): Newtonsoft's indented writer, two spaces,
+`"name": value`, `[]` / `{}` when empty, an array even for one row, non-ASCII kept, only
+`"`, `\\`, control characters and U+0085/U+2028/U+2029 escaped. Values are written as
+Newtonsoft writes the .NET values the Kusto client returns: datetime ISO 8601 UTC with up
+to 7 fraction digits (100 ns ticks, trailing zeros trimmed), timespan as
+`[-][d.]hh:mm:ss[.fffffff]`, real as .NET's shortest round-trip text (`1.0`, `1E+15`),
+decimal with all its digits, NaN/Infinity as strings, dynamic as nested JSON, guid as a
+string. The rule it keeps: the text is built by this module's writer, never by
+`json.dumps` (which writes a float's repr and would drop decimal digits). Pure.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import math
 from typing import Any
 
 from .literals import format_timespan
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
+            "\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
-def format_datetime(value: dt.datetime) -> str:
+
+def format_datetime(value: dt.datetime, ticks: int | None = None) -> str:
+    """A UTC datetime as Newtonsoft writes a DateTime of kind Utc; `ticks` (0..9999999) overrides the fraction."""
     if value.tzinfo is not None:
         value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{value.microsecond:06d}0".rstrip("0")
+    fraction = f"{value.microsecond * 10 if ticks is None else ticks:07d}".rstrip("0")
     return f"{text}.{fraction}Z" if fraction else f"{text}Z"
 
 
-def json_value(value: Any) -> Any:
-    """One cell -> the JSON value Newtonsoft would write for it."""
+def format_double(value: float) -> str:
+    """A double as Newtonsoft writes it: .NET's shortest round-trip text, with `.0` on integral values."""
+    if math.isnan(value):
+        return '"NaN"'
+    if math.isinf(value):
+        return '"Infinity"' if value > 0 else '"-Infinity"'
+    sign, digits, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
+    digits_text = "".join(map(str, digits)) or "0"
+    power = len(digits_text) - 1 + exponent  # the decimal exponent of the first digit
+    prefix = "-" if sign else ""
+    if value != 0 and (power >= 15 or power < -4):
+        mantissa = digits_text[0] + (f".{digits_text[1:]}" if len(digits_text) > 1 else "")
+        return f"{prefix}{mantissa}E{'+' if power >= 0 else '-'}{abs(power):02d}"
+    text = format(decimal.Decimal(repr(abs(value))), "f")
+    return f"{prefix}{text}" if "." in text else f"{prefix}{text}.0"
+
+
+def _string(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ch < " ":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _scalar(value: Any) -> str:
     import pandas as pd
 
     if value is None:
-        return None
-    if isinstance(value, (dict, list)):
-        return value
-    if isinstance(value, (str, bool)):
-        return value
-    if value is pd.NaT or (not isinstance(value, (int, decimal.Decimal)) and pd.isna(value)):
-        return None  # a pandas null: float64 and str columns hold nulls as NaN
-    if isinstance(value, pd.Timestamp):
-        return format_datetime(value.to_pydatetime())
-    if isinstance(value, dt.datetime):
-        return format_datetime(value)
-    if isinstance(value, pd.Timedelta):
-        return format_timespan(value.to_pytimedelta())
-    if isinstance(value, dt.timedelta):
-        return format_timespan(value)
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, decimal.Decimal):
-        return _DecimalNumber(value)
+        if not value.is_finite():
+            return _string(str(value))
+        return format(value, "f")
+    if isinstance(value, float):
+        return format_double(value)
+    if value is pd.NaT or (hasattr(value, "dtype") and pd.isna(value)):
+        return "null"  # a pandas null: float64 and str columns hold nulls as NaN
+    if isinstance(value, pd.Timestamp):
+        return _string(format_datetime(value.to_pydatetime(warn=False), (value.value % 1_000_000_000) // 100))
+    if isinstance(value, dt.datetime):
+        return _string(format_datetime(value))
+    if isinstance(value, pd.Timedelta):
+        return _string(format_timespan(value.to_pytimedelta()))
+    if isinstance(value, dt.timedelta):
+        return _string(format_timespan(value))
     if hasattr(value, "item"):  # numpy scalars
-        return json_value(value.item())
-    if isinstance(value, float) and math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value if isinstance(value, (int, float)) else str(value)
+        return _scalar(value.item())
+    return _string(str(value))
 
 
-class _DecimalNumber(float):
-    """A decimal written as its exact digits (json writes float subclasses with repr)."""
+def _cell(value: Any) -> Any:
+    """A pandas NaN (float or object column) is a null; everything else as it is."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
 
-    def __new__(cls, value: decimal.Decimal):
-        obj = super().__new__(cls, float(value))
-        obj.text = format(value.normalize(), "f") if value == value.to_integral() else str(value.normalize())
-        return obj
 
-    def __repr__(self) -> str:
-        return self.text
+def write_indented(value: Any, depth: int = 0) -> str:
+    """A JSON value (dicts, lists, scalars) as Newtonsoft's Formatting.Indented writes it."""
+    pad, inner = "  " * depth, "  " * (depth + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{_string(str(k))}: {write_indented(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        items = [f"{inner}{write_indented(v, depth + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return _scalar(value)
 
 
 def rows_json(frame) -> str:
     """A DataFrame (a query result) -> the string a Python function's input binding receives."""
-    columns = list(frame.columns)
-    records = [{name: json_value(v) for name, v in zip(columns, row)}
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns]
+    records = [{name: (None if value is pd.NaT else _cell(value)) for name, value in zip(columns, row)}
                for row in frame.itertuples(index=False, name=None)]
-    return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
+    return write_indented(records)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 
@@ -45,3 +47,13 @@ def azure_functions_node():
         except OSError:          # another run got there first: use its copy
             shutil.rmtree(fresh, ignore_errors=True)
     return folder / "node_modules"
+
+
+@pytest.fixture
+def utc_host(monkeypatch):
+    """The host's zone (this process's: it re-parses a worker's date strings) set to UTC, then restored."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

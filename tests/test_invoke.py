@@ -90,12 +90,15 @@ def test_function_cell_runs_on_its_input_and_ingests_its_value(world):
     assert world["backend"].query("Shop", "Cheap").frame.to_dict("records") == [{"Name": "A", "Rounded": 2}]
 
 
-def test_output_set_to_a_dict_is_refused_as_the_worker_would(world, tmp_path):
+def test_output_set_to_a_list_is_sent_as_json_as_the_worker_does(world, tmp_path):
     app = world["apps"]["products"]
     text = (app / "function_app.py").read_text().replace("sink.set(json.dumps(body))", "sink.set(body)")
     (app / "function_app.py").write_text(text)
-    with pytest.raises(BindingError, match="only str or bytes"):
-        invoke(app, "add_orders", body='{"Id": 1}')
+    result = invoke(app, "add_orders", body='[{"Id": 1, "Product": "2024-01-01T00:00:00.0000000Z"}]')
+    assert [(r.rows, r.table) for r in result.ingested] == [(1, "Orders")]
+    # json kept: the host re-parses dates only in a string output
+    assert world["backend"].query("Shop", "Orders").frame.to_dict("records") == [
+        {"Id": 1, "Product": "2024-01-01T00:00:00.0000000Z"}]
 
 
 def test_unknown_function_lists_the_names(world):

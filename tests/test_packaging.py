@@ -50,3 +50,11 @@ def test_ci_runs_exactly_the_readme_test_command():
     after = [line.strip() for line in ci[ci.index(test_command) + 1:]]
     assert after == ["if [ -f ../shared/conformance/kql-doc-examples.jsonl ]; then",
                      "python bench/conformance.py --floor bench/conformance-floor.json", "fi"]
+
+
+def test_every_optional_part_names_an_extra_that_installs_it():
+    from kfx_notebook.extras import EXTRAS
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for module, (extra, distribution, _purpose) in EXTRAS.items():
+        assert any(re.match(rf"{re.escape(distribution)}\b", d) for d in extras.get(extra, [])), (module, extra)

@@ -4,7 +4,10 @@ The rule it keeps: the app's bindings run through the one binding runner (kfx_no
 the settings of the app's own local.settings.json, then the environment, exactly as the Functions
 host would look them up (no embedded fallback: a missing setting fails as it would when deployed);
 no secret is printed. This module is the command and the result type; `library` is the path that
-loads the app with the real azure-functions library, `fulfil` the bindings and `http` the request.
+loads the app with the real azure-functions library, `worker` (--worker) the path that runs it in
+the real Python worker with kfx-notebook as the host, `fulfil` the bindings, `http` the request,
+`host_json` what the host does with the worker's values and `worker_model` what the worker checks
+and sends (for the library path).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class InvokeResult:
     body: bytes
     ingested: list = field(default_factory=list)      # IngestReceipt per output binding that ingested rows
     warnings: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)     # what the function logged (--worker: its User RpcLogs)
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
@@ -42,8 +46,20 @@ class InvokeResult:
 def invoke(app_dir: str | Path, function: str, route: dict[str, str] | None = None,
            query: dict[str, str] | None = None, body: bytes | str | None = None,
            connection_string: str | None = None, method: str | None = None,
-           headers: dict[str, str] | None = None) -> InvokeResult:
-    """Invoke one function of an exported Python v2 app, with its kusto bindings served by the backends."""
+           headers: dict[str, str] | None = None, worker: bool = False, python: str | None = None) -> InvokeResult:
+    """Invoke one function of an exported Python v2 app, with its kusto bindings served by the backends.
+
+    `worker=True` runs it in the real Python worker (azure-functions-runtime) in a child process,
+    kfx-notebook acting as the Functions host (`worker`); `python` is the interpreter its
+    environment is created with when the app has no .venv.
+    """
+    if worker:
+        from .worker import invoke_in_worker
+
+        return invoke_in_worker(app_dir, function, route=route, query=query, body=body,
+                                connection_string=connection_string, method=method, headers=headers, python=python)
+    if python:
+        raise KfxError("--python only applies with --worker", hint="Add --worker, or drop --python.")
     from .library import invoke_with_library
 
     return invoke_with_library(app_dir, function, route=route, query=query, body=body,
@@ -71,6 +87,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", default=None, help="HTTP method (default: the function's first)")
     parser.add_argument("--connection-string", default=None,
                         help="use this connection string for every kusto binding instead of the settings")
+    parser.add_argument("--worker", action="store_true",
+                        help="run the function in the real Azure Functions Python worker (azure-functions-runtime) "
+                             "in a child process, kfx-notebook acting as the host")
+    parser.add_argument("--python", default=None, metavar="PATH",
+                        help="with --worker: the Python (>= 3.13) to create the worker's environment with "
+                             "(default: the newest found; the app's .venv is used when present)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
         body = Path(body[1:]).read_bytes()
     result = invoke(args.app_dir, args.function, route=_pairs(args.route, "--route"),
                     query=_pairs(args.query, "--query"), body=body, connection_string=args.connection_string,
-                    method=args.method)
+                    method=args.method, worker=args.worker, python=args.python)
     secrets = secret_values(args.connection_string or "")
+    for line in result.logs:
+        print(f"log: {scrub(line, secrets)}", file=sys.stderr)
     for line in result.warnings:
         print(f"warning: {scrub(line, secrets)}", file=sys.stderr)
     for receipt in result.ingested:

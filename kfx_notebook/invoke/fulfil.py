@@ -4,8 +4,8 @@ The rule it keeps: a binding's properties come from the app's own metadata (func
 and a key the Kusto extension does not read is refused; every `{name}` / `{Query.x}` a binding
 uses must have a route or query value before anything runs; inputs become the JSON string a
 Python function receives, and outputs are ingested after the function returns (the extension's
-FlushAsync), one call per output. Independent of how the app is loaded (the azure-functions
-library, or a worker).
+FlushAsync), one call per output, from the TypedData the worker sent. Independent of how the app
+is loaded (the azure-functions library, or the real worker: kfx_notebook.invoke.worker).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def kusto_binding(properties: Mapping[str, Any], direction: str, name: str, func
     by_key = {p.key.lower(): p for p in bindings.PROPERTIES if direction in p.directions}
     values = {}
     for key, value in properties.items():
-        if key in ("type", "direction", "name"):
+        if key in ("type", "direction", "name", "dataType"):  # the host's keys, not the extension's
             continue
         prop = by_key.get(key.lower())
         if prop is None:
@@ -87,18 +87,19 @@ def input_values(inputs, host: run.Host, route: Mapping[str, str], query: Mappin
     return {b.name: rows_json(run.run_input(b, host, namespace=route, query=query).frame) for b in inputs}
 
 
-def flush_outputs(outputs, host: run.Host, route: Mapping[str, str], query: Mapping[str, str],
-                  function_name: str) -> list:
-    """Ingest what the function set on each output (binding, value or None); the receipts of those that ingested."""
+def flush_outputs(sent, host: run.Host, route: Mapping[str, str], query: Mapping[str, str]) -> list:
+    """Ingest what the worker sent for each output — (binding, TypedData kind, data) — as the host does
+    (kfx_notebook.invoke.host_json); the receipts of those that ingested."""
+    from .host_json import output_rows
+
     receipts = []
-    for binding, value in outputs:
-        if value is None:
+    for binding, kind, data in sent:
+        rows = output_rows(kind, data, binding.name)
+        for message in rows.warnings:
+            host.note(message)
+        if not rows.rows:
             continue
-        if not isinstance(value, (str, bytes)):
-            raise BindingError(f"function {function_name}: output '{binding.name}' was set to a "
-                               f"{type(value).__name__}; the Python worker takes only str or bytes for a kusto "
-                               "output (NotImplementedError)", hint=f"Write {binding.name}.set(json.dumps(value)).")
-        result = run.run_output(binding, host, value, namespace=route, query=query)
+        result = run.run_output(binding, host, rows.rows, namespace=route, query=query)
         if result.outcome is run.Outcome.INGESTED:
             receipts.append(result.receipt)
     return receipts

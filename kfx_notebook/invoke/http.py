@@ -61,3 +61,8 @@ def http_call(trigger: Mapping, function_name: str, route: Mapping[str, str], qu
     request_headers = {"content-type": "application/json"} if data else {}
     request_headers.update({k.lower(): v for k, v in (headers or {}).items()})
     return HttpCall(verb, url, request_headers, data)
+
+
+def response_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names as the host writes them (Content-Type), whichever case the worker used."""
+    return {"-".join(part.capitalize() for part in key.split("-")): value for key, value in headers.items()}

@@ -3,6 +3,8 @@
 The rule it keeps: the app is imported and called with the REAL azure-functions library, and its
 bindings are read from the library's own metadata (`app.get_functions()`, `fn.get_bindings()`),
 never from kfx-notebook's model; the bindings are fulfilled by `fulfil` (the one binding runner).
+What the real worker would check and send (annotations, TypedData kinds, `$return`, the
+response's content type) is modelled by `worker_model`, so both paths answer alike.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 from ..errors import BindingError, KfxError
 from . import InvokeResult, fulfil
-from .http import http_call
+from .http import http_call, response_headers
+from .worker_model import check_annotations, typed_data
 
 
 class _Out:
@@ -44,15 +47,21 @@ def _register_out() -> None:
 
 # -- loading --------------------------------------------------------------------------------------
 
+def app_script(app_dir: Path) -> Path:
+    """APP_DIR/function_app.py, or a one-line error saying what invoke needs."""
+    script = app_dir / "function_app.py"
+    if not script.is_file():
+        raise KfxError(f"No function_app.py in {app_dir}",
+                       hint="Point invoke at a Python v2 app folder (kfx-notebook export --language python).")
+    return script
+
+
 def load_app(app_dir: str | Path):
     """Import APP_DIR/function_app.py (the real library) and return its FunctionApp."""
     import azure.functions as func
 
     app_dir = Path(app_dir).resolve()
-    script = app_dir / "function_app.py"
-    if not script.is_file():
-        raise KfxError(f"No function_app.py in {app_dir}",
-                       hint="Point invoke at a Python v2 app folder (kfx-notebook export --language python).")
+    script = app_script(app_dir)
     module_name = f"_kfx_app_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(module_name, script)
     module = importlib.util.module_from_spec(spec)
@@ -71,16 +80,19 @@ def load_app(app_dir: str | Path):
     return apps[0]
 
 
-def _find(app, name: str):
-    functions = app.get_functions()
-    for fn in functions:
-        if fn.get_function_name() == name:
+def pick_function(functions: dict, name: str):
+    """The function named `name` (exactly, else ignoring case) among {name: function}, or say which exist."""
+    if name in functions:
+        return functions[name]
+    for known, fn in functions.items():
+        if known.lower() == name.lower():
             return fn
-    for fn in functions:
-        if (fn.get_function_name() or "").lower() == name.lower():
-            return fn
-    names = ", ".join(sorted(fn.get_function_name() for fn in functions)) or "none"
+    names = ", ".join(sorted(functions)) or "none"
     raise KfxError(f"No function named {name!r} in the app (it has: {names})", hint="Pick one of those names.")
+
+
+def _find(app, name: str):
+    return pick_function({fn.get_function_name(): fn for fn in app.get_functions()}, name)
 
 
 # -- invoking ---------------------------------------------------------------------------------------
@@ -98,17 +110,20 @@ def invoke_with_library(app_dir: str | Path, function: str, route: dict[str, str
     name, trigger = fn.get_function_name(), fn.get_trigger()
     if trigger is None:
         raise KfxError(f"function {name} has no trigger", hint="Decorate it with a trigger (e.g. app.route).")
+    user = fn.get_user_function()
+    check_annotations(name, user, {b.name: _direction(b)  # as the worker's indexing does
+                                   for b in fn.get_bindings() if b.type.lower() == "kusto"})
     kwargs = {trigger.name: _trigger_argument(trigger, name, route, query, body, method, headers)}
     inputs, outputs = _kusto_bindings(fn, trigger, name, route, query)
     kwargs.update(fulfil.input_values(inputs, host, route, query))
-    kwargs.update({holder.name: holder for _binding, holder in outputs})
-    returned = _call(fn.get_user_function(), kwargs, name)
-    receipts = fulfil.flush_outputs([(b, h.value if h.was_set else None) for b, h in outputs], host, route, query,
-                                    name)
+    kwargs.update({holder.name: holder for binding, holder in outputs if binding.name != "$return"})
+    returned = _call(user, kwargs, name)
+    values = [(b, returned if b.name == "$return" else (h.value if h.was_set else None)) for b, h in outputs]
+    sent = [(b, *typed_data(value, b.name)) for b, value in values if value is not None]  # as the worker sends
+    receipts = fulfil.flush_outputs(sent, host, route, query)
     if trigger.type != "httpTrigger":
         return InvokeResult(None, {}, b"", receipts, warnings)
-    status, response_headers, response_body = _response(returned, name)
-    return InvokeResult(status, response_headers, response_body, receipts, warnings)
+    return InvokeResult(*_response(returned, name), receipts, warnings)
 
 
 def _trigger_argument(trigger, name: str, route, query, body, method, headers):
@@ -127,6 +142,10 @@ def _trigger_argument(trigger, name: str, route, query, body, method, headers):
                    hint="invoke supports HTTP and timer triggers.")
 
 
+def _direction(binding) -> str:
+    return "in" if int(binding.direction) == 0 else "out"
+
+
 def _kusto_bindings(fn, trigger, name: str, route, query) -> tuple[list, list[tuple[Any, _Out]]]:
     """(input bindings, (output binding, its func.Out holder)) from the library's metadata, all checked."""
     _register_out()
@@ -134,7 +153,7 @@ def _kusto_bindings(fn, trigger, name: str, route, query) -> tuple[list, list[tu
     for binding in fn.get_bindings():
         if binding is trigger or binding.type.lower() != "kusto":
             continue
-        direction = "in" if int(binding.direction) == 0 else "out"
+        direction = _direction(binding)
         model = fulfil.kusto_binding(binding.get_dict_repr(), direction, binding.name, name)
         fulfil.check_expressions(model, route, query, name)
         if direction == "in":
@@ -167,6 +186,7 @@ def _response(returned, name: str) -> tuple[int, dict[str, str], bytes]:
                            hint="Return func.HttpResponse(...) from an HTTP function.")
     headers = dict(returned.headers)
     if returned.mimetype and "content-type" not in {k.lower() for k in headers}:
-        headers["Content-Type"] = (f"{returned.mimetype}; charset={returned.charset}"
-                                   if returned.charset else returned.mimetype)
-    return returned.status_code, headers, returned.get_body() or b""
+        # as the library's HttpResponseConverter: a charset only for text/*
+        headers["content-type"] = (f"{returned.mimetype}; charset={returned.charset}"
+                                   if returned.mimetype.startswith("text/") else returned.mimetype)
+    return returned.status_code, response_headers(headers), returned.get_body() or b""
