@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .codec import kusto_datetime, kusto_timespan  # noqa: F401  (formatted by the codec, named here too)
 from .errors import BindingError
 
 OUT_OF_PROCESS = ("python", "javascript", "java", "powershell")
@@ -37,38 +38,6 @@ class Payload:
     data_format: str
     rows: int
     warnings: list[str] = field(default_factory=list)
-
-
-# -- Kusto text forms ---------------------------------------------------------------------------
-
-_EPOCH = dt.datetime(1970, 1, 1)
-
-
-def kusto_datetime(value) -> str | None:
-    """A datetime -> 'YYYY-MM-DDTHH:MM:SS.fffffffZ' (UTC, 7 fraction digits); naive means UTC."""
-    if value is None:
-        return None
-    if hasattr(value, "value") and hasattr(value, "tz_localize"):   # pandas.Timestamp: keep nanoseconds
-        if value.tzinfo is not None:
-            value = value.tz_convert("UTC").tz_localize(None)
-        ns = int(value.as_unit("ns").value)
-        seconds, rest = divmod(ns, 1_000_000_000)
-        base = _EPOCH + dt.timedelta(seconds=seconds)
-        return f"{base:%Y-%m-%dT%H:%M:%S}.{rest // 100:07d}Z"
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond * 10:07d}Z"
-    if isinstance(value, dt.date):
-        return f"{value:%Y-%m-%d}T00:00:00.0000000Z"
-    raise TypeError(f"not a datetime: {value!r}")
-
-
-def kusto_timespan(value) -> str | None:
-    """A timedelta -> Kusto/.NET timespan '[-][d.]hh:mm:ss.fffffff' (ticks of 100 ns, truncated)."""
-    from .literals import format_timespan
-
-    return None if value is None else format_timespan(value, fraction=True)
 
 
 def json_ready(value: Any) -> Any:
@@ -115,34 +84,15 @@ def json_ready(value: Any) -> Any:
 
 def records_from_frame(df) -> list[dict]:
     """A DataFrame -> one dict per row, values in the form Kusto ingests back unchanged."""
-    import pandas as pd
+    from .codec import json_ready_column
 
-    columns: list[list] = []
-    for name in df.columns:
-        series = df[name]
-        dtype = series.dtype
-        if isinstance(dtype, pd.CategoricalDtype):
-            series = series.astype(object)
-            dtype = series.dtype
-        mask = series.isna().tolist()
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            values = [None if m else kusto_datetime(v) for v, m in zip(series, mask)]
-        elif pd.api.types.is_timedelta64_dtype(dtype):
-            values = [None if m else kusto_timespan(v) for v, m in zip(series, mask)]
-        elif pd.api.types.is_bool_dtype(dtype):
-            values = [None if m else bool(v) for v, m in zip(series.astype(object), mask)]
-        elif pd.api.types.is_integer_dtype(dtype):
-            values = [None if m else int(v) for v, m in zip(series.astype(object), mask)]
-        elif pd.api.types.is_float_dtype(dtype):
-            values = [None if m else json_ready(float(v)) for v, m in zip(series.astype(object), mask)]
-        else:  # strings, objects (Decimal, UUID, dict/list as dynamic, mixed)
-            values = [_object_cell(v) for v in series.astype(object)]
-        columns.append(values)
+    columns = [json_ready_column(df.iloc[:, i]) for i in range(df.shape[1])]
     names = [str(c) for c in df.columns]
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(df))]
 
 
-def _object_cell(value):
+def object_cell(value):
+    """One cell of an object column -> its JSON-ready value (NaN, NA and NaT are null)."""
     if isinstance(value, (dict, list, tuple)):
         return json_ready(value)
     if value is None:

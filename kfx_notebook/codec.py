@@ -1,0 +1,174 @@
+"""The value codec: pandas columns -> the JSON values and text a payload carries, and Arrow staging.
+
+The rule it keeps: one place formats a Kusto datetime ('YYYY-MM-DDTHH:MM:SS.fffffffZ', UTC,
+ticks floored) and a timespan ('[-][d.]hh:mm:ss.fffffff', ticks truncated toward zero), one
+value at a time (`kusto_datetime`, `kusto_timespan`) and a whole column at a time (the
+`*_texts` functions), and the two agree value for value (tests/test_codec.py). Column-wise
+work is done with numpy and pyarrow, imported on first use; importing this module is light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_NS_PER_TICK = 100
+
+#: Column kinds: how a pandas column is written into a payload. "object" is value by value.
+KINDS = ("datetime", "timespan", "bool", "long", "real", "object")
+
+
+# -- one value ------------------------------------------------------------------------------------
+
+def kusto_datetime(value) -> str | None:
+    """A datetime -> 'YYYY-MM-DDTHH:MM:SS.fffffffZ' (UTC, 7 fraction digits); naive means UTC."""
+    if value is None:
+        return None
+    if hasattr(value, "value") and hasattr(value, "tz_localize"):   # pandas.Timestamp: keep nanoseconds
+        if value.tzinfo is not None:
+            value = value.tz_convert("UTC").tz_localize(None)
+        ns = int(value.as_unit("ns").value)
+        seconds, rest = divmod(ns, 1_000_000_000)
+        base = _EPOCH + dt.timedelta(seconds=seconds)
+        return f"{base:%Y-%m-%dT%H:%M:%S}.{rest // _NS_PER_TICK:07d}Z"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond * 10:07d}Z"
+    if isinstance(value, dt.date):
+        return f"{value:%Y-%m-%d}T00:00:00.0000000Z"
+    raise TypeError(f"not a datetime: {value!r}")
+
+
+def kusto_timespan(value) -> str | None:
+    """A timedelta -> Kusto/.NET timespan '[-][d.]hh:mm:ss.fffffff' (ticks of 100 ns, truncated)."""
+    from .literals import format_timespan
+
+    return None if value is None else format_timespan(value, fraction=True)
+
+
+# -- one column -----------------------------------------------------------------------------------
+
+def column_kind(dtype) -> str:
+    """The kind (one of KINDS) a pandas dtype is written as."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "timespan"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "long"
+    if pd.api.types.is_float_dtype(dtype):
+        return "real"
+    return "object"
+
+
+def json_ready_column(series, kind: str | None = None) -> list:
+    """A pandas column -> its values as a payload row carries them (None for nulls, texts for times)."""
+    import pandas as pd
+
+    from .payload import json_ready, object_cell
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    kind = kind or column_kind(series.dtype)
+    if kind == "datetime":
+        return _with_nulls(datetime_texts(series), series)
+    if kind == "timespan":
+        return _with_nulls(timespan_texts(series), series)
+    if kind == "object":
+        return [object_cell(v) for v in series.astype(object)]
+    mask = series.isna().to_numpy()
+    if kind == "real":
+        values = series.to_numpy(dtype="float64", na_value=math.nan).tolist()
+        return [None if m else json_ready(v) for v, m in zip(values, mask)]
+    numpy_type = "bool" if kind == "bool" else ("uint64" if str(series.dtype).lower() == "uint64" else "int64")
+    values = series.to_numpy(dtype=numpy_type, na_value=0).tolist()
+    return [None if m else v for v, m in zip(values, mask)] if mask.any() else values
+
+
+def _with_nulls(texts: list, series) -> list:
+    mask = series.isna().to_numpy()
+    if not mask.any():
+        return texts
+    return [None if m else t for t, m in zip(texts, mask)]
+
+
+def utc_nanoseconds(series):
+    """A datetime column (naive = UTC, or tz-aware) -> int64 nanoseconds since the epoch (NaT arbitrary)."""
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.dt.as_unit("ns").to_numpy().view("int64")
+
+
+def timedelta_nanoseconds(series):
+    """A timedelta column -> int64 nanoseconds (NaT arbitrary)."""
+    return series.dt.as_unit("ns").to_numpy().view("int64")
+
+
+def datetime_texts(series) -> list[str]:
+    """A datetime column -> kusto_datetime's text for every value (nulls give arbitrary text)."""
+    import numpy as np
+
+    ns = utc_nanoseconds(series)
+    full = np.datetime_as_string(ns.astype("datetime64[ns]"), unit="ns")   # ...SS.fffffffff, floored
+    return np.char.add(full.astype("<U27"), "Z").tolist()
+
+
+def timespan_texts(series) -> list[str]:
+    """A timedelta column -> kusto_timespan's text for every value (nulls give arbitrary text)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ns = timedelta_nanoseconds(series)
+    ns = np.where(ns == np.iinfo("int64").min, 0, ns)         # NaT: any text will do, it is masked
+    ticks = np.abs(ns) // _NS_PER_TICK
+    days, ticks = np.divmod(ticks, 864_000_000_000)
+    hours, ticks = np.divmod(ticks, 36_000_000_000)
+    minutes, ticks = np.divmod(ticks, 600_000_000)
+    seconds, ticks = np.divmod(ticks, 10_000_000)
+
+    def padded(values, width):
+        return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
+
+    day_text = pc.if_else(pa.array(days > 0), pc.binary_join_element_wise(pc.cast(pa.array(days), pa.string()),
+                                                                          "", "."), "")
+    sign = pc.if_else(pa.array(ns < 0), "-", "")
+    clock = pc.binary_join_element_wise(padded(hours, 2), padded(minutes, 2), padded(seconds, 2), ":")
+    return pc.binary_join_element_wise(sign, day_text, clock, ".", padded(ticks, 7), "").to_pylist()
+
+
+# -- Arrow staging (the embedded database) --------------------------------------------------------
+
+def arrow_staged(series, kind: str):
+    """A column of its own kind -> the Arrow array local ingestion stages for a Kusto column of that type.
+
+    The same values the payload's texts parse back to: datetimes floored to microseconds,
+    timespans truncated toward zero to microseconds, NaN as null.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    mask = series.isna().to_numpy()
+    if kind == "datetime":
+        us = np.where(mask, 0, utc_nanoseconds(series)) // 1000
+        return pa.array(us, type=pa.timestamp("us"), mask=mask)
+    if kind == "timespan":
+        ns = np.where(mask, 0, timedelta_nanoseconds(series))
+        us = np.where(ns < 0, -((-ns) // 1000), ns // 1000)
+        return pa.array(us, type=pa.duration("us"), mask=mask)
+    if kind == "bool":
+        return pa.array(series.to_numpy(dtype="bool", na_value=False), type=pa.bool_(), mask=mask)
+    if kind == "long":
+        return pa.array(series.to_numpy(dtype="int64", na_value=0), type=pa.int64(), mask=mask)
+    if kind == "real":
+        return pa.array(series.to_numpy(dtype="float64", na_value=np.nan), type=pa.float64(), mask=mask)
+    raise ValueError(f"no vectorized staging for kind {kind!r}")
+
