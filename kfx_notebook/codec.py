@@ -10,6 +10,7 @@ work is done with numpy and pyarrow, imported on first use; importing this modul
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -172,3 +173,44 @@ def arrow_staged(series, kind: str):
         return pa.array(series.to_numpy(dtype="float64", na_value=np.nan), type=pa.float64(), mask=mask)
     raise ValueError(f"no vectorized staging for kind {kind!r}")
 
+
+
+# -- dynamic values (the embedded database keeps them as JSON text) ------------------------------
+
+def dynamic_text(value) -> str | None:
+    """One value's dynamic text as the embedded database stores it: its JSON-ready form, dumped."""
+    from .payload import object_cell
+
+    value = object_cell(value)
+    return None if value is None else json.dumps(json.loads(_compact_safe(value)), ensure_ascii=False)
+
+
+def dynamic_texts(values: list) -> list[str | None]:
+    """`dynamic_text` of every value; a plain JSON value (str keys, finite numbers) costs one C-level dump.
+
+    A value is plain when dumping it and reading it back gives an equal value; anything else
+    (NaN, numpy scalars, non-string keys, dates) takes the per-value path.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    decode = json.JSONDecoder().decode
+    out: list[str | None] = []
+    for value in values:
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            text = encode(value)
+            if decode(text) == value:
+                out.append(text)
+                continue
+        except (TypeError, ValueError):
+            pass
+        out.append(dynamic_text(value))
+    return out
+
+
+def _compact_safe(value) -> str:
+    """A JSON-ready value as the payload writes it (so unencodable text fails as the payload does)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    text.encode("utf-8")
+    return text

@@ -35,8 +35,9 @@ LOOKS_TYPED = st.sampled_from(["2024-01-31T12:00:00Z", "2024-01-31T12:00:00.1234
                                "true", "12", "1.5", "Infinity", '{"a": 1}', "[1,2]", "null", ""])
 FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([-0.0, 1e16, 1e-7, 0.1, 2.5])
 SCALARS = st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | FLOATS | TEXT | LOOKS_TYPED
-JSONISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
-                       | st.dictionaries(TEXT | LOOKS_TYPED, inner, max_size=3), max_leaves=8)
+KEYS = TEXT | LOOKS_TYPED | st.integers(-2, 2) | st.booleans() | st.none()   # non-str keys: str() in the payload
+JSONISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=2).map(tuple)
+                       | st.dictionaries(KEYS, inner, max_size=3), max_leaves=8)
 NS = st.integers(min_value=-(2**62), max_value=2**62)
 ZONES = st.sampled_from([None, "UTC", "Europe/Amsterdam", "America/New_York", "Asia/Kolkata"])
 
@@ -81,7 +82,7 @@ def columns(draw, n: int, kind: str):
         dtype = {"string": object, "str": "str", "category": "category"}[kind]
         return pd.Series(values, dtype=dtype)
     if kind == "dynamic":
-        values = draw(st.lists(_nullable(st.dictionaries(TEXT, JSONISH, max_size=3) | st.lists(JSONISH, max_size=3)),
+        values = draw(st.lists(_nullable(st.dictionaries(KEYS, JSONISH, max_size=3) | st.lists(JSONISH, max_size=3)),
                                min_size=n, max_size=n))
         return pd.Series(values, dtype=object)
     if kind == "mixed":

@@ -18,6 +18,7 @@ from typing import Any
 from . import ingest
 
 JSON_FORMATS = ("json", "multijson", "singlejson")
+KINDS_OF_CODEC = ("datetime", "timespan", "bool", "long", "real")   # staged by codec.arrow_staged
 _LONG_MAX = 2**63 - 1
 
 
@@ -102,13 +103,38 @@ class _Source:
                 and series.max(skipna=True) > _LONG_MAX:
             raise NotModelled("unsigned integers beyond long")
         self._values: list | None = None
+        self._cells: list | None = None     # an object column's non-null cells as they are, nulls as None
+        if self.kind == "object":
+            self.kind = self._object_kind()
+
+    def _object_kind(self) -> str:
+        """'text' (every cell a str), 'nested' (every cell a dict or list) or 'object' (anything else)."""
+        from ...payload import object_cell
+
+        cells = self.series.astype(object).tolist()
+        kinds = set()
+        for i, value in enumerate(cells):
+            kind = type(value)
+            if kind is str or kind is dict or kind is list:
+                kinds.add(str if kind is str else dict)
+            elif value is not None:
+                if object_cell(value) is not None:   # the payload's own null rule (NaN, NA, NaT)
+                    return "object"
+                cells[i] = None
+        if len(kinds) > 1:
+            return "object"
+        self._cells = cells
+        return "nested" if kinds == {dict} else "text"
 
     def json_values(self) -> list:
         """The column's values as the payload's JSON parser hands them back."""
+        if self._values is None and self.kind == "text":
+            self._values = self._cells        # a string reads back as itself
         if self._values is None:
             from ...codec import json_ready_column
 
-            text = json.dumps(json_ready_column(self.series, self.kind), ensure_ascii=False, allow_nan=False)
+            kind = self.kind if self.kind in KINDS_OF_CODEC else "object"
+            text = json.dumps(json_ready_column(self.series, kind), ensure_ascii=False, allow_nan=False)
             self._values = json.loads(text.encode("utf-8"))   # utf-8: what serialize() sends
         return self._values
 
@@ -116,7 +142,13 @@ class _Source:
         """The type Kusto infers for a new column from these values (None when all are null)."""
         if self.kind == "real" and _has_infinity(self.series):
             self.kind = "object"       # "Infinity" strings: the column infers as string, value by value
-        if self.kind != "object":
+        if self.kind == "nested":
+            return "dynamic" if any(v is not None for v in self._cells) else None
+        if self.kind == "text":
+            first = next((v for v in self._cells if v is not None), None)
+            if first is None or ingest.infer_value(first) == "string":
+                return None if first is None else "string"   # a string column stays string, whatever follows
+        elif self.kind != "object":
             return self.kind if self.series.notna().any() else None
         inferred = None
         for value in self.json_values():
@@ -125,10 +157,16 @@ class _Source:
 
     def arrow_as(self, ktype: str):
         """The staged Arrow array for a column of *ktype*, when that is this column's own kind; else None."""
-        if ktype != self.kind or (ktype == "real" and _has_infinity(self.series)):
-            return None
-        from ...codec import arrow_staged
+        import pyarrow as pa
 
+        from ...codec import arrow_staged, dynamic_texts
+
+        if self.kind == "text" and ktype == "string":
+            return pa.array(self._cells, type=pa.string())
+        if self.kind == "nested" and ktype == "dynamic":
+            return pa.array(dynamic_texts(self._cells), type=pa.string())
+        if ktype != self.kind or ktype not in KINDS_OF_CODEC or (ktype == "real" and _has_infinity(self.series)):
+            return None
         return arrow_staged(self.series, self.kind)
 
 
