@@ -82,7 +82,8 @@ def json_ready_column(series, kind: str | None = None) -> list:
     if kind == "timespan":
         return _with_nulls(timespan_texts(series), series)
     if kind == "object":
-        return [object_cell(v) for v in series.astype(object)]
+        cells = series.astype(object).tolist()
+        return cells if _plain_json(cells) else [object_cell(v) for v in cells]
     mask = series.isna().to_numpy()
     if kind == "real":
         values = series.to_numpy(dtype="float64", na_value=math.nan).tolist()
@@ -186,27 +187,34 @@ def dynamic_text(value) -> str | None:
 
 
 def dynamic_texts(values: list) -> list[str | None]:
-    """`dynamic_text` of every value; a plain JSON value (str keys, finite numbers) costs one C-level dump.
+    """`dynamic_text` of every value; a column of plain JSON values is dumped by one reused C encoder."""
+    if not _plain_json(values):
+        return [None if v is None else dynamic_text(v) for v in values]
+    encode = _c_encoder()
+    return [None if v is None else "".join(encode(v, 0)) for v in values]
 
-    A value is plain when dumping it and reading it back gives an equal value; anything else
-    (NaN, numpy scalars, non-string keys, dates) takes the per-value path.
+
+def _plain_json(values: list) -> bool:
+    """True when every value is already JSON-ready: dumping the list and reading it back gives it again.
+
+    Then json_ready would change nothing that shows in the text; NaN, numpy scalars, tuples,
+    dates, non-string keys all fail the test (two C-level passes over the list).
     """
-    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-    decode = json.JSONDecoder().decode
-    out: list[str | None] = []
-    for value in values:
-        if value is None:
-            out.append(None)
-            continue
-        try:
-            text = encode(value)
-            if decode(text) == value:
-                out.append(text)
-                continue
-        except (TypeError, ValueError):
-            pass
-        out.append(dynamic_text(value))
-    return out
+    try:
+        return json.loads(json.dumps(values, ensure_ascii=False, allow_nan=False)) == values
+    except (TypeError, ValueError):
+        return False
+
+
+def _c_encoder():
+    """json's own encoder, built once (JSONEncoder.encode builds one per call): value, 0 -> text chunks."""
+    from json import encoder
+
+    make = encoder.c_make_encoder
+    if make is None:      # no C accelerator: json's encode per value
+        dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+        return lambda value, _level: (dumps(value),)
+    return make(None, None, encoder.encode_basestring, None, ": ", ", ", False, False, False)
 
 
 def _compact_safe(value) -> str:
