@@ -70,6 +70,7 @@ def column_kind(dtype) -> str:
 
 def json_ready_column(series, kind: str | None = None) -> list:
     """A pandas column -> its values as a payload row carries them (None for nulls, texts for times)."""
+    import numpy as np
     import pandas as pd
 
     from .payload import json_ready, object_cell
@@ -86,7 +87,10 @@ def json_ready_column(series, kind: str | None = None) -> list:
         return cells if _plain_json(cells) else [object_cell(v) for v in cells]
     mask = series.isna().to_numpy()
     if kind == "real":
-        values = series.to_numpy(dtype="float64", na_value=math.nan).tolist()
+        numbers = series.to_numpy(dtype="float64", na_value=math.nan)
+        values = numbers.tolist()
+        if not (mask.any() or np.isinf(numbers).any()):
+            return values
         return [None if m else json_ready(v) for v, m in zip(values, mask)]
     numpy_type = "bool" if kind == "bool" else ("uint64" if str(series.dtype).lower() == "uint64" else "int64")
     values = series.to_numpy(dtype=numpy_type, na_value=0).tolist()
@@ -200,6 +204,8 @@ def _plain_json(values: list) -> bool:
     Then json_ready would change nothing that shows in the text; NaN, numpy scalars, tuples,
     dates, non-string keys all fail the test (two C-level passes over the list).
     """
+    if all(type(v) is str for v in values):
+        return True
     try:
         return json.loads(json.dumps(values, ensure_ascii=False, allow_nan=False)) == values
     except (TypeError, ValueError):
