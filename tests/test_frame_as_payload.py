@@ -174,3 +174,34 @@ def test_one_row_frame_takes_the_shortcut_in_every_json_format(data_format):
         assert receipt.rows == 1 and backend.query(DB, TABLE).frame["a"].tolist() == [3]
     finally:
         backend.close()
+
+
+def test_kusto_output_of_a_frame_takes_the_shortcut_and_matches_its_dry_run_payload(tmp_path, monkeypatch):
+    from kfx_notebook.backends import clear_cache
+    from tests.magic_shell import TestingShell
+
+    shell = TestingShell.instance()
+    if "KustoMagics" not in shell.magics_manager.registry:
+        shell.run_line_magic("load_ext", "kfx_notebook")
+    monkeypatch.chdir(tmp_path)
+    db_file = str(tmp_path / "out.duckdb")
+    monkeypatch.setenv("KustoConnectionString", f"Data Source=local:{db_file}")
+    clear_cache()
+    shell.user_ns["frame"] = pd.DataFrame({"n": [1, None, 3], "at": pd.to_datetime(["2024-01-01", None, "2025-06-30"]),
+                                           "bag": [{"k": [1.5]}, None, []], "s": ["é", "x", None]})
+    try:
+        _, out, _ = shell.capture("%%kusto_output --database Out --table-name Fast\nframe")
+        _, shown, _ = shell.capture("%%kusto_output --database Out --table-name Fast --dry-run\nframe")
+        backend = LocalBackend.open(db_file)
+        backend.ingest("Out", "Reference", shown.split("\n", 1)[1].rstrip("\n").encode(), data_format="multijson")
+        cur = backend.cursor()
+        try:
+            rows = [cur.sql(f"SELECT * FROM {qualified('Out', t)}").fetchall() for t in ("Fast", "Reference")]
+        finally:
+            cur.close()
+        assert "ingested 3 rows" in out and "via direct" in out
+        assert backend.catalog.columns("Out", "Fast") == backend.catalog.columns("Out", "Reference")
+        assert rows[0] == rows[1] and len(rows[0]) == 3
+    finally:
+        LocalBackend.open(db_file).close()
+        clear_cache()
