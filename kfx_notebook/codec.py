@@ -228,3 +228,68 @@ def _compact_safe(value) -> str:
     text = json.dumps(value, ensure_ascii=False, allow_nan=False)
     text.encode("utf-8")
     return text
+
+
+# -- compact JSON text of a column (a payload built column-wise) ----------------------------------
+
+def json_texts_column(series) -> list[str]:
+    """A pandas column -> each value's JSON text as `json.dumps(json_ready_column(...)[i])` writes it.
+
+    Whitespace may differ (the payload is re-indented afterwards); every token is the same.
+    """
+    import numpy as np
+    import pandas as pd
+    from json import encoder
+
+    from .payload import object_cell
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    kind = column_kind(series.dtype)
+    mask = series.isna().to_numpy()
+    if kind in ("datetime", "timespan"):
+        texts = datetime_texts(series) if kind == "datetime" else timespan_texts(series)
+        return ["null" if m else f'"{t}"' for t, m in zip(texts, mask)]
+    if kind == "bool":
+        texts = np.where(series.to_numpy(dtype="bool", na_value=False), "true", "false").tolist()
+    elif kind == "long":
+        texts = list(map(str, json_ready_column(series, "long")))
+    elif kind == "real":
+        numbers = series.to_numpy(dtype="float64", na_value=math.nan)
+        if mask.any() or np.isinf(numbers).any():
+            return [_dumps(v) for v in json_ready_column(series, "real")]
+        return list(map(float.__repr__, numbers.tolist()))
+    else:
+        cells = series.astype(object).tolist()
+        if all(type(v) is str for v in cells):
+            return list(map(encoder.encode_basestring, cells))
+        if _encodes_as_is(cells):
+            encode = _c_encoder()
+            return ["".join(encode(v, 0)) for v in cells]
+        return [_dumps(object_cell(v)) for v in cells]
+    return ["null" if m else t for t, m in zip(texts, mask)] if mask.any() else texts
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _encodes_as_is(cells: list) -> bool:
+    """True when json's encoder writes every cell as json_ready's form would be written.
+
+    The encoder refuses NaN, infinities, cycles and types JSON lacks; what it would still write
+    differently is a dict key that is not a str (True -> "true" against "True", duplicates).
+    """
+    try:
+        json.dumps(cells, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    stack = [v for v in cells if isinstance(v, (dict, list, tuple))]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            if any(type(k) is not str for k in value):
+                return False
+            value = value.values()
+        stack.extend(v for v in value if isinstance(v, (dict, list, tuple)))
+    return True

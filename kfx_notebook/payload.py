@@ -12,6 +12,7 @@ import datetime as dt
 import decimal
 import json
 import math
+from json import encoder
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -200,35 +201,51 @@ def _indented(row) -> str:
 
 def serialize(rows: list, data_format: str | None) -> Payload:
     """The bytes one FlushAsync sends: json (1 row, minified) / multijson (indented rows) / row text."""
+    if isinstance(rows, FrameRecords) and len(rows) > 1 and rows.frame.columns.is_unique:
+        fmt = "multijson" if (data_format or "json") == "json" else data_format
+        return Payload(_indented_frame(rows.frame), fmt, len(rows), _object_rows_warning(fmt))
     warnings: list[str] = []
-    frame = isinstance(rows, FrameRecords)
-    rows = rows.records() if frame else [r for r in rows if r is not None]
+    rows = [r for r in rows if r is not None]
     fmt = data_format or ("json" if len(rows) <= 1 else "multijson")
     if fmt == "json" and len(rows) > 1:
         fmt = "multijson"
     if not rows:
         return Payload(b"", fmt, 0, warnings)
     if fmt == "json":
-        data = _minified(rows[0]).encode("utf-8")
+        text = _minified(rows[0])
     else:
-        data = _indented_frame(rows) if frame else "\n".join(_indented(r) for r in rows).encode("utf-8")
-        if fmt not in ("multijson", "singlejson") and any(not isinstance(r, str) for r in rows):
-            warnings.append(f"dataFormat {fmt}: object rows are written as indented JSON text (JObject.ToString()), "
-                            f"which Kusto will not read as {fmt}: drop --data-format or use json")
-    return Payload(data, fmt, len(rows), warnings)
+        text = "\n".join(_indented(r) for r in rows)
+        if any(not isinstance(r, str) for r in rows):
+            warnings.extend(_object_rows_warning(fmt))
+    return Payload(text.encode("utf-8"), fmt, len(rows), warnings)
 
 
-def _indented_frame(records: list[dict]) -> bytes:
-    """`_indented` rows joined by newlines, in three C-level passes instead of Python's indenting encoder.
+def _object_rows_warning(fmt: str) -> list[str]:
+    if fmt in ("multijson", "singlejson"):
+        return []
+    return [f"dataFormat {fmt}: object rows are written as indented JSON text (JObject.ToString()), "
+            f"which Kusto will not read as {fmt}: drop --data-format or use json"]
 
-    The records are dumped compact as one JSON array, msgspec indents it (whitespace only; every
-    token is kept as json wrote it), and the array's own level is taken off: its brackets, two
-    spaces after every newline, and the comma between top-level rows (the only ',\n' followed
-    by '{' at the start of a line, since text never holds a raw newline).
+
+def _indented_frame(frame) -> bytes:
+    """`_indented` rows of a DataFrame joined by newlines, without Python's indenting encoder.
+
+    Each column's values are written as compact JSON text (codec.json_texts_column), the rows
+    joined into one JSON array, msgspec indents it (whitespace only; every token is kept as
+    written), and the array's own level is taken off: its brackets, two spaces after every
+    newline, and the comma between top-level rows (the only ',\\n' followed by '{' at the start
+    of a line, since text never holds a raw newline).
     """
     import msgspec
 
-    compact = json.dumps(records, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    from .codec import json_texts_column
+
+    keyed = []
+    for i, name in enumerate(frame.columns):
+        key = encoder.encode_basestring(str(name)) + ":"
+        keyed.append([key + text for text in json_texts_column(frame.iloc[:, i])])
+    rows = ["{" + ",".join(row) + "}" for row in zip(*keyed)] if keyed else ["{}"] * len(frame)
+    compact = ("[" + ",".join(rows) + "]").encode("utf-8")
     indented = msgspec.json.format(compact, indent=2)
     return indented[4:-2].replace(b"\n  ", b"\n").replace(b",\n{", b"\n{")
 
