@@ -33,13 +33,23 @@ def kusto_datetime(value) -> str | None:
         seconds, rest = divmod(ns, 1_000_000_000)
         base = _EPOCH + dt.timedelta(seconds=seconds)
         return f"{base:%Y-%m-%dT%H:%M:%S}.{rest // _NS_PER_TICK:07d}Z"
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond * 10:07d}Z"
-    if isinstance(value, dt.date):
-        return f"{value:%Y-%m-%d}T00:00:00.0000000Z"
+        return f"{_utc_naive(value).isoformat(timespec='microseconds')}0Z"   # years always 4 digits
     raise TypeError(f"not a datetime: {value!r}")
+
+
+def newtonsoft_datetime(value: dt.datetime) -> str:
+    """A datetime as Newtonsoft writes the .NET DateTime the Kusto client returns: UTC, trailing zeros trimmed."""
+    value = _utc_naive(value)
+    fraction = f"{value.microsecond:06d}0".rstrip("0")
+    text = value.replace(microsecond=0).isoformat()
+    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+
+
+def _utc_naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 def kusto_timespan(value) -> str | None:

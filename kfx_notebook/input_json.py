@@ -16,15 +16,8 @@ import json
 import math
 from typing import Any
 
+from .codec import newtonsoft_datetime as format_datetime
 from .literals import format_timespan
-
-
-def format_datetime(value: dt.datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{value.microsecond:06d}0".rstrip("0")
-    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
 
 
 def json_value(value: Any) -> Any:
