@@ -274,13 +274,17 @@ def run_output(binding: bindings.KustoOutput, host: Host, value: Any, *, namespa
     return OutputRun(Outcome.INGESTED, resolved, body, receipt, connection.where)
 
 
+SHORTCUT_ROWS = 10_000   # a DataFrame this long is ingested without its payload where the backend can
+
+
 def _frame_without_payload(binding, host: Host, resolved, value: Any) -> OutputRun | None:
     """A DataFrame the backend ingests exactly as its payload would be, without building it; else None.
 
     The embedded database does (LocalBackend.ingest_frame_as_payload, proved against the payload
-    path); other backends, dry runs, empty frames and text formats take the payload path.
+    path); other backends, dry runs, text formats and frames under SHORTCUT_ROWS rows (where the
+    payload costs little, and the receipt can show its size) take the payload path.
     """
-    if type(value).__name__ != "DataFrame" or len(value) == 0:
+    if type(value).__name__ != "DataFrame" or len(value) < SHORTCUT_ROWS:
         return None
     connection = connect(binding, host, resolved.managed_service_identity)
     ingest_frame = getattr(connection.backend, "ingest_frame_as_payload", None)

@@ -176,7 +176,7 @@ def test_one_row_frame_takes_the_shortcut_in_every_json_format(data_format):
         backend.close()
 
 
-def test_kusto_output_of_a_frame_takes_the_shortcut_and_matches_its_dry_run_payload(tmp_path, monkeypatch):
+def test_kusto_output_of_a_long_frame_takes_the_shortcut_and_matches_its_dry_run_payload(tmp_path, monkeypatch):
     from kfx_notebook.backends import clear_cache
     from tests.magic_shell import TestingShell
 
@@ -187,8 +187,12 @@ def test_kusto_output_of_a_frame_takes_the_shortcut_and_matches_its_dry_run_payl
     db_file = str(tmp_path / "out.duckdb")
     monkeypatch.setenv("KustoConnectionString", f"Data Source=local:{db_file}")
     clear_cache()
-    shell.user_ns["frame"] = pd.DataFrame({"n": [1, None, 3], "at": pd.to_datetime(["2024-01-01", None, "2025-06-30"]),
-                                           "bag": [{"k": [1.5]}, None, []], "s": ["é", "x", None]})
+    from kfx_notebook.run import SHORTCUT_ROWS
+
+    small = pd.DataFrame({"n": [1, None, 3], "at": pd.to_datetime(["2024-01-01", None, "2025-06-30"]),
+                          "bag": [{"k": [1.5]}, None, []], "s": ["é", "x", None]})
+    shell.user_ns["frame"] = pd.concat([small] * (SHORTCUT_ROWS // 3 + 1), ignore_index=True)
+    rows = len(shell.user_ns["frame"])
     try:
         _, out, _ = shell.capture("%%kusto_output --database Out --table-name Fast\nframe")
         _, shown, _ = shell.capture("%%kusto_output --database Out --table-name Fast --dry-run\nframe")
@@ -196,12 +200,13 @@ def test_kusto_output_of_a_frame_takes_the_shortcut_and_matches_its_dry_run_payl
         backend.ingest("Out", "Reference", shown.split("\n", 1)[1].rstrip("\n").encode(), data_format="multijson")
         cur = backend.cursor()
         try:
-            rows = [cur.sql(f"SELECT * FROM {qualified('Out', t)}").fetchall() for t in ("Fast", "Reference")]
+            tables = [cur.sql(f"SELECT * FROM {qualified('Out', t)}").fetchall() for t in ("Fast", "Reference")]
         finally:
             cur.close()
-        assert "ingested 3 rows" in out and "via direct" in out
+        memory = int(shell.user_ns["frame"].memory_usage(deep=False).sum())
+        assert f"ingested {rows:,} rows ({memory:,} bytes" in out   # the shortcut's receipt: no payload was built
         assert backend.catalog.columns("Out", "Fast") == backend.catalog.columns("Out", "Reference")
-        assert rows[0] == rows[1] and len(rows[0]) == 3
+        assert tables[0] == tables[1] and len(tables[0]) == rows
     finally:
         LocalBackend.open(db_file).close()
         clear_cache()
