@@ -10,6 +10,7 @@ work is done with numpy and pyarrow, imported on first use; importing this modul
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 
@@ -273,9 +274,12 @@ def json_texts_column(series) -> list[str]:
         cells = series.astype(object).tolist()
         if all(type(v) is str for v in cells):
             return list(map(encoder.encode_basestring, cells))
-        if _encodes_as_is(cells):
+        if _json_types_and_str_keys(cells):
             encode = _c_encoder()
-            return ["".join(encode(v, 0)) for v in cells]
+            try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
+                return ["".join(encode(v, 0)) for v in cells]
+            except (TypeError, ValueError, RecursionError):
+                pass
         return [_dumps(object_cell(v)) for v in cells]
     return ["null" if m else t for t, m in zip(texts, mask)] if mask.any() else texts
 
@@ -284,22 +288,26 @@ def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
-def _encodes_as_is(cells: list) -> bool:
-    """True when json's encoder writes every cell as json_ready's form would be written.
+def _json_types_and_str_keys(cells: list) -> bool:
+    """True when every cell holds only JSON's own types and every dict key is a str.
 
-    The encoder refuses NaN, infinities, cycles and types JSON lacks; what it would still write
-    differently is a dict key that is not a str (True -> "true" against "True", duplicates).
+    Then json's encoder writes each cell as json_ready's form would be written, unless it
+    refuses it (NaN, infinities, cycles). A non-str key would be written differently (True ->
+    "true" against "True", duplicates), a subclass could be. Checked level by level with C-level
+    maps, never value by value in Python.
     """
-    try:
-        json.dumps(cells, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        return False
-    stack = [v for v in cells if isinstance(v, (dict, list, tuple))]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            if any(type(k) is not str for k in value):
-                return False
-            value = value.values()
-        stack.extend(v for v in value if isinstance(v, (dict, list, tuple)))
+    level = cells
+    while level:
+        kinds = set(map(type, level))
+        if not kinds <= _JSON_TYPES:
+            return False
+        dicts = [v for v in level if type(v) is dict] if dict in kinds else []
+        if dicts and set(map(type, itertools.chain.from_iterable(dicts))) - {str}:
+            return False
+        lists = [v for v in level if type(v) in (list, tuple)] if kinds & {list, tuple} else []
+        level = [*itertools.chain.from_iterable(d.values() for d in dicts), *itertools.chain.from_iterable(lists)]
+        level = [v for v in level if type(v) in (dict, list, tuple)]
     return True
+
+
+_JSON_TYPES = {str, int, float, bool, type(None), dict, list, tuple}

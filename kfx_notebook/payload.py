@@ -1,9 +1,9 @@
 """What a function returns -> rows -> the exact bytes the Kusto output binding would ingest.
 
 The rule it keeps: reproduce the host and the extension (KustoAsyncCollector in
-github.com/Azure/Webjobs.Extensions.Kusto), quirks included,
-and say so in a warning line instead of fixing them. Pure: pandas is imported only inside
-`records_from_frame`, and only when a DataFrame is handed in.
+github.com/Azure/Webjobs.Extensions.Kusto), quirks included, and say so in a warning line instead
+of fixing them. A DataFrame's rows are written column-wise (codec.py; byte for byte what the row
+encoder writes). Pure: pandas, numpy and msgspec are imported only when a DataFrame is handed in.
 """
 
 from __future__ import annotations

@@ -333,7 +333,8 @@ class LocalBackend:
         """A DataFrame a function returns -> the table its binding's payload would give, without the payload.
 
         None when the shortcut does not model this frame or format (frame_as_payload says which):
-        then serialize the payload and `ingest` it, the reference path.
+        then serialize the payload and `ingest` it, the reference path. No payload is built, so
+        the receipt's bytes are the frame's in-memory size, as for `ingest` of a DataFrame.
         """
         from .frame_as_payload import NotModelled, ingest_frame_as_payload
 
