@@ -203,10 +203,13 @@ def dynamic_text(value) -> str | None:
 
 def dynamic_texts(values: list) -> list[str | None]:
     """`dynamic_text` of every value; a column of plain JSON values is dumped by one reused C encoder."""
-    if not _plain_json(values):
-        return [None if v is None else dynamic_text(v) for v in values]
-    encode = _c_encoder()
-    return [None if v is None else "".join(encode(v, 0)) for v in values]
+    if _json_types_and_str_keys(values):
+        encode = _c_encoder()
+        try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
+            return [None if v is None else "".join(encode(v, 0)) for v in values]
+        except (TypeError, ValueError, RecursionError):
+            pass
+    return [None if v is None else dynamic_text(v) for v in values]
 
 
 def _plain_json(values: list) -> bool:
