@@ -176,7 +176,7 @@ def test_one_row_frame_takes_the_shortcut_in_every_json_format(data_format):
         backend.close()
 
 
-def test_kusto_output_of_a_long_frame_takes_the_shortcut_and_matches_its_dry_run_payload(tmp_path, monkeypatch):
+def test_kusto_output_of_a_long_frame_takes_the_shortcut_and_gives_its_payloads_table(tmp_path, monkeypatch):
     from kfx_notebook.backends import clear_cache
     from tests.magic_shell import TestingShell
 
@@ -195,9 +195,9 @@ def test_kusto_output_of_a_long_frame_takes_the_shortcut_and_matches_its_dry_run
     rows = len(shell.user_ns["frame"])
     try:
         _, out, _ = shell.capture("%%kusto_output --database Out --table-name Fast\nframe")
-        _, shown, _ = shell.capture("%%kusto_output --database Out --table-name Fast --dry-run\nframe")
+        body = payload.serialize(payload.rows_from_return(shell.user_ns["frame"]).rows, None)   # what --dry-run shows
         backend = LocalBackend.open(db_file)
-        backend.ingest("Out", "Reference", shown.split("\n", 1)[1].rstrip("\n").encode(), data_format="multijson")
+        backend.ingest("Out", "Reference", body.data, data_format=body.data_format)
         cur = backend.cursor()
         try:
             tables = [cur.sql(f"SELECT * FROM {qualified('Out', t)}").fetchall() for t in ("Fast", "Reference")]
