@@ -19,19 +19,11 @@ import decimal
 import math
 from typing import Any
 
+from .codec import newtonsoft_datetime as format_datetime
 from .literals import format_timespan
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
             "\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def format_datetime(value: dt.datetime, ticks: int | None = None) -> str:
-    """A UTC datetime as Newtonsoft writes a DateTime of kind Utc; `ticks` (0..9999999) overrides the fraction."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{value.microsecond * 10 if ticks is None else ticks:07d}".rstrip("0")
-    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
 
 
 def format_double(value: float) -> str:

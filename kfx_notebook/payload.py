@@ -1,9 +1,9 @@
 """What a function returns -> rows -> the exact bytes the Kusto output binding would ingest.
 
 The rule it keeps: reproduce the host and the extension (KustoAsyncCollector in
-github.com/Azure/Webjobs.Extensions.Kusto), quirks included,
-and say so in a warning line instead of fixing them. Pure: pandas is imported only inside
-`records_from_frame`, and only when a DataFrame is handed in.
+github.com/Azure/Webjobs.Extensions.Kusto), quirks included, and say so in a warning line instead
+of fixing them. A DataFrame's rows are written column-wise (codec.py; byte for byte what the row
+encoder writes). Pure: pandas, numpy and msgspec are imported only when a DataFrame is handed in.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import datetime as dt
 import decimal
 import json
 import math
+from json import encoder
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .codec import kusto_datetime, kusto_timespan  # noqa: F401  (formatted by the codec, named here too)
 from .errors import BindingError
 
 OUT_OF_PROCESS = ("python", "javascript", "java", "powershell")
@@ -37,38 +40,6 @@ class Payload:
     data_format: str
     rows: int
     warnings: list[str] = field(default_factory=list)
-
-
-# -- Kusto text forms ---------------------------------------------------------------------------
-
-_EPOCH = dt.datetime(1970, 1, 1)
-
-
-def kusto_datetime(value) -> str | None:
-    """A datetime -> 'YYYY-MM-DDTHH:MM:SS.fffffffZ' (UTC, 7 fraction digits); naive means UTC."""
-    if value is None:
-        return None
-    if hasattr(value, "value") and hasattr(value, "tz_localize"):   # pandas.Timestamp: keep nanoseconds
-        if value.tzinfo is not None:
-            value = value.tz_convert("UTC").tz_localize(None)
-        ns = int(value.as_unit("ns").value)
-        seconds, rest = divmod(ns, 1_000_000_000)
-        base = _EPOCH + dt.timedelta(seconds=seconds)
-        return f"{base:%Y-%m-%dT%H:%M:%S}.{rest // 100:07d}Z"
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond * 10:07d}Z"
-    if isinstance(value, dt.date):
-        return f"{value:%Y-%m-%d}T00:00:00.0000000Z"
-    raise TypeError(f"not a datetime: {value!r}")
-
-
-def kusto_timespan(value) -> str | None:
-    """A timedelta -> Kusto/.NET timespan '[-][d.]hh:mm:ss.fffffff' (ticks of 100 ns, truncated)."""
-    from .literals import format_timespan
-
-    return None if value is None else format_timespan(value, fraction=True)
 
 
 def json_ready(value: Any) -> Any:
@@ -113,36 +84,39 @@ def json_ready(value: Any) -> Any:
 
 # -- DataFrame -> records -------------------------------------------------------------------------
 
+class FrameRecords(Sequence):
+    """A returned DataFrame's rows, read lazily: `serialize` writes them column-wise, byte for byte the same."""
+
+    def __init__(self, frame):
+        self.frame = frame
+        self._records: list[dict] | None = None
+
+    def records(self) -> list[dict]:
+        if self._records is None:
+            self._records = records_from_frame(self.frame)
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, index):
+        return self.records()[index]
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+
 def records_from_frame(df) -> list[dict]:
     """A DataFrame -> one dict per row, values in the form Kusto ingests back unchanged."""
-    import pandas as pd
+    from .codec import json_ready_column
 
-    columns: list[list] = []
-    for name in df.columns:
-        series = df[name]
-        dtype = series.dtype
-        if isinstance(dtype, pd.CategoricalDtype):
-            series = series.astype(object)
-            dtype = series.dtype
-        mask = series.isna().tolist()
-        if pd.api.types.is_datetime64_any_dtype(dtype):
-            values = [None if m else kusto_datetime(v) for v, m in zip(series, mask)]
-        elif pd.api.types.is_timedelta64_dtype(dtype):
-            values = [None if m else kusto_timespan(v) for v, m in zip(series, mask)]
-        elif pd.api.types.is_bool_dtype(dtype):
-            values = [None if m else bool(v) for v, m in zip(series.astype(object), mask)]
-        elif pd.api.types.is_integer_dtype(dtype):
-            values = [None if m else int(v) for v, m in zip(series.astype(object), mask)]
-        elif pd.api.types.is_float_dtype(dtype):
-            values = [None if m else json_ready(float(v)) for v, m in zip(series.astype(object), mask)]
-        else:  # strings, objects (Decimal, UUID, dict/list as dynamic, mixed)
-            values = [_object_cell(v) for v in series.astype(object)]
-        columns.append(values)
+    columns = [json_ready_column(df.iloc[:, i]) for i in range(df.shape[1])]
     names = [str(c) for c in df.columns]
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(df))]
 
 
-def _object_cell(value):
+def object_cell(value):
+    """One cell of an object column -> its JSON-ready value (NaN, NA and NaT are null)."""
     if isinstance(value, (dict, list, tuple)):
         return json_ready(value)
     if value is None:
@@ -164,7 +138,7 @@ def rows_from_return(value, *, language: str = "python") -> Rows:
     if value is None:
         return Rows([], warnings)
     if type(value).__name__ == "DataFrame" and hasattr(value, "columns"):
-        return Rows(records_from_frame(value), warnings)
+        return Rows(FrameRecords(value), warnings)
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     if isinstance(value, str):
@@ -227,6 +201,9 @@ def _indented(row) -> str:
 
 def serialize(rows: list, data_format: str | None) -> Payload:
     """The bytes one FlushAsync sends: json (1 row, minified) / multijson (indented rows) / row text."""
+    if isinstance(rows, FrameRecords) and len(rows) > 1 and rows.frame.columns.is_unique:
+        fmt = "multijson" if (data_format or "json") == "json" else data_format
+        return Payload(_indented_frame(rows.frame), fmt, len(rows), _object_rows_warning(fmt))
     warnings: list[str] = []
     rows = [r for r in rows if r is not None]
     fmt = data_format or ("json" if len(rows) <= 1 else "multijson")
@@ -238,10 +215,39 @@ def serialize(rows: list, data_format: str | None) -> Payload:
         text = _minified(rows[0])
     else:
         text = "\n".join(_indented(r) for r in rows)
-        if fmt not in ("multijson", "singlejson") and any(not isinstance(r, str) for r in rows):
-            warnings.append(f"dataFormat {fmt}: object rows are written as indented JSON text (JObject.ToString()), "
-                            f"which Kusto will not read as {fmt}: drop --data-format or use json")
+        if any(not isinstance(r, str) for r in rows):
+            warnings.extend(_object_rows_warning(fmt))
     return Payload(text.encode("utf-8"), fmt, len(rows), warnings)
+
+
+def _object_rows_warning(fmt: str) -> list[str]:
+    if fmt in ("multijson", "singlejson"):
+        return []
+    return [f"dataFormat {fmt}: object rows are written as indented JSON text (JObject.ToString()), "
+            f"which Kusto will not read as {fmt}: drop --data-format or use json"]
+
+
+def _indented_frame(frame) -> bytes:
+    """`_indented` rows of a DataFrame joined by newlines, without Python's indenting encoder.
+
+    Each column's values are written as compact JSON text (codec.json_texts_column), the rows
+    joined into one JSON array, msgspec indents it (whitespace only; every token is kept as
+    written), and the array's own level is taken off: its brackets, two spaces after every
+    newline, and the comma between top-level rows (the only ',\\n' followed by '{' at the start
+    of a line, since text never holds a raw newline).
+    """
+    import msgspec
+
+    from .codec import json_texts_column
+
+    keyed = []
+    for i, name in enumerate(frame.columns):
+        key = encoder.encode_basestring(str(name)) + ":"
+        keyed.append([key + text for text in json_texts_column(frame.iloc[:, i])])
+    rows = ["{" + ",".join(row) + "}" for row in zip(*keyed)] if keyed else ["{}"] * len(frame)
+    compact = ("[" + ",".join(rows) + "]").encode("utf-8")
+    indented = msgspec.json.format(compact, indent=2)
+    return indented[4:-2].replace(b"\n  ", b"\n").replace(b",\n{", b"\n{")
 
 
 # -- reading a payload back ---------------------------------------------------------------------

@@ -234,11 +234,11 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class OutputRun:
-    """What an output binding run did: the exact payload, and the receipt when it ingested."""
+    """What an output binding run did: the exact payload (None when ingested without one), and the receipt."""
 
     outcome: Outcome
     resolved: bindings.ResolvedOutput
-    payload: Payload
+    payload: Payload | None
     receipt: IngestReceipt | None = None
     where: str | None = None
 
@@ -253,6 +253,8 @@ def run_output(binding: bindings.KustoOutput, host: Host, value: Any, *, namespa
     from . import payload
 
     resolved = bindings.resolve_output(binding, namespace=namespace, query=query, settings=host.settings)
+    if not dry_run and (shortcut := _frame_without_payload(binding, host, resolved, value)) is not None:
+        return shortcut
     returned = payload.rows_from_return(value)
     with host.activity(f"serializing {len(returned.rows):,} rows"):
         body = payload.serialize(returned.rows, resolved.data_format)
@@ -270,3 +272,29 @@ def run_output(binding: bindings.KustoOutput, host: Host, value: Any, *, namespa
                                             ingestion_type=resolved.ingestion_type,
                                             properties=resolved.ingestion_properties)
     return OutputRun(Outcome.INGESTED, resolved, body, receipt, connection.where)
+
+
+SHORTCUT_ROWS = 10_000   # a DataFrame this long is ingested without its payload where the backend can
+
+
+def _frame_without_payload(binding, host: Host, resolved, value: Any) -> OutputRun | None:
+    """A DataFrame the backend ingests exactly as its payload would be, without building it; else None.
+
+    The embedded database does (LocalBackend.ingest_frame_as_payload, proved against the payload
+    path); other backends, dry runs, text formats and frames under SHORTCUT_ROWS rows (where the
+    payload costs little, and the receipt can show its size) take the payload path.
+    """
+    if type(value).__name__ != "DataFrame" or len(value) < SHORTCUT_ROWS:
+        return None
+    connection = connect(binding, host, resolved.managed_service_identity)
+    ingest_frame = getattr(connection.backend, "ingest_frame_as_payload", None)
+    if ingest_frame is None:
+        return None
+    with scrubbed(connection.secrets):
+        receipt = ingest_frame(resolved.database, resolved.table_name, value, data_format=resolved.data_format,
+                               mapping_ref=resolved.mapping_ref)
+    if receipt is None:
+        return None
+    for message in resolved.warnings:
+        host.note(message)
+    return OutputRun(Outcome.INGESTED, resolved, None, receipt, connection.where)

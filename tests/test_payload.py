@@ -7,9 +7,14 @@ import decimal
 import json
 import uuid
 
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from kfx_notebook import payload
 from kfx_notebook.errors import BindingError
+from tests.frame_strategies import COLUMN_KINDS, frames
 from kfx_notebook.payload import (
     kusto_timespan,
     records_from_frame,
@@ -179,3 +184,38 @@ def test_count_records(data, data_format, rows):
     from kfx_notebook.payload import count_records
 
     assert count_records(data, data_format) == rows
+
+
+# -- a DataFrame's payload, column-wise: byte for byte the row-by-row serializer -------------------
+
+def _cell_by_cell(frame) -> list[dict]:
+    """The oracle: every cell through the per-value rule (payload.object_cell), row by row."""
+    names = [str(c) for c in frame.columns]
+    cells = [frame.iloc[:, i].astype(object).tolist() for i in range(frame.shape[1])]
+    return [dict(zip(names, (payload.object_cell(v) for v in row))) for row in zip(*cells)] if cells \
+        else [{} for _ in range(len(frame))]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # float32 draws
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), data_format=st.sampled_from([None, "json", "multijson", "singlejson", "csv"]))
+def test_frame_payload_is_byte_identical_to_the_row_serializer(data, data_format):
+    frame = data.draw(frames(data.draw(st.sampled_from(COLUMN_KINDS))))
+    try:
+        expected = serialize(_cell_by_cell(frame), data_format)
+    except (ValueError, TypeError, OverflowError) as exc:
+        with pytest.raises(type(exc)):
+            serialize(rows_from_return(frame).rows, data_format)
+        return
+    actual = serialize(rows_from_return(frame).rows, data_format)
+    assert (actual.data, actual.data_format, actual.rows, actual.warnings) == \
+        (expected.data, expected.data_format, expected.rows, expected.warnings)
+    assert records_from_frame(frame) == _cell_by_cell(frame)
+
+
+def test_frame_payload_indents_nested_values_like_newtonsoft():
+    frame = pd.DataFrame({"a": [1, 2], "bag": [{"k": [], "n": {"x": [1, {}]}}, []], "Ünï": ["x\n\"y", None]})
+    body = serialize(rows_from_return(frame).rows, None)
+    assert body.data.decode() == (
+        '{\n  "a": 1,\n  "bag": {\n    "k": [],\n    "n": {\n      "x": [\n        1,\n        {}\n      ]\n    }\n'
+        '  },\n  "Ünï": "x\\n\\"y"\n}\n{\n  "a": 2,\n  "bag": [],\n  "Ünï": null\n}')

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ..codec import kusto_datetime
 from ..kusto_types import BY_NAME
 from ..literals import format_timespan
 
@@ -24,16 +25,9 @@ _EPOCH = dt.datetime(1970, 1, 1)
 
 
 def encode_datetime(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
+    if value is None or isinstance(value, str):
         return value
-    if not isinstance(value, dt.datetime):  # a date
-        value = dt.datetime(value.year, value.month, value.day)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:{value.minute:02d}:"
-            f"{value.second:02d}.{value.microsecond:06d}0Z")
+    return kusto_datetime(value)
 
 
 def encode_timespan(value: Any) -> str | None:

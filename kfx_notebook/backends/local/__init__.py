@@ -9,7 +9,8 @@ anything else runs on it.
 
 Modules: engine (the only duckdb_kql importer), sealed (DuckDB locked to its own tables),
 results (DuckDB -> pandas), catalog (metadata), commands (management commands),
-ingest (formats, mappings, DataFrames); Kusto literal text is parsed by kfx_notebook.literals.
+ingest (formats, mappings, DataFrames), frame_as_payload (a returned DataFrame ingested as its
+binding's payload would be, column-wise); Kusto literal text is parsed by kfx_notebook.literals.
 """
 
 from __future__ import annotations
@@ -326,6 +327,27 @@ class LocalBackend:
         return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path=IngestPath.DIRECT, status="Succeeded",
                              elapsed=time.perf_counter() - started, database=database, table=table,
                              source_id=str(uuid.uuid4()))
+
+    def ingest_frame_as_payload(self, database: str, table: str, frame, *, data_format: str | None = None,
+                                mapping_ref: str | None = None) -> IngestReceipt | None:
+        """A DataFrame a function returns -> the table its binding's payload would give, without the payload.
+
+        None when the shortcut does not model this frame or format (frame_as_payload says which):
+        then serialize the payload and `ingest` it, the reference path. No payload is built, so
+        the receipt's bytes are the frame's in-memory size, as for `ingest` of a DataFrame.
+        """
+        from .frame_as_payload import NotModelled, ingest_frame_as_payload
+
+        started = time.perf_counter()
+        try:
+            rows = ingest_frame_as_payload(self, database, table, frame, data_format=data_format,
+                                           mapping_ref=mapping_ref)
+        except NotModelled:
+            return None
+        return IngestReceipt(rows=rows, bytes=int(frame.memory_usage(deep=False).sum()),
+                             data_format=data_format or ("json" if rows <= 1 else "multijson"), path="direct",
+                             status="Succeeded", elapsed=time.perf_counter() - started, database=database,
+                             table=table, source_id=str(uuid.uuid4()))
 
 
 @dataclass

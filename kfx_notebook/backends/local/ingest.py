@@ -65,14 +65,8 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
     except UnicodeDecodeError as exc:
         raise IngestionError(f"The data is not UTF-8 text (byte {exc.start})", code="BadRequest_InvalidEncoding",
                              hint=f"Send {fmt} as UTF-8.") from None
-    columns = backend.catalog.columns(database, table) if backend.catalog.databases().count(database) else None
-    mapping = None
-    if mapping_ref:
-        kind, mapping = backend.catalog.mapping(database, table, mapping_ref)
-        expected = "json" if fmt in JSON_FORMATS else "csv"
-        if kind != expected:
-            raise IngestionError(f"Mapping '{mapping_ref}' is a {kind} mapping; format '{fmt}' needs a {expected} "
-                                 "mapping", hint="Name a mapping of the right kind, or change dataFormat.")
+    columns = table_columns(backend, database, table)
+    mapping = named_mapping(backend, database, table, mapping_ref, fmt)
     if fmt in JSON_FORMATS:
         records = parse_json_records(text)
         if columns is None:
@@ -87,6 +81,23 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
         return 0, size
     _insert_rows(backend, database, table, columns, values)
     return len(values), size
+
+
+def table_columns(backend, database: str, table: str) -> list[tuple[str, str]] | None:
+    """The table's (name, Kusto type) columns, or None when the database or table does not exist."""
+    return backend.catalog.columns(database, table) if backend.catalog.databases().count(database) else None
+
+
+def named_mapping(backend, database: str, table: str, mapping_ref: str | None, fmt: str):
+    """The entries of the named mapping (None without one); refused when its kind does not fit the format."""
+    if not mapping_ref:
+        return None
+    kind, mapping = backend.catalog.mapping(database, table, mapping_ref)
+    expected = "json" if fmt in JSON_FORMATS else "csv"
+    if kind != expected:
+        raise IngestionError(f"Mapping '{mapping_ref}' is a {kind} mapping; format '{fmt}' needs a {expected} "
+                             "mapping", hint="Name a mapping of the right kind, or change dataFormat.")
+    return mapping
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -119,12 +130,24 @@ def _parse_delimited(text: str, fmt: str) -> list[list[str]]:
     return [row for row in reader if row]
 
 
-def _json_path(record: dict, path: str) -> Any:
+_PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
+
+
+def json_path_steps(path: str) -> list[str] | None:
+    """A mapping's JSON path -> its keys in order ($.a.b, $['a'][0]); None for the whole record ($)."""
     if path in ("$", ""):
-        return record
-    value: Any = record
-    for part in re.findall(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]", path[1:] if path.startswith("$") else path):
-        key = next(p for p in part if p != "")
+        return None
+    return [next(p for p in part if p != "") for part in _PATH_STEP.findall(path[1:] if path.startswith("$") else path)]
+
+
+def _json_path(record: dict, path: str) -> Any:
+    steps = json_path_steps(path)
+    return record if steps is None else walk_json(record, steps)
+
+
+def walk_json(value: Any, steps: list[str]) -> Any:
+    """Follow *steps* into a JSON value; a step that does not exist gives None, as in Kusto."""
+    for key in steps:
         if isinstance(value, dict):
             value = value.get(key)
         elif isinstance(value, list) and key.isdigit():
@@ -147,7 +170,7 @@ def _entry(entry: dict) -> tuple[str, dict]:
     return column, props
 
 
-def _plan(mapping, columns, source: str, convert=lambda v: v) -> list[tuple[int, object, object]]:
+def mapping_plan(mapping, columns, source: str, convert=lambda v: v) -> list[tuple[int, object, object]]:
     """A mapping -> [(column index, source (Path or Ordinal), ConstValue)], checked against the table."""
     names = [c for c, _ in columns]
     plan = []
@@ -163,20 +186,20 @@ def _plan(mapping, columns, source: str, convert=lambda v: v) -> list[tuple[int,
 
 def _map_json(records: list[dict], columns, mapping) -> list[list]:
     if mapping is None:
-        return [[_convert(rec.get(name), ktype) for name, ktype in columns] for rec in records]
-    plan = _plan(mapping, columns, "Path")
+        return [[convert_value(rec.get(name), ktype) for name, ktype in columns] for rec in records]
+    plan = mapping_plan(mapping, columns, "Path")
     out = []
     for rec in records:
         row = [None] * len(columns)
         for index, path, const in plan:
             value = const if path is None else _json_path(rec, path)
-            row[index] = _convert(value, columns[index][1])
+            row[index] = convert_value(value, columns[index][1])
         out.append(row)
     return out
 
 
 def _map_delimited(records: list[list[str]], columns, mapping) -> list[list]:
-    plan = [(i, i, None) for i in range(len(columns))] if mapping is None else _plan(mapping, columns, "Ordinal", int)
+    plan = [(i, i, None) for i in range(len(columns))] if mapping is None else mapping_plan(mapping, columns, "Ordinal", int)
     out = []
     for number, rec in enumerate(records, 1):
         if mapping is None and len(rec) > len(columns):
@@ -186,13 +209,13 @@ def _map_delimited(records: list[list[str]], columns, mapping) -> list[list]:
         row = [None] * len(columns)
         for index, ordinal, const in plan:
             value = const if ordinal is None else (rec[ordinal] if ordinal < len(rec) else None)
-            row[index] = _convert(None if value == "" and columns[index][1] != "string" else value,
+            row[index] = convert_value(None if value == "" and columns[index][1] != "string" else value,
                                   columns[index][1])
         out.append(row)
     return out
 
 
-def _convert(value: Any, ktype: str) -> Any:
+def convert_value(value: Any, ktype: str) -> Any:
     """A JSON/CSV value -> the column's Python value; what does not convert becomes null, as in Kusto."""
     if value is None:
         return None
@@ -214,7 +237,8 @@ def _convert(value: Any, ktype: str) -> Any:
 
 
 # -- schema inference ----------------------------------------------------------------------------
-def _infer_value(value: Any) -> str | None:
+def infer_value(value: Any) -> str | None:
+    """The Kusto type a JSON value suggests for a new column (None for null)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -240,13 +264,17 @@ def _infer_json_columns(records: list[dict]) -> list[tuple[str, str]]:
     types: dict[str, str | None] = {}
     for rec in records:
         for key, value in rec.items():
-            seen, new = types.get(key), _infer_value(value)
-            if seen is None:
-                types[key] = new
-            elif new and seen != new:
-                types[key] = "real" if {seen, new} == {"long", "real"} else "dynamic" if "dynamic" in (seen, new) \
-                    else "string"
+            types[key] = merge_inferred(types.get(key), infer_value(value))
     return [(k, t or "string") for k, t in types.items()]
+
+
+def merge_inferred(seen: str | None, new: str | None) -> str | None:
+    """A column's type so far and the next value's -> the column's type (in record order, as Kusto does)."""
+    if seen is None:
+        return new
+    if new and seen != new:
+        return "real" if {seen, new} == {"long", "real"} else "dynamic" if "dynamic" in (seen, new) else "string"
+    return seen
 
 
 def _infer_delimited_columns(records: list[list[str]]) -> list[tuple[str, str]]:
@@ -277,19 +305,34 @@ def _ensure_table(backend, database: str, table: str, columns: list[tuple[str, s
 
 
 def _insert_rows(backend, database: str, table: str, columns, rows: list[list]) -> None:
+    arrays = [arrow_column(name, ktype, [row[i] for row in rows]) for i, (name, ktype) in enumerate(columns)]
+    write_arrays(backend, database, table, columns, arrays)
+
+
+def arrow_column(name: str, ktype: str, values: list):
+    """Converted Python values of one column -> the Arrow array they are staged in."""
     import pyarrow as pa
 
-    arrow_types = {"long": pa.int64(), "int": pa.int32(), "real": pa.float64(), "bool": pa.bool_(),
-                   "datetime": pa.timestamp("us"), "timespan": pa.duration("us")}
-    arrays = []
-    for i, (_, ktype) in enumerate(columns):
-        values = [row[i] for row in rows]
-        if ktype == "decimal":
-            values = [None if v is None else str(v) for v in values]
-        try:
-            arrays.append(pa.array(values, type=arrow_types.get(ktype, pa.string())))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
-            raise IngestionError(f"Column '{columns[i][0]}' ({ktype}) cannot hold a value: {exc}") from None
+    if ktype == "decimal":
+        values = [None if v is None else str(v) for v in values]
+    try:
+        return pa.array(values, type=staging_type(ktype))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+        raise IngestionError(f"Column '{name}' ({ktype}) cannot hold a value: {exc}") from None
+
+
+def staging_type(ktype: str):
+    """The Arrow type a column of Kusto type *ktype* is staged in before DuckDB casts it."""
+    import pyarrow as pa
+
+    return {"long": pa.int64(), "int": pa.int32(), "real": pa.float64(), "bool": pa.bool_(),
+            "datetime": pa.timestamp("us"), "timespan": pa.duration("us")}.get(ktype, pa.string())
+
+
+def write_arrays(backend, database: str, table: str, columns, arrays: list) -> None:
+    """One staged Arrow array per table column (in *columns* order) -> INSERT."""
+    import pyarrow as pa
+
     source = pa.table(arrays, names=[f"c{i}" for i in range(len(arrays))])
     _write(backend, database, table, columns, source, [(f"c{i}", n, t) for i, (n, t) in enumerate(columns)])
 

@@ -1,0 +1,319 @@
+"""The value codec: pandas columns -> the JSON values and text a payload carries, and Arrow staging.
+
+The rule it keeps: one place formats a Kusto datetime ('YYYY-MM-DDTHH:MM:SS.fffffffZ', UTC,
+ticks floored) and a timespan ('[-][d.]hh:mm:ss.fffffff', ticks truncated toward zero), one
+value at a time (`kusto_datetime`, `kusto_timespan`) and a whole column at a time (the
+`*_texts` functions), and the two agree value for value (tests/test_codec.py). Column-wise
+work is done with numpy and pyarrow, imported on first use; importing this module is light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import math
+
+_EPOCH = dt.datetime(1970, 1, 1)
+_NS_PER_TICK = 100
+
+#: Column kinds: how a pandas column is written into a payload. "object" is value by value.
+KINDS = ("datetime", "timespan", "bool", "long", "real", "object")
+
+
+# -- one value ------------------------------------------------------------------------------------
+
+def kusto_datetime(value) -> str | None:
+    """A datetime -> 'YYYY-MM-DDTHH:MM:SS.fffffffZ' (UTC, 7 fraction digits); naive means UTC."""
+    if value is None:
+        return None
+    if hasattr(value, "value") and hasattr(value, "tz_localize"):   # pandas.Timestamp: keep nanoseconds
+        if value.tzinfo is not None:
+            value = value.tz_convert("UTC").tz_localize(None)
+        ns = int(value.as_unit("ns").value)
+        seconds, rest = divmod(ns, 1_000_000_000)
+        base = _EPOCH + dt.timedelta(seconds=seconds)
+        return f"{base:%Y-%m-%dT%H:%M:%S}.{rest // _NS_PER_TICK:07d}Z"
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, dt.datetime):
+        return f"{_utc_naive(value).isoformat(timespec='microseconds')}0Z"   # years always 4 digits
+    raise TypeError(f"not a datetime: {value!r}")
+
+
+def newtonsoft_datetime(value: dt.datetime, ticks: int | None = None) -> str:
+    """A datetime as Newtonsoft writes the .NET DateTime the Kusto client returns: UTC, trailing zeros trimmed.
+
+    `ticks` (0..9999999, the 100 ns units within the second) overrides the microsecond fraction,
+    for values that carry the seventh digit (a pandas Timestamp's nanoseconds)."""
+    value = _utc_naive(value)
+    fraction = f"{value.microsecond * 10 if ticks is None else ticks:07d}".rstrip("0")
+    text = value.replace(microsecond=0).isoformat()
+    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+
+
+def _utc_naive(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def kusto_timespan(value) -> str | None:
+    """A timedelta -> Kusto/.NET timespan '[-][d.]hh:mm:ss.fffffff' (ticks of 100 ns, truncated)."""
+    from .literals import format_timespan
+
+    return None if value is None else format_timespan(value, fraction=True)
+
+
+# -- one column -----------------------------------------------------------------------------------
+
+def column_kind(dtype) -> str:
+    """The kind (one of KINDS) a pandas dtype is written as."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "timespan"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "long"
+    if pd.api.types.is_float_dtype(dtype):
+        return "real"
+    return "object"
+
+
+def json_ready_column(series, kind: str | None = None) -> list:
+    """A pandas column -> its values as a payload row carries them (None for nulls, texts for times)."""
+    import numpy as np
+    import pandas as pd
+
+    from .payload import json_ready, object_cell
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    kind = kind or column_kind(series.dtype)
+    if kind == "datetime":
+        return _with_nulls(datetime_texts(series), series)
+    if kind == "timespan":
+        return _with_nulls(timespan_texts(series), series)
+    if kind == "object":
+        cells = series.astype(object).tolist()
+        return cells if _plain_json(cells) else [object_cell(v) for v in cells]
+    mask = series.isna().to_numpy()
+    if kind == "real":
+        numbers = series.to_numpy(dtype="float64", na_value=math.nan)
+        values = numbers.tolist()
+        if not (mask.any() or np.isinf(numbers).any()):
+            return values
+        return [None if m else json_ready(v) for v, m in zip(values, mask)]
+    numpy_type = "bool" if kind == "bool" else ("uint64" if str(series.dtype).lower() == "uint64" else "int64")
+    values = series.to_numpy(dtype=numpy_type, na_value=0).tolist()
+    return [None if m else v for v, m in zip(values, mask)] if mask.any() else values
+
+
+def _with_nulls(texts: list, series) -> list:
+    mask = series.isna().to_numpy()
+    if not mask.any():
+        return texts
+    return [None if m else t for t, m in zip(texts, mask)]
+
+
+def utc_nanoseconds(series):
+    """A datetime column (naive = UTC, or tz-aware) -> int64 nanoseconds since the epoch (NaT arbitrary)."""
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.dt.as_unit("ns").to_numpy().view("int64")
+
+
+def timedelta_nanoseconds(series):
+    """A timedelta column -> int64 nanoseconds (NaT arbitrary)."""
+    return series.dt.as_unit("ns").to_numpy().view("int64")
+
+
+def datetime_texts(series) -> list[str]:
+    """A datetime column -> kusto_datetime's text for every value (nulls give arbitrary text)."""
+    import numpy as np
+
+    ns = utc_nanoseconds(series)
+    full = np.datetime_as_string(ns.astype("datetime64[ns]"), unit="ns")   # ...SS.fffffffff, floored
+    return np.char.add(full.astype("<U27"), "Z").tolist()
+
+
+def timespan_texts(series) -> list[str]:
+    """A timedelta column -> kusto_timespan's text for every value (nulls give arbitrary text)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ns = timedelta_nanoseconds(series)
+    ns = np.where(ns == np.iinfo("int64").min, 0, ns)         # NaT: any text will do, it is masked
+    ticks = np.abs(ns) // _NS_PER_TICK
+    days, ticks = np.divmod(ticks, 864_000_000_000)
+    hours, ticks = np.divmod(ticks, 36_000_000_000)
+    minutes, ticks = np.divmod(ticks, 600_000_000)
+    seconds, ticks = np.divmod(ticks, 10_000_000)
+
+    def padded(values, width):
+        return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
+
+    day_text = pc.if_else(pa.array(days > 0), pc.binary_join_element_wise(pc.cast(pa.array(days), pa.string()),
+                                                                          "", "."), "")
+    sign = pc.if_else(pa.array(ns < 0), "-", "")
+    clock = pc.binary_join_element_wise(padded(hours, 2), padded(minutes, 2), padded(seconds, 2), ":")
+    return pc.binary_join_element_wise(sign, day_text, clock, ".", padded(ticks, 7), "").to_pylist()
+
+
+# -- Arrow staging (the embedded database) --------------------------------------------------------
+
+def arrow_staged(series, kind: str):
+    """A column of its own kind -> the Arrow array local ingestion stages for a Kusto column of that type.
+
+    The same values the payload's texts parse back to: datetimes floored to microseconds,
+    timespans truncated toward zero to microseconds, NaN as null.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    mask = series.isna().to_numpy()
+    if kind == "datetime":
+        us = np.where(mask, 0, utc_nanoseconds(series)) // 1000
+        return pa.array(us, type=pa.timestamp("us"), mask=mask)
+    if kind == "timespan":
+        ns = np.where(mask, 0, timedelta_nanoseconds(series))
+        us = np.where(ns < 0, -((-ns) // 1000), ns // 1000)
+        return pa.array(us, type=pa.duration("us"), mask=mask)
+    if kind == "bool":
+        return pa.array(series.to_numpy(dtype="bool", na_value=False), type=pa.bool_(), mask=mask)
+    if kind == "long":
+        return pa.array(series.to_numpy(dtype="int64", na_value=0), type=pa.int64(), mask=mask)
+    if kind == "real":
+        return pa.array(series.to_numpy(dtype="float64", na_value=np.nan), type=pa.float64(), mask=mask)
+    raise ValueError(f"no vectorized staging for kind {kind!r}")
+
+
+
+# -- dynamic values (the embedded database keeps them as JSON text) ------------------------------
+
+def dynamic_text(value) -> str | None:
+    """One value's dynamic text as the embedded database stores it: its JSON-ready form, dumped."""
+    from .payload import object_cell
+
+    value = object_cell(value)
+    return None if value is None else json.dumps(json.loads(_compact_safe(value)), ensure_ascii=False)
+
+
+def dynamic_texts(values: list) -> list[str | None]:
+    """`dynamic_text` of every value; a column of plain JSON values is dumped by one reused C encoder."""
+    if _json_types_and_str_keys(values):
+        encode = _c_encoder()
+        try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
+            return [None if v is None else "".join(encode(v, 0)) for v in values]
+        except (TypeError, ValueError, RecursionError):
+            pass
+    return [None if v is None else dynamic_text(v) for v in values]
+
+
+def _plain_json(values: list) -> bool:
+    """True when every value is already JSON-ready: dumping the list and reading it back gives it again.
+
+    Then json_ready would change nothing that shows in the text; NaN, numpy scalars, tuples,
+    dates, non-string keys all fail the test (two C-level passes over the list).
+    """
+    if all(type(v) is str for v in values):
+        return True
+    try:
+        return json.loads(json.dumps(values, ensure_ascii=False, allow_nan=False)) == values
+    except (TypeError, ValueError):
+        return False
+
+
+def _c_encoder():
+    """json's own encoder, built once (JSONEncoder.encode builds one per call): value, 0 -> text chunks."""
+    from json import encoder
+
+    make = encoder.c_make_encoder
+    if make is None:      # no C accelerator: json's encode per value
+        dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+        return lambda value, _level: (dumps(value),)
+    return make(None, None, encoder.encode_basestring, None, ": ", ", ", False, False, False)
+
+
+def _compact_safe(value) -> str:
+    """A JSON-ready value as the payload writes it (so unencodable text fails as the payload does)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    text.encode("utf-8")
+    return text
+
+
+# -- compact JSON text of a column (a payload built column-wise) ----------------------------------
+
+def json_texts_column(series) -> list[str]:
+    """A pandas column -> each value's JSON text as `json.dumps(json_ready_column(...)[i])` writes it.
+
+    Whitespace may differ (the payload is re-indented afterwards); every token is the same.
+    """
+    import numpy as np
+    import pandas as pd
+    from json import encoder
+
+    from .payload import object_cell
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    kind = column_kind(series.dtype)
+    mask = series.isna().to_numpy()
+    if kind in ("datetime", "timespan"):
+        texts = datetime_texts(series) if kind == "datetime" else timespan_texts(series)
+        return ["null" if m else f'"{t}"' for t, m in zip(texts, mask)]
+    if kind == "bool":
+        texts = np.where(series.to_numpy(dtype="bool", na_value=False), "true", "false").tolist()
+    elif kind == "long":
+        texts = list(map(str, json_ready_column(series, "long")))
+    elif kind == "real":
+        numbers = series.to_numpy(dtype="float64", na_value=math.nan)
+        if mask.any() or np.isinf(numbers).any():
+            return [_dumps(v) for v in json_ready_column(series, "real")]
+        return list(map(float.__repr__, numbers.tolist()))
+    else:
+        cells = series.astype(object).tolist()
+        if all(type(v) is str for v in cells):
+            return list(map(encoder.encode_basestring, cells))
+        if _json_types_and_str_keys(cells):
+            encode = _c_encoder()
+            try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
+                return ["".join(encode(v, 0)) for v in cells]
+            except (TypeError, ValueError, RecursionError):
+                pass
+        return [_dumps(object_cell(v)) for v in cells]
+    return ["null" if m else t for t, m in zip(texts, mask)] if mask.any() else texts
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def _json_types_and_str_keys(cells: list) -> bool:
+    """True when every cell holds only JSON's own types and every dict key is a str.
+
+    Then json's encoder writes each cell as json_ready's form would be written, unless it
+    refuses it (NaN, infinities, cycles). A non-str key would be written differently (True ->
+    "true" against "True", duplicates), a subclass could be. Checked level by level with C-level
+    maps, never value by value in Python.
+    """
+    level = cells
+    while level:
+        kinds = set(map(type, level))
+        if not kinds <= _JSON_TYPES:
+            return False
+        dicts = [v for v in level if type(v) is dict] if dict in kinds else []
+        if dicts and set(map(type, itertools.chain.from_iterable(dicts))) - {str}:
+            return False
+        lists = [v for v in level if type(v) in (list, tuple)] if kinds & {list, tuple} else []
+        level = [*itertools.chain.from_iterable(d.values() for d in dicts), *itertools.chain.from_iterable(lists)]
+        level = [v for v in level if type(v) in (dict, list, tuple)]
+    return True
+
+
+_JSON_TYPES = {str, int, float, bool, type(None), dict, list, tuple}

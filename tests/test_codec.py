@@ -1,0 +1,38 @@
+"""The codec formats a datetime, a timespan and a dynamic value the same one value at a time and a column at a time."""
+
+from __future__ import annotations
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kfx_notebook import codec
+from tests.frame_strategies import JSONISH, NS, ZONES
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(NS, min_size=1, max_size=20), ZONES)
+def test_datetime_column_texts_are_the_per_value_texts(values, zone):
+    series = pd.Series(pd.to_datetime(values, unit="ns"))
+    if zone:
+        series = series.dt.tz_localize("UTC").dt.tz_convert(zone)
+    assert codec.datetime_texts(series) == [codec.kusto_datetime(v) for v in series]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(NS, min_size=1, max_size=20))
+def test_timespan_column_texts_are_the_per_value_texts(values):
+    series = pd.Series(pd.to_timedelta(values, unit="ns"))
+    assert codec.timespan_texts(series) == [codec.kusto_timespan(v) for v in series]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.none() | JSONISH, max_size=8))
+def test_dynamic_column_texts_are_the_per_value_texts(values):
+    assert codec.dynamic_texts(values) == [None if v is None else codec.dynamic_text(v) for v in values]
+
+
+def test_known_texts():
+    assert codec.kusto_datetime(pd.Timestamp("1969-12-31T23:59:59.99999999")) == "1969-12-31T23:59:59.9999999Z"
+    assert codec.timespan_texts(pd.Series(pd.to_timedelta(["-00:00:00.00000015", "2 days 03:04:05"]))) == \
+        ["-00:00:00.0000001", "2.03:04:05.0000000"]
