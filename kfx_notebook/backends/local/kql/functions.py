@@ -27,6 +27,7 @@ class KqlFunction:
     aggregate: bool = False
     name_prefix: str | None = None   # summarize's default column name: <prefix>_<column>
     name_args: int = 1               # how many arguments' names that default name joins
+    defaults: tuple[tuple[int, str], ...] = ()  # (position, SQL) for an optional argument not given
 
     def render(self, args: list[str]) -> str:
         if self.arities and len(args) not in self.arities:
@@ -35,7 +36,11 @@ class KqlFunction:
                   .replace("{json*}", ", ".join(f"to_json({a})" for a in args)))
         # optional arguments not given render as NULL (the UDF's "not given")
         top = max(self.arities) if self.arities else len(args)
-        return filled.format(*(list(args) + ["NULL"] * (top - len(args))))
+        given = list(args) + ["NULL"] * (top - len(args))
+        for position, sql in self.defaults:
+            if position >= len(args):
+                given[position] = sql
+        return filled.format(*given)
 
 
 def J(x: str) -> str:
@@ -214,6 +219,44 @@ _ROWS = [
                 _dyn(f"kfx_geo_geohash_to_central_point({S('{0}')})"),
                 "print p=geo_geohash_to_central_point('sunny'), q=geo_geohash_to_central_point('a')",
                 (({"type": "Point", "coordinates": [42.47314453125, 23.70849609375]}, None),)),
+    KqlFunction("geo_geohash_to_polygon", "string", "dynamic", (1,), _dyn(f"kfx_geo_geohash_to_polygon({S('{0}')})"),
+                "print p=geo_geohash_to_polygon('sunny'), q=geo_geohash_to_polygon('a')",
+                (({"type": "Polygon", "coordinates": [[[42.451171875, 23.6865234375], [42.4951171875, 23.6865234375],
+                   [42.4951171875, 23.73046875], [42.451171875, 23.73046875], [42.451171875, 23.6865234375]]]}, None),)),
+    KqlFunction("geo_geohash_neighbors", "string", "dynamic", (1,), _dyn(f"kfx_geo_geohash_neighbors({S('{0}')})"),
+                "print n=geo_geohash_neighbors('sunny'), i=geo_geohash_neighbors('a')",
+                ((["sunnt", "sunpj", "sunnx", "sunpn", "sunnv", "sunpp", "sunnz", "sunnw"], None),)),
+    # -- S2 cells and measurements on the sphere (geo.py) --------------------------------------------
+    # a level given as null is invalid (''); a level not given is the default, 11
+    KqlFunction("geo_point_to_s2cell", "real, real[, int]", "string", (2, 3),
+                "coalesce(kfx_geo_point_to_s2cell(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), {2}), '')",
+                "print a=geo_point_to_s2cell(-0.12433080766874127, 51.51115841361647, 22), "
+                "b=geo_point_to_s2cell(300, 1, 8), c=geo_point_to_s2cell(1, 1, int(null)), d=geo_point_to_s2cell(1, 1), "
+                "e=geo_point_to_s2cell(1, 1, 11)", (("487604cc6c8b", "", "", "1001444", "1001444"),), defaults=((2, str(11)),)),
+    KqlFunction("geo_distance_2points", "real, real, real, real", "real", (4,),
+                "kfx_geo_distance_2points(" + ", ".join(f"CAST({{{i}}} AS DOUBLE)" for i in range(4)) + ")",
+                "print d=geo_distance_2points(-122.407628, 47.578557, -118.275287, 34.019056), "
+                "n=geo_distance_2points(300, 1, 1, 1)", ((1546754.3519738095, None),)),
+    KqlFunction("geo_point_in_circle", "real, real, real, real, real", "bool", (5,),
+                "kfx_geo_point_in_circle(" + ", ".join(f"CAST({{{i}}} AS DOUBLE)" for i in range(5)) + ")",
+                "print a=geo_point_in_circle(-122.3, 47.6, -122.3, 47.601, 112), "
+                "b=geo_point_in_circle(-122.3, 47.6, -122.3, 47.601, 111), n=geo_point_in_circle(200, 1, 1, 1, 1)",
+                ((True, False, None),)),
+    KqlFunction("geo_azimuth", "real, real, real, real", "real", (4,),
+                "kfx_geo_azimuth(" + ", ".join(f"CAST({{{i}}} AS DOUBLE)" for i in range(4)) + ")",
+                "print a=geo_azimuth(5, 10, 10, -40), s=geo_azimuth(5, 10, 5, 10)", ((3.054599397964492, None),)),
+    KqlFunction("geo_polygon_perimeter", "dynamic", "real", (1,), f"kfx_geo_polygon_perimeter({J('{0}')})",
+                'print p=geo_polygon_perimeter(dynamic({"type":"Polygon","coordinates":[[[-73.9495,40.7969],'
+                '[-73.95807266235352,40.80068603561921],[-73.98201942443848,40.76825672305777],'
+                '[-73.97317886352539,40.76455136505513],[-73.9495,40.7969]]]})), n=geo_polygon_perimeter(dynamic({}))',
+                ((9930.301496049302, None),)),
+    KqlFunction("geo_point_in_polygon", "real, real, dynamic", "bool", (3,),
+                f"kfx_geo_point_in_polygon(CAST({{0}} AS DOUBLE), CAST({{1}} AS DOUBLE), {J('{2}')})",
+                # a square with a hole: inside, in the hole, outside, an invalid point
+                'let p = dynamic({"type":"Polygon","coordinates":[[[0,0],[10,0],[10,10],[0,10],[0,0]],'
+                '[[4,4],[4,6],[6,6],[6,4],[4,4]]]}); print a=geo_point_in_polygon(1, 1, p), '
+                'h=geo_point_in_polygon(5, 5, p), o=geo_point_in_polygon(11, 5, p), n=geo_point_in_polygon(200, 1, p)',
+                ((True, False, False, None),)),
     # -- math ------------------------------------------------------------------------------------
     KqlFunction("erf", "real", "real", (1,), "kfx_erf(CAST({0} AS DOUBLE))",
                 "print r=erf(1)", ((0.8427007929497149,),)),
