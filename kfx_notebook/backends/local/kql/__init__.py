@@ -43,6 +43,7 @@ def install() -> None:
             else:
                 tables.SCALAR_FUNCTIONS[row.name] = _spec(tables.FunctionSpec, row)
         _name_several_arguments(FUNCTIONS)
+        _make_datetime_to_the_minute()
         _installed = True
 
 
@@ -65,6 +66,21 @@ def _name_several_arguments(rows) -> None:
         return "_".join([row.name_prefix or row.name, *names])
 
     naming._aggregate_name = aggregate_name
+
+
+def _make_datetime_to_the_minute() -> None:
+    """`make_datetime(y, m, d, h, mi)` (documented, seconds zero): duckdb-kql's special form
+    takes 3 or 6 arguments, so a 5-argument call is given its zero seconds before it."""
+    from duckdb_kql.translate import _SPECIAL_FORMS, ir
+
+    original = _SPECIAL_FORMS["make_datetime"]
+
+    def make_datetime(node):
+        if len(node.args) == 5:
+            node = ir.FunctionCall(node.name, (*node.args, ir.Literal(0, "long")))
+        return original(node)
+
+    _SPECIAL_FORMS["make_datetime"] = make_datetime
 
 
 def _spec(base: type, row):

@@ -257,6 +257,13 @@ _ROWS = [
                 '[[4,4],[4,6],[6,6],[6,4],[4,4]]]}); print a=geo_point_in_polygon(1, 1, p), '
                 'h=geo_point_in_polygon(5, 5, p), o=geo_point_in_polygon(11, 5, p), n=geo_point_in_polygon(200, 1, p)',
                 ((True, False, False, None),)),
+    KqlFunction("geo_from_wkt", "string", "dynamic", (1,), _dyn(f"kfx_geo_from_wkt({S('{0}')})"),
+                'print a=geo_from_wkt("MULTIPOINT ((1 2), (3.5 4))"), b=geo_from_wkt("GEOMETRYCOLLECTION (POINT (1 1),'
+                'LINESTRING (2 2, 3 3))"), n=geo_from_wkt("POINT (1 2) x")',
+                (({"type": "MultiPoint", "coordinates": [[1, 2], [3.5, 4]]},
+                  {"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [1, 1]},
+                                                                {"type": "LineString", "coordinates": [[2, 2], [3, 3]]}]},
+                  None),)),
     # -- math ------------------------------------------------------------------------------------
     KqlFunction("erf", "real", "real", (1,), "kfx_erf(CAST({0} AS DOUBLE))",
                 "print r=erf(1)", ((0.8427007929497149,),)),

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+
+from ....errors import UnsupportedError
 
 
 def _h3():
@@ -305,3 +308,86 @@ def _cross(a, b) -> tuple[float, float, float]:
 def _normalized(v) -> tuple[float, float, float]:
     n = math.sqrt(_dot(v, v))
     return (v[0] / n, v[1] / n, v[2] / n)
+
+
+# -- WKT (OGC simple features text) to GeoJSON ------------------------------------------------------
+_WKT_TOKEN = re.compile(r"\s*(?:([A-Za-z]+)|([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|([(),]))")
+_WKT_KINDS = {"POINT": "Point", "LINESTRING": "LineString", "POLYGON": "Polygon", "MULTIPOINT": "MultiPoint",
+              "MULTILINESTRING": "MultiLineString", "MULTIPOLYGON": "MultiPolygon",
+              "GEOMETRYCOLLECTION": "GeometryCollection"}
+#: nesting depth of each kind's coordinates (0: one position)
+_WKT_DEPTH = {"Point": 0, "LineString": 1, "Polygon": 2, "MultiPoint": 1, "MultiLineString": 2, "MultiPolygon": 3}
+
+
+def from_wkt(text: str) -> str | None:
+    """The GeoJSON of a 2-D WKT geometry; null for text that is not one (documented). Z/M
+    coordinates and EMPTY geometries are refused rather than guessed."""
+    tokens = []
+    pos, source = 0, (text or "").strip()
+    while pos < len(source):
+        m = _WKT_TOKEN.match(source, pos)
+        if not m or m.end() == pos:
+            return None
+        tokens.append(m.group(0).strip())
+        pos = m.end()
+    try:
+        shape, rest = _wkt_geometry(tokens)
+    except (IndexError, ValueError):
+        return None
+    return json.dumps(shape) if not rest else None
+
+
+def _wkt_geometry(tokens: list[str]) -> tuple[dict, list[str]]:
+    kind = _WKT_KINDS.get(tokens[0].upper())
+    if kind is None:
+        raise ValueError(tokens[0])
+    if tokens[1].upper() in ("Z", "M", "ZM", "EMPTY"):
+        raise UnsupportedError(f"unsupported: geo_from_wkt of {tokens[0]} {tokens[1]}")
+    rest = tokens[1:]
+    if kind == "GeometryCollection":
+        geometries, rest = [], _expect(rest, "(")
+        while True:
+            shape, rest = _wkt_geometry(rest)
+            geometries.append(shape)
+            if rest[0] == ")":
+                return {"type": kind, "geometries": geometries}, rest[1:]
+            rest = _expect(rest, ",")
+    coordinates, rest = _wkt_list(rest, _WKT_DEPTH[kind] + (kind == "Point"))
+    if kind == "Point":
+        coordinates = coordinates[0]
+    if kind == "MultiPoint":  # MULTIPOINT (1 2, 3 4) and MULTIPOINT ((1 2), (3 4)) both occur
+        coordinates = [c[0] if c and isinstance(c[0], list) else c for c in coordinates]
+    return {"type": kind, "coordinates": coordinates}, rest
+
+
+def _wkt_list(tokens: list[str], depth: int) -> tuple[list, list[str]]:
+    """A parenthesised, comma-separated list; at depth 1 its items are positions."""
+    rest, items = _expect(tokens, "("), []
+    while True:
+        if depth == 1 and rest[0] != "(":
+            numbers = []
+            while rest[0] not in (",", ")"):
+                numbers.append(_number(rest[0]))
+                rest = rest[1:]
+            if len(numbers) != 2:
+                raise UnsupportedError("unsupported: geo_from_wkt of a position that is not 2-D")
+            if not _valid_point(*numbers):
+                raise UnsupportedError("unsupported: geo_from_wkt of a position outside longitude/latitude range")
+            items.append(numbers)
+        else:
+            item, rest = _wkt_list(rest, depth - 1 if depth > 1 else 1)
+            items.append(item)
+        if rest[0] == ")":
+            return items, rest[1:]
+        rest = _expect(rest, ",")
+
+
+def _expect(tokens: list[str], token: str) -> list[str]:
+    if tokens[0] != token:
+        raise ValueError(token)
+    return tokens[1:]
+
+
+def _number(token: str) -> int | float:
+    value = float(token)
+    return int(value) if re.fullmatch(r"[-+]?\d+", token) else value

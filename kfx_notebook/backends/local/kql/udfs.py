@@ -635,6 +635,7 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_geo_azimuth": (geo.azimuth, ["DOUBLE"] * 4, "DOUBLE"),
     "kfx_geo_polygon_perimeter": (geo.polygon_perimeter, ["VARCHAR"], "DOUBLE"),
     "kfx_geo_point_in_polygon": (geo.point_in_polygon, ["DOUBLE", "DOUBLE", "VARCHAR"], "BOOLEAN"),
+    "kfx_geo_from_wkt": (geo.from_wkt, ["VARCHAR"], "VARCHAR"),
     "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
     "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
     "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
