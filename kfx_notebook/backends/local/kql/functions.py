@@ -56,6 +56,10 @@ def _first_occurrences(list_sql: str) -> str:
     return f"list_filter({list_sql}, lambda v, i: list_position({list_sql}, v) = i)"
 
 
+#: range()'s step in microseconds for a datetime or timespan range: one hour when not given.
+_STEP_US = "CASE WHEN typeof({2}) = 'VARCHAR' THEN 3600000000 ELSE epoch_us(TRY_CAST({2} AS INTERVAL)) END"
+
+
 def _dyn(call: str) -> str:
     return f"CAST({call} AS JSON)"
 
@@ -274,6 +278,20 @@ _ROWS = [
                 "CASE WHEN {0} < 0 OR {0} > 1 OR {1} <= 0 OR {2} <= 0 THEN CAST('NaN' AS DOUBLE) "
                 "ELSE kfx_beta_pdf(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), CAST({2} AS DOUBLE)) END",
                 "print r=beta_pdf(0.5, 10.0, 20.0), n=beta_pdf(1.5, 10.0, 20.0)", ((0.746176019310951, float("nan")),)),
+    # -- arrays of equally spaced values (sequences.py) ---------------------------------------------
+    # a step not given renders as the marker 'kfx:default' (a VARCHAR), so a step given as null stays null
+    KqlFunction("range", "long|real|datetime|timespan, same, [step]", "dynamic", (2, 3), _dyn(
+                "CASE typeof({0}) WHEN 'TIMESTAMP' THEN kfx_range_time('datetime', epoch_us(TRY_CAST({0} AS TIMESTAMP)), "
+                "epoch_us(TRY_CAST({1} AS TIMESTAMP)), " + _STEP_US + ") "
+                "WHEN 'INTERVAL' THEN kfx_range_time('timespan', epoch_us(TRY_CAST({0} AS INTERVAL)), "
+                "epoch_us(TRY_CAST({1} AS INTERVAL)), " + _STEP_US + ") "
+                f"ELSE kfx_range_number({J('{0}')}, {J('{1}')}, "
+                f"CASE WHEN typeof({{2}}) = 'VARCHAR' THEN '1' ELSE {J('{2}')} END) END"),
+                "print h=array_length(range(1, 2000000)), a=range(1, 8, 3), b=range(1, 3), c=range(1, 2, 0.5), d=range(5, 1), e=range(1, 5, long(null)), "
+                "f=range(1h, 3h), g=range(datetime(2007-01-01), datetime(2007-01-03), 1d)",
+                ((1048576, [1, 4, 7], [1, 2, 3], [1.0, 1.5, 2.0], [], None, ["01:00:00", "02:00:00", "03:00:00"],
+                  ["2007-01-01T00:00:00.0000000Z", "2007-01-02T00:00:00.0000000Z", "2007-01-03T00:00:00.0000000Z"]),),
+                defaults=((2, "'kfx:default'"),)),
     # -- datetime ----------------------------------------------------------------------------------
     # bin_at: floor((value - fixed) / span) * span + fixed, on microseconds (datetime or timespan).
     KqlFunction("bin_at", "datetime|timespan|real, timespan|real, same as value", "same as value", (3,),
