@@ -250,11 +250,20 @@ class LocalBackend:
         finally:
             cur.close()
 
+    def _column_types(self, sql: str, bound: dict) -> dict[str, str]:
+        """Column name -> DuckDB type of *sql*'s result."""
+        cur = self.cursor()
+        try:
+            relation = cur.sql(sql, params=bound) if bound else cur.sql(sql)
+            return {name: str(kind) for name, kind in zip(relation.columns, relation.types)}
+        finally:
+            cur.close()
+
     def _run_stages(self, database: str, text: str, parameters, options) -> tuple[str, dict]:
         """The text with each operator the engine lacks written as KQL it knows, from the pipeline
         before it (kql/stages.py): project-by-names needs its columns, `evaluate bag_unpack` the
-        bag's slots (a run of it), mv-apply SQL stages (returned as virtual tables)."""
-        from .kql import stages
+        bag's slots (a run of it), mv-apply and make-series SQL stages (returned as virtual tables)."""
+        from .kql import make_series, stages
 
         by_names = stages.split_project_by_names(text)
         if by_names is not None:
@@ -264,6 +273,16 @@ class LocalBackend:
             prepared.cursor.close()
             return self._run_stages(database, stages.project_by_names_kql(before, patterns, columns, after),
                                     parameters, options)
+        series = make_series.split_make_series(text)
+        if series is not None:
+            bounds, bounds_bound = self._translate(database, make_series.bounds_kql(series), parameters, options)
+            binned, binned_bound = self._translate(database, make_series.binned_kql(series), parameters, options)
+            sql = make_series.series_sql(series, binned, self._column_types(binned, binned_bound),
+                                         bounds, self._column_types(bounds, bounds_bound))
+            bound = {**bounds_bound, **binned_bound}
+            staged = {"__kfx_series": (sql, bound, self._columns(sql, bound))}
+            text, more = self._run_stages(database, "__kfx_series" + series.after, parameters, options)
+            return text, {**staged, **more}
         apply = stages.split_mv_apply(text)
         if apply is not None:
             sql, bound = self._translate(database, apply.before, parameters, options)
