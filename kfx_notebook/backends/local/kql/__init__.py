@@ -38,7 +38,7 @@ def install() -> None:
 
         for row in FUNCTIONS.values():
             if row.aggregate:
-                tables.AGGREGATE_FUNCTIONS[row.name] = tables.AggregateSpec(
+                tables.AGGREGATE_FUNCTIONS[row.name] = _through_row(tables.AggregateSpec, row)(
                     row.name, row.sql, row.arities, name_prefix=row.name_prefix)
             else:
                 tables.SCALAR_FUNCTIONS[row.name] = _spec(tables.FunctionSpec, row)
@@ -83,12 +83,16 @@ def _make_datetime_to_the_minute() -> None:
     _SPECIAL_FORMS["make_datetime"] = make_datetime
 
 
-def _spec(base: type, row):
-    """A duckdb-kql FunctionSpec that renders through the row (its own arity check and slots)."""
+def _through_row(base: type, row) -> type:
+    """A duckdb-kql spec class that renders through the row (its own arity check, slots and defaults)."""
     class RowSpec(base):
         def render(self, args: list[str]) -> str:
             return row.render(args)
-    return RowSpec(row.name, "template", row.sql, row.arities, note="kfx_notebook.backends.local.kql")
+    return RowSpec
+
+
+def _spec(base: type, row):
+    return _through_row(base, row)(row.name, "template", row.sql, row.arities, note="kfx_notebook.backends.local.kql")
 
 
 def register(con) -> None:

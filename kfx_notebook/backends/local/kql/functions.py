@@ -60,6 +60,11 @@ def _first_occurrences(list_sql: str) -> str:
 _STEP_US = "CASE WHEN typeof({2}) = 'VARCHAR' THEN 3600000000 ELSE epoch_us(TRY_CAST({2} AS INTERVAL)) END"
 
 
+#: make_list/make_set's items: an array's elements, any other non-null value itself, in input order.
+_ELEMENTS = ("coalesce(flatten(list(CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
+             "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL)), [])")
+
+
 def _dyn(call: str) -> str:
     return f"CAST({call} AS JSON)"
 
@@ -335,13 +340,19 @@ _ROWS = [
                 " | project h=tohex(r), r", (("cafef00d", 0xCAFEF00D),), aggregate=True),
     KqlFunction("binary_all_xor", "long", "long", (1,), "bit_xor(CAST({0} AS BIGINT))",
                 "datatable(n:long)[1, 3, 4] | summarize binary_all_xor(n)", ((6,),), aggregate=True),
-    # make_set replaces duckdb-kql's row: its list_distinct came back in hash order, where the
-    # documentation (and a cluster on one extent) lists first occurrences in input order.
-    KqlFunction("make_set", "any[, long]", "dynamic", (1, 2), "to_json(" + _first_occurrences(
-                "coalesce(flatten(list(CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
-                "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL)), [])") + ")",
+    # make_set and make_list replace duckdb-kql's rows: an array value contributes its elements (one
+    # level: what the documented `make_list(pack_array(polygon.coordinates))` -> MultiPolygon relies
+    # on); make_set's list_distinct came back in hash order, where the documentation (and a cluster
+    # on one extent) lists first occurrences in input order; maxSize cuts the list.
+    KqlFunction("make_set", "any[, long]", "dynamic", (1, 2),
+                "to_json(list_slice(" + _first_occurrences(_ELEMENTS) + ", 1, {1}))",
                 "datatable(x:dynamic)[dynamic(['b', 'a']), dynamic(['c']), dynamic(['a', 'd']), dynamic(['b'])] | summarize make_set(x)",
-                ((["b", "a", "c", "d"],),), aggregate=True, name_prefix="set"),
+                ((["b", "a", "c", "d"],),), aggregate=True, name_prefix="set", defaults=((1, "1048576"),)),
+    KqlFunction("make_list", "any[, long]", "dynamic", (1, 2), "to_json(list_slice(" + _ELEMENTS + ", 1, {1}))",
+                "datatable(x:dynamic)[dynamic([[1, 2]]), dynamic(3), dynamic(null), dynamic([[4]])] "
+                "| summarize a=make_list(x), b=make_list(x, 2), c=make_set(x, 1)",
+                (([[1, 2], 3, [4]], [[1, 2], 3], [[1, 2]]),), aggregate=True, name_prefix="list",
+                defaults=((1, "1048576"),)),
     # a slot in several bags takes one of their values: Kusto documents the choice as arbitrary
     KqlFunction("make_bag", "dynamic[, long]", "dynamic", (1, 2),
                 "coalesce(list_reduce(list(CAST({0} AS JSON)) FILTER (WHERE json_type(CAST({0} AS JSON)) = 'OBJECT'), "
