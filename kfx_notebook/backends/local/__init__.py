@@ -259,12 +259,41 @@ class LocalBackend:
         finally:
             cur.close()
 
+    def _window_stages(self, database: str, split, parameters, options, virtual: dict | None = None,
+                       first: int = 0) -> tuple[str, dict]:
+        """serialize / prev / next / row_* (kql/windows.py): the rows numbered, then one SQL stage per call."""
+        from .kql import stages, windows
+
+        sql, bound = self._translate(database, split.before, parameters, options, virtual)
+        numbered = stages.numbered_sql(sql)
+        virtual = {**(virtual or {}), f"__kfx_win{first}": (numbered, bound, self._columns(numbered, bound))}
+        assignments, arguments = split.assignments, []
+        while (call := windows.innermost_call(assignments)) is not None:
+            n = first + len(arguments)
+            sql, bound = self._translate(database, windows.argument_kql(f"__kfx_win{n}", call, n), parameters,
+                                         options, virtual)
+            sql = windows.window_sql(sql, call, n, self._column_types(sql, bound))
+            virtual[f"__kfx_win{n + 1}"] = (sql, bound, self._columns(sql, bound))
+            assignments = f"{assignments[:call.start]}__kfx_v{n}{assignments[call.end:]}"
+            arguments.append(len(call.args))
+        last = first + len(arguments)
+        extend = f" | extend {assignments}" if assignments else ""
+        helpers = ", ".join(windows.helper_columns(first, arguments))
+        text = f"__kfx_win{last}{extend} | project-away {helpers}" + split.after
+        if (again := windows.split_window(text)) is not None:  # a later call over the same stages
+            return self._window_stages(database, again, parameters, options, virtual, last + 1)
+        text, more = self._run_stages(database, text, parameters, options)
+        return text, {**virtual, **more}
+
     def _run_stages(self, database: str, text: str, parameters, options) -> tuple[str, dict]:
         """The text with each operator the engine lacks written as KQL it knows, from the pipeline
         before it (kql/stages.py): project-by-names needs its columns, `evaluate bag_unpack` the
         bag's slots (a run of it), mv-apply and make-series SQL stages (returned as virtual tables)."""
-        from .kql import make_series, stages
+        from .kql import make_series, stages, windows
 
+        window = windows.split_window(text)
+        if window is not None:
+            return self._window_stages(database, window, parameters, options)
         by_names = stages.split_project_by_names(text)
         if by_names is not None:
             before, patterns, after = by_names
