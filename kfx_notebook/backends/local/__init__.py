@@ -222,7 +222,8 @@ class LocalBackend:
                 kind = declared[name].type
                 types[name] = kind
                 typed[name] = _typed_parameter(name, kind, value, text)
-        expanded, definitions = engine.expand_functions(text, self.catalog.function_definitions(database))
+        expanded, definitions = engine.expand_functions(self._column_names(database, text, parameters, options),
+                                                        self.catalog.function_definitions(database))
         expanded, staged = self._run_stages(database, expanded, parameters, options)
         virtual = {**(virtual or {}), **staged}
         schema = self.catalog.schema(database)
@@ -259,6 +260,18 @@ class LocalBackend:
         finally:
             cur.close()
 
+    def _column_names(self, database: str, text: str, parameters, options) -> str:
+        """The text with each column_names_of(T) replaced by T's column names (a run of `T | take 0`),
+        before functions are expanded (T may call the query's own let functions)."""
+        from .kql import stages
+
+        while (names := stages.split_column_names_of(text)) is not None:
+            prepared = self._prepare(database, f"{names.statements}\n{names.argument} | take 0", parameters, options)
+            columns = list(prepared.relation.columns)
+            prepared.cursor.close()
+            text = stages.column_names_kql(text, names, columns)
+        return text
+
     def _window_stages(self, database: str, split, parameters, options, virtual: dict | None = None,
                        first: int = 0) -> tuple[str, dict]:
         """serialize / prev / next / row_* (kql/windows.py): the rows numbered, then one SQL stage per call."""
@@ -288,7 +301,8 @@ class LocalBackend:
     def _run_stages(self, database: str, text: str, parameters, options) -> tuple[str, dict]:
         """The text with each operator the engine lacks written as KQL it knows, from the pipeline
         before it (kql/stages.py): project-by-names needs its columns, `evaluate bag_unpack` the
-        bag's slots (a run of it), mv-apply and make-series SQL stages (returned as virtual tables)."""
+        bag's slots (a run of it), mv-apply, make-series and window-function SQL stages (returned
+        as virtual tables)."""
         from .kql import make_series, stages, windows
 
         window = windows.split_window(text)
