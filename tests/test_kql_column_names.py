@@ -24,7 +24,7 @@ def engine():
 @pytest.mark.parametrize("kql, names", [
     ('print c=column_names_of(datatable(a:long, ["b \\"c"]:string)[])', ["a", 'b "c']),
     ("let F = (p:int) { print A='', B=p }; print c=column_names_of(F(1))", ["A", "B"]),
-    ("let T = datatable(x:long)[1]; print c=column_names_of(T | project-away x | extend y=1)", ["y"]),
+    ("let T = datatable(x:long)[1]; print c=column_names_of(T | extend y=1 | project-away x)", ["y"]),
 ])
 def test_names_in_column_order(engine, kql, names):
     types, rows = engine.query_rows(DB, kql)
