@@ -7,18 +7,14 @@ import json
 
 import pytest
 
-from kfx_notebook.backends.local import LocalBackend
 from kfx_notebook.errors import UnsupportedError
 
 DB = "NamesDB"
 
 
 @pytest.fixture(scope="module")
-def engine():
-    backend = LocalBackend(None)
-    backend.catalog.ensure_database(DB)
-    yield backend
-    backend.close()
+def engine(kql_engine):
+    return kql_engine
 
 
 @pytest.mark.parametrize("kql, names", [

@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from kfx_notebook.backends.local import LocalBackend
 from kfx_notebook.errors import UnsupportedError
 
 DB = "SeriesDB"
@@ -20,11 +19,8 @@ AXIS = ["2017-01-01T00:00:00.0000000Z", "2017-01-02T00:00:00.0000000Z", "2017-01
 
 
 @pytest.fixture(scope="module")
-def engine():
-    backend = LocalBackend(None)
-    backend.catalog.ensure_database(DB)
-    yield backend
-    backend.close()
+def engine(kql_engine):
+    return kql_engine
 
 
 def rows(engine, kql):
@@ -47,7 +43,7 @@ def test_empty_input_gives_no_series_unless_nonempty(engine):
 
 
 def test_the_rest_of_the_pipeline_runs_over_the_series(engine):
-    names, got = rows(engine, f"let lo = datetime(2017-01-01); {T} | make-series s=sum(v) on t from lo "
+    _, got = rows(engine, f"let lo = datetime(2017-01-01); {T} | make-series s=sum(v) on t from lo "
                               "to datetime(2017-01-04) step 1d | extend d = series_add(s, s) | project d")
     assert got == [[[6, 0, 14]]]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from kfx_notebook.backends.local import LocalBackend
 from kfx_notebook.errors import UnsupportedError
 
 DB = "WindowDB"
@@ -16,11 +15,8 @@ T = ('datatable(name:string, month:int, salary:long)["Bob", 2, 1950, "Alice", 1,
 
 
 @pytest.fixture(scope="module")
-def engine():
-    backend = LocalBackend(None)
-    backend.catalog.ensure_database(DB)
-    yield backend
-    backend.close()
+def engine(kql_engine):
+    return kql_engine
 
 
 def values(engine, kql):

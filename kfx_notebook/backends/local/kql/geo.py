@@ -8,6 +8,7 @@ string for functions returning a cell and null for the rest; orders are H3's own
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -235,7 +236,7 @@ def polygon_perimeter(shape_json: str) -> float | None:
         return None
     if len(polygons) > 1:
         raise ValueError("unsupported: geo_polygon_perimeter of a multipolygon with several polygons")
-    return sum(distance_2points(*a[:2], *b[:2]) for ring in polygons[0] for a, b in zip(ring, ring[1:]))
+    return sum(distance_2points(*a[:2], *b[:2]) for ring in polygons[0] for a, b in itertools.pairwise(ring))
 
 
 def _unit(lon: float, lat: float) -> tuple[float, float, float]:
