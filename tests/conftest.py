@@ -17,6 +17,17 @@ def local_db(tmp_path):
     backend.close()
 
 
+@pytest.fixture(scope="module")
+def kql_engine(request):
+    """An in-memory LocalBackend with the test module's database `DB` created, for a module's KQL tests."""
+    from kfx_notebook.backends.local import LocalBackend
+
+    backend = LocalBackend(None)
+    backend.catalog.ensure_database(request.module.DB)
+    yield backend
+    backend.close()
+
+
 # Golden exporter inputs and outputs are data for tests/test_export*.py, not tests themselves.
 collect_ignore_glob = ["golden/*"]
 

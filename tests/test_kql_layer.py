@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-from kfx_notebook.backends.local import LocalBackend
 from kfx_notebook.backends.local.kql import DUCKDB_KQL_VERSION, install
 from kfx_notebook.backends.local.kql.functions import FUNCTIONS
 from kfx_notebook.backends.local.kql.udfs import UDFS
@@ -17,11 +16,8 @@ DB = "KqlDB"
 
 
 @pytest.fixture(scope="module")
-def engine():
-    backend = LocalBackend(None)
-    backend.catalog.ensure_database(DB)
-    yield backend
-    backend.close()
+def engine(kql_engine):
+    return kql_engine
 
 
 def rows(engine, kql):

@@ -223,7 +223,8 @@ class LocalBackend:
                 kind = declared[name].type
                 types[name] = kind
                 typed[name] = _typed_parameter(name, kind, value, text)
-        expanded, definitions = engine.expand_functions(text, self.catalog.function_definitions(database))
+        expanded, definitions = engine.expand_functions(self._column_names(database, text, parameters, options),
+                                                        self.catalog.function_definitions(database))
         expanded, staged = self._run_stages(database, expanded, parameters, options)
         virtual = {**(virtual or {}), **staged}
         schema = self.catalog.schema(database)
@@ -251,12 +252,63 @@ class LocalBackend:
         finally:
             cur.close()
 
+    def _column_types(self, sql: str, bound: dict) -> dict[str, str]:
+        """Column name -> DuckDB type of *sql*'s result."""
+        cur = self.cursor()
+        try:
+            relation = cur.sql(sql, params=bound) if bound else cur.sql(sql)
+            return {name: str(kind) for name, kind in zip(relation.columns, relation.types)}
+        finally:
+            cur.close()
+
+    def _column_names(self, database: str, text: str, parameters, options) -> str:
+        """The text with each column_names_of(T) replaced by T's column names (a run of `T | take 0`),
+        before functions are expanded (T may call the query's own let functions)."""
+        from .kql import stages
+
+        while (names := stages.split_column_names_of(text)) is not None:
+            prepared = self._prepare(database, f"{names.statements}\n{names.argument} | take 0", parameters, options)
+            columns = list(prepared.relation.columns)
+            prepared.cursor.close()
+            text = stages.column_names_kql(text, names, columns)
+        return text
+
+    def _window_stages(self, database: str, split, parameters, options, virtual: dict | None = None,
+                       first: int = 0) -> tuple[str, dict]:
+        """serialize / prev / next / row_* (kql/windows.py): the rows numbered, then one SQL stage per call."""
+        from .kql import stages, windows
+
+        sql, bound = self._translate(database, split.before, parameters, options, virtual)
+        numbered = stages.numbered_sql(sql)
+        virtual = {**(virtual or {}), f"__kfx_win{first}": (numbered, bound, self._columns(numbered, bound))}
+        assignments, arguments = split.assignments, []
+        while (call := windows.innermost_call(assignments)) is not None:
+            n = first + len(arguments)
+            sql, bound = self._translate(database, windows.argument_kql(f"__kfx_win{n}", call, n), parameters,
+                                         options, virtual)
+            sql = windows.window_sql(sql, call, n, self._column_types(sql, bound))
+            virtual[f"__kfx_win{n + 1}"] = (sql, bound, self._columns(sql, bound))
+            assignments = f"{assignments[:call.start]}__kfx_v{n}{assignments[call.end:]}"
+            arguments.append(len(call.args))
+        last = first + len(arguments)
+        extend = f" | extend {assignments}" if assignments else ""
+        helpers = ", ".join(windows.helper_columns(first, arguments))
+        text = f"__kfx_win{last}{extend} | project-away {helpers}" + split.after
+        if (again := windows.split_window(text)) is not None:  # a later call over the same stages
+            return self._window_stages(database, again, parameters, options, virtual, last + 1)
+        text, more = self._run_stages(database, text, parameters, options)
+        return text, {**virtual, **more}
+
     def _run_stages(self, database: str, text: str, parameters, options) -> tuple[str, dict]:
         """The text with each operator the engine lacks written as KQL it knows, from the pipeline
         before it (kql/stages.py): project-by-names needs its columns, `evaluate bag_unpack` the
-        bag's slots (a run of it), mv-apply SQL stages (returned as virtual tables)."""
-        from .kql import stages
+        bag's slots (a run of it), mv-apply, make-series and window-function SQL stages (returned
+        as virtual tables)."""
+        from .kql import make_series, stages, windows
 
+        window = windows.split_window(text)
+        if window is not None:
+            return self._window_stages(database, window, parameters, options)
         by_names = stages.split_project_by_names(text)
         if by_names is not None:
             before, patterns, after = by_names
@@ -265,6 +317,16 @@ class LocalBackend:
             prepared.cursor.close()
             return self._run_stages(database, stages.project_by_names_kql(before, patterns, columns, after),
                                     parameters, options)
+        series = make_series.split_make_series(text)
+        if series is not None:
+            bounds, bounds_bound = self._translate(database, make_series.bounds_kql(series), parameters, options)
+            binned, binned_bound = self._translate(database, make_series.binned_kql(series), parameters, options)
+            sql = make_series.series_sql(series, binned, self._column_types(binned, binned_bound),
+                                         bounds, self._column_types(bounds, bounds_bound))
+            bound = {**bounds_bound, **binned_bound}
+            staged = {"__kfx_series": (sql, bound, self._columns(sql, bound))}
+            text, more = self._run_stages(database, "__kfx_series" + series.after, parameters, options)
+            return text, {**staged, **more}
         apply = stages.split_mv_apply(text)
         if apply is not None:
             sql, bound = self._translate(database, apply.before, parameters, options)

@@ -38,11 +38,12 @@ def install() -> None:
 
         for row in FUNCTIONS.values():
             if row.aggregate:
-                tables.AGGREGATE_FUNCTIONS[row.name] = tables.AggregateSpec(
+                tables.AGGREGATE_FUNCTIONS[row.name] = _through_row(tables.AggregateSpec, row)(
                     row.name, row.sql, row.arities, name_prefix=row.name_prefix)
             else:
                 tables.SCALAR_FUNCTIONS[row.name] = _spec(tables.FunctionSpec, row)
         _name_several_arguments(FUNCTIONS)
+        _make_datetime_to_the_minute()
         _installed = True
 
 
@@ -67,12 +68,31 @@ def _name_several_arguments(rows) -> None:
     naming._aggregate_name = aggregate_name
 
 
-def _spec(base: type, row):
-    """A duckdb-kql FunctionSpec that renders through the row (its own arity check and slots)."""
+def _make_datetime_to_the_minute() -> None:
+    """`make_datetime(y, m, d, h, mi)` (documented, seconds zero): duckdb-kql's special form
+    takes 3 or 6 arguments, so a 5-argument call is given its zero seconds before it."""
+    from duckdb_kql.translate import _SPECIAL_FORMS, ir
+
+    original = _SPECIAL_FORMS["make_datetime"]
+
+    def make_datetime(node):
+        if len(node.args) == 5:
+            node = ir.FunctionCall(node.name, (*node.args, ir.Literal(0, "long")))
+        return original(node)
+
+    _SPECIAL_FORMS["make_datetime"] = make_datetime
+
+
+def _through_row(base: type, row) -> type:
+    """A duckdb-kql spec class that renders through the row (its own arity check, slots and defaults)."""
     class RowSpec(base):
         def render(self, args: list[str]) -> str:
             return row.render(args)
-    return RowSpec(row.name, "template", row.sql, row.arities, note="kfx_notebook.backends.local.kql")
+    return RowSpec
+
+
+def _spec(base: type, row):
+    return _through_row(base, row)(row.name, "template", row.sql, row.arities, note="kfx_notebook.backends.local.kql")
 
 
 def register(con) -> None:

@@ -27,6 +27,7 @@ class KqlFunction:
     aggregate: bool = False
     name_prefix: str | None = None   # summarize's default column name: <prefix>_<column>
     name_args: int = 1               # how many arguments' names that default name joins
+    defaults: tuple[tuple[int, str], ...] = ()  # (position, SQL) for an optional argument not given
 
     def render(self, args: list[str]) -> str:
         if self.arities and len(args) not in self.arities:
@@ -35,7 +36,11 @@ class KqlFunction:
                   .replace("{json*}", ", ".join(f"to_json({a})" for a in args)))
         # optional arguments not given render as NULL (the UDF's "not given")
         top = max(self.arities) if self.arities else len(args)
-        return filled.format(*(list(args) + ["NULL"] * (top - len(args))))
+        given = list(args) + ["NULL"] * (top - len(args))
+        for position, sql in self.defaults:
+            if position >= len(args):
+                given[position] = sql
+        return filled.format(*given)
 
 
 def J(x: str) -> str:
@@ -49,6 +54,15 @@ def S(x: str) -> str:
 def _first_occurrences(list_sql: str) -> str:
     """The distinct items of a DuckDB list, each where it first occurs."""
     return f"list_filter({list_sql}, lambda v, i: list_position({list_sql}, v) = i)"
+
+
+#: range()'s step in microseconds for a datetime or timespan range: one hour when not given.
+_STEP_US = "CASE WHEN typeof({2}) = 'VARCHAR' THEN 3600000000 ELSE epoch_us(TRY_CAST({2} AS INTERVAL)) END"
+
+
+#: make_list/make_set's items: an array's elements, any other non-null value itself, in input order.
+_ELEMENTS = ("coalesce(flatten(list(CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
+             "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL)), [])")
 
 
 def _dyn(call: str) -> str:
@@ -214,6 +228,51 @@ _ROWS = [
                 _dyn(f"kfx_geo_geohash_to_central_point({S('{0}')})"),
                 "print p=geo_geohash_to_central_point('sunny'), q=geo_geohash_to_central_point('a')",
                 (({"type": "Point", "coordinates": [42.47314453125, 23.70849609375]}, None),)),
+    KqlFunction("geo_geohash_to_polygon", "string", "dynamic", (1,), _dyn(f"kfx_geo_geohash_to_polygon({S('{0}')})"),
+                "print p=geo_geohash_to_polygon('sunny'), q=geo_geohash_to_polygon('a')",
+                (({"type": "Polygon", "coordinates": [[[42.451171875, 23.6865234375], [42.4951171875, 23.6865234375],
+                   [42.4951171875, 23.73046875], [42.451171875, 23.73046875], [42.451171875, 23.6865234375]]]}, None),)),
+    KqlFunction("geo_geohash_neighbors", "string", "dynamic", (1,), _dyn(f"kfx_geo_geohash_neighbors({S('{0}')})"),
+                "print n=geo_geohash_neighbors('sunny'), i=geo_geohash_neighbors('a')",
+                ((["sunnt", "sunpj", "sunnx", "sunpn", "sunnv", "sunpp", "sunnz", "sunnw"], None),)),
+    # -- S2 cells and measurements on the sphere (geo.py) --------------------------------------------
+    # a level given as null is invalid (''); a level not given is the default, 11
+    KqlFunction("geo_point_to_s2cell", "real, real[, int]", "string", (2, 3),
+                "coalesce(kfx_geo_point_to_s2cell(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), {2}), '')",
+                "print a=geo_point_to_s2cell(-0.12433080766874127, 51.51115841361647, 22), "
+                "b=geo_point_to_s2cell(300, 1, 8), c=geo_point_to_s2cell(1, 1, int(null)), d=geo_point_to_s2cell(1, 1), "
+                "e=geo_point_to_s2cell(1, 1, 11)", (("487604cc6c8b", "", "", "1001444", "1001444"),), defaults=((2, str(11)),)),
+    KqlFunction("geo_distance_2points", "real, real, real, real", "real", (4,),
+                "kfx_geo_distance_2points(" + ", ".join(f"CAST({{{i}}} AS DOUBLE)" for i in range(4)) + ")",
+                "print d=geo_distance_2points(-122.407628, 47.578557, -118.275287, 34.019056), "
+                "n=geo_distance_2points(300, 1, 1, 1)", ((1546754.3519738095, None),)),
+    KqlFunction("geo_point_in_circle", "real, real, real, real, real", "bool", (5,),
+                "kfx_geo_point_in_circle(" + ", ".join(f"CAST({{{i}}} AS DOUBLE)" for i in range(5)) + ")",
+                "print a=geo_point_in_circle(-122.3, 47.6, -122.3, 47.601, 112), "
+                "b=geo_point_in_circle(-122.3, 47.6, -122.3, 47.601, 111), n=geo_point_in_circle(200, 1, 1, 1, 1)",
+                ((True, False, None),)),
+    KqlFunction("geo_azimuth", "real, real, real, real", "real", (4,),
+                "kfx_geo_azimuth(" + ", ".join(f"CAST({{{i}}} AS DOUBLE)" for i in range(4)) + ")",
+                "print a=geo_azimuth(5, 10, 10, -40), s=geo_azimuth(5, 10, 5, 10)", ((3.054599397964492, None),)),
+    KqlFunction("geo_polygon_perimeter", "dynamic", "real", (1,), f"kfx_geo_polygon_perimeter({J('{0}')})",
+                'print p=geo_polygon_perimeter(dynamic({"type":"Polygon","coordinates":[[[-73.9495,40.7969],'
+                '[-73.95807266235352,40.80068603561921],[-73.98201942443848,40.76825672305777],'
+                '[-73.97317886352539,40.76455136505513],[-73.9495,40.7969]]]})), n=geo_polygon_perimeter(dynamic({}))',
+                ((9930.301496049302, None),)),
+    KqlFunction("geo_point_in_polygon", "real, real, dynamic", "bool", (3,),
+                f"kfx_geo_point_in_polygon(CAST({{0}} AS DOUBLE), CAST({{1}} AS DOUBLE), {J('{2}')})",
+                # a square with a hole: inside, in the hole, outside, an invalid point
+                'let p = dynamic({"type":"Polygon","coordinates":[[[0,0],[10,0],[10,10],[0,10],[0,0]],'
+                '[[4,4],[4,6],[6,6],[6,4],[4,4]]]}); print a=geo_point_in_polygon(1, 1, p), '
+                'h=geo_point_in_polygon(5, 5, p), o=geo_point_in_polygon(11, 5, p), n=geo_point_in_polygon(200, 1, p)',
+                ((True, False, False, None),)),
+    KqlFunction("geo_from_wkt", "string", "dynamic", (1,), _dyn(f"kfx_geo_from_wkt({S('{0}')})"),
+                'print a=geo_from_wkt("MULTIPOINT ((1 2), (3.5 4))"), b=geo_from_wkt("GEOMETRYCOLLECTION (POINT (1 1),'
+                'LINESTRING (2 2, 3 3))"), n=geo_from_wkt("POINT (1 2) x")',
+                (({"type": "MultiPoint", "coordinates": [[1, 2], [3.5, 4]]},
+                  {"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [1, 1]},
+                                                                {"type": "LineString", "coordinates": [[2, 2], [3, 3]]}]},
+                  None),)),
     # -- math ------------------------------------------------------------------------------------
     KqlFunction("erf", "real", "real", (1,), "kfx_erf(CAST({0} AS DOUBLE))",
                 "print r=erf(1)", ((0.8427007929497149,),)),
@@ -224,6 +283,20 @@ _ROWS = [
                 "CASE WHEN {0} < 0 OR {0} > 1 OR {1} <= 0 OR {2} <= 0 THEN CAST('NaN' AS DOUBLE) "
                 "ELSE kfx_beta_pdf(CAST({0} AS DOUBLE), CAST({1} AS DOUBLE), CAST({2} AS DOUBLE)) END",
                 "print r=beta_pdf(0.5, 10.0, 20.0), n=beta_pdf(1.5, 10.0, 20.0)", ((0.746176019310951, float("nan")),)),
+    # -- arrays of equally spaced values (sequences.py) ---------------------------------------------
+    # a step not given renders as the marker 'kfx:default' (a VARCHAR), so a step given as null stays null
+    KqlFunction("range", "long|real|datetime|timespan, same, [step]", "dynamic", (2, 3), _dyn(
+                "CASE typeof({0}) WHEN 'TIMESTAMP' THEN kfx_range_time('datetime', epoch_us(TRY_CAST({0} AS TIMESTAMP)), "
+                "epoch_us(TRY_CAST({1} AS TIMESTAMP)), " + _STEP_US + ") "
+                "WHEN 'INTERVAL' THEN kfx_range_time('timespan', epoch_us(TRY_CAST({0} AS INTERVAL)), "
+                "epoch_us(TRY_CAST({1} AS INTERVAL)), " + _STEP_US + ") "
+                f"ELSE kfx_range_number({J('{0}')}, {J('{1}')}, "
+                f"CASE WHEN typeof({{2}}) = 'VARCHAR' THEN '1' ELSE {J('{2}')} END) END"),
+                "print h=array_length(range(1, 2000000)), a=range(1, 8, 3), b=range(1, 3), c=range(1, 2, 0.5), d=range(5, 1), e=range(1, 5, long(null)), "
+                "f=range(1h, 3h), g=range(datetime(2007-01-01), datetime(2007-01-03), 1d)",
+                ((1048576, [1, 4, 7], [1, 2, 3], [1.0, 1.5, 2.0], [], None, ["01:00:00", "02:00:00", "03:00:00"],
+                  ["2007-01-01T00:00:00.0000000Z", "2007-01-02T00:00:00.0000000Z", "2007-01-03T00:00:00.0000000Z"]),),
+                defaults=((2, "'kfx:default'"),)),
     # -- datetime ----------------------------------------------------------------------------------
     # bin_at: floor((value - fixed) / span) * span + fixed, on microseconds (datetime or timespan).
     KqlFunction("bin_at", "datetime|timespan|real, timespan|real, same as value", "same as value", (3,),
@@ -267,13 +340,19 @@ _ROWS = [
                 " | project h=tohex(r), r", (("cafef00d", 0xCAFEF00D),), aggregate=True),
     KqlFunction("binary_all_xor", "long", "long", (1,), "bit_xor(CAST({0} AS BIGINT))",
                 "datatable(n:long)[1, 3, 4] | summarize binary_all_xor(n)", ((6,),), aggregate=True),
-    # make_set replaces duckdb-kql's row: its list_distinct came back in hash order, where the
-    # documentation (and a cluster on one extent) lists first occurrences in input order.
-    KqlFunction("make_set", "any[, long]", "dynamic", (1, 2), "to_json(" + _first_occurrences(
-                "coalesce(flatten(list(CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
-                "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL)), [])") + ")",
+    # make_set and make_list replace duckdb-kql's rows: an array value contributes its elements (one
+    # level: what the documented `make_list(pack_array(polygon.coordinates))` -> MultiPolygon relies
+    # on); make_set's list_distinct came back in hash order, where the documentation (and a cluster
+    # on one extent) lists first occurrences in input order; maxSize cuts the list.
+    KqlFunction("make_set", "any[, long]", "dynamic", (1, 2),
+                "to_json(list_slice(" + _first_occurrences(_ELEMENTS) + ", 1, {1}))",
                 "datatable(x:dynamic)[dynamic(['b', 'a']), dynamic(['c']), dynamic(['a', 'd']), dynamic(['b'])] | summarize make_set(x)",
-                ((["b", "a", "c", "d"],),), aggregate=True, name_prefix="set"),
+                ((["b", "a", "c", "d"],),), aggregate=True, name_prefix="set", defaults=((1, "1048576"),)),
+    KqlFunction("make_list", "any[, long]", "dynamic", (1, 2), "to_json(list_slice(" + _ELEMENTS + ", 1, {1}))",
+                "datatable(x:dynamic)[dynamic([[1, 2]]), dynamic(3), dynamic(null), dynamic([[4]])] "
+                "| summarize a=make_list(x), b=make_list(x, 2), c=make_set(x, 1)",
+                (([[1, 2], 3, [4]], [[1, 2], 3], [[1, 2]]),), aggregate=True, name_prefix="list",
+                defaults=((1, "1048576"),)),
     # a slot in several bags takes one of their values: Kusto documents the choice as arbitrary
     KqlFunction("make_bag", "dynamic[, long]", "dynamic", (1, 2),
                 "coalesce(list_reduce(list(CAST({0} AS JSON)) FILTER (WHERE json_type(CAST({0} AS JSON)) = 'OBJECT'), "

@@ -235,6 +235,40 @@ def project_by_names_kql(before: str, patterns: list[str], columns: list[str], a
     return before.rstrip() + "\n| project " + ", ".join(f"[{kql_string(c)}]" for c in chosen) + after
 
 
+# -- column_names_of(T): the names of a tabular expression's columns, found by running it (take 0) ---
+_COLUMN_NAMES_OF = re.compile(r"\bcolumn_names_of\s*\(")
+
+
+@dataclass(frozen=True)
+class ColumnNamesOf:
+    statements: str  # the statements before the last one, ending in ';' or empty
+    argument: str    # the tabular expression
+    start: int       # the call's span in the text
+    end: int
+
+
+def split_column_names_of(text: str) -> ColumnNamesOf | None:
+    """The first column_names_of(...) call of the text's last statement, or None."""
+    scan = blank(text)
+    m = _COLUMN_NAMES_OF.search(scan)
+    if m is None:
+        return None
+    semicolons = top_level(scan, ";")
+    if any(s > m.start() for s in semicolons) and depth_at(scan, m.start()) == 0:
+        raise UnsupportedError("unsupported: column_names_of outside the query's last statement", text=text)
+    end = _close(scan, m.end() - 1, "(", ")")
+    before = [s for s in semicolons if s < m.start()]
+    if end is None or depth_at(scan, m.start()) and any(s > m.start() for s in semicolons):
+        raise UnsupportedError("unsupported: column_names_of inside a let statement", text=text)
+    return ColumnNamesOf(text[:before[-1] + 1] if before else "", text[m.end():end - 1], m.start(), end)
+
+
+def column_names_kql(text: str, call: ColumnNamesOf, columns: list[str]) -> str:
+    """The call replaced by the names, as a dynamic array of string literals."""
+    names = f"pack_array({', '.join(kql_string(c) for c in columns)})" if columns else "dynamic([])"
+    return text[:call.start] + names + text[call.end:]
+
+
 # -- mv-apply: mv-expand per row, row-wise subquery operators, then take/top per source row -----------
 _MV_APPLY = re.compile(r"\|\s*mv-apply\s+")
 _ROW_WISE = re.compile(r"^\s*(where|extend|project-away)\b")

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import geo, series
+from . import geo, sequences, series
 
 # -- IP addresses ---------------------------------------------------------------------------
 _IPV4_TEXT = re.compile(r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?\s*$")
@@ -627,6 +627,17 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_parse_kv": (parse_kv, ["VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_geo_point_to_geohash": (geo.point_to_geohash, ["DOUBLE", "DOUBLE", "BIGINT"], "VARCHAR"),
     "kfx_geo_geohash_to_central_point": (geo.geohash_to_central_point, ["VARCHAR"], "VARCHAR"),
+    "kfx_geo_geohash_to_polygon": (geo.geohash_to_polygon, ["VARCHAR"], "VARCHAR"),
+    "kfx_geo_geohash_neighbors": (geo.geohash_neighbors, ["VARCHAR"], "VARCHAR"),
+    "kfx_geo_point_to_s2cell": (geo.point_to_s2cell, ["DOUBLE", "DOUBLE", "BIGINT"], "VARCHAR"),
+    "kfx_geo_distance_2points": (geo.distance_2points, ["DOUBLE"] * 4, "DOUBLE"),
+    "kfx_geo_point_in_circle": (geo.point_in_circle, ["DOUBLE"] * 5, "BOOLEAN"),
+    "kfx_geo_azimuth": (geo.azimuth, ["DOUBLE"] * 4, "DOUBLE"),
+    "kfx_geo_polygon_perimeter": (geo.polygon_perimeter, ["VARCHAR"], "DOUBLE"),
+    "kfx_geo_point_in_polygon": (geo.point_in_polygon, ["DOUBLE", "DOUBLE", "VARCHAR"], "BOOLEAN"),
+    "kfx_geo_from_wkt": (geo.from_wkt, ["VARCHAR"], "VARCHAR"),
+    "kfx_range_time": (sequences.time_range, ["VARCHAR", "BIGINT", "BIGINT", "BIGINT"], "VARCHAR"),
+    "kfx_range_number": (sequences.number_range, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_erf": (erf, ["DOUBLE"], "DOUBLE"),
     "kfx_loggamma": (loggamma, ["DOUBLE"], "DOUBLE"),
     "kfx_beta_pdf": (beta_pdf, ["DOUBLE", "DOUBLE", "DOUBLE"], "DOUBLE"),
