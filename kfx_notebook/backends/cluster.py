@@ -418,54 +418,12 @@ def _payload(data, data_format: str) -> tuple[bytes, int, str]:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(data, pd.DataFrame):
-        lines = [json.dumps(record, default=_json_value, ensure_ascii=False)
-                 for record in _records(data)]
+        from ..payload import records_from_frame   # the codec's values: Kusto's 7-digit texts, NaN null
+
+        lines = [json.dumps(record, ensure_ascii=False, allow_nan=False) for record in records_from_frame(data)]
         payload = ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
         return payload, len(lines), "multijson" if data_format in ("", "json", "multijson") else data_format
     raise TypeError(f"ingest() takes bytes or a pandas DataFrame, not {type(data).__name__}")
-
-
-def _records(frame):
-    import pandas as pd
-
-    columns = list(frame.columns)
-    for row in frame.itertuples(index=False, name=None):
-        yield {c: (None if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
-               for c, v in zip(columns, row)}
-
-
-def _json_value(value):
-    """Kusto-faithful JSON for what json cannot write: full-precision datetimes, Kusto timespans."""
-    import datetime as dt
-    from decimal import Decimal
-
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(value, pd.Timestamp):
-        ts = value.tz_convert("UTC") if value.tzinfo else value
-        return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond:06d}{ts.nanosecond:03d}Z"
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (pd.Timedelta, dt.timedelta, np.timedelta64)):
-        ns = pd.Timedelta(value).value
-        sign, ns = ("-", -ns) if ns < 0 else ("", ns)
-        days, rest = divmod(ns, 86_400_000_000_000)
-        hours, rest = divmod(rest, 3_600_000_000_000)
-        minutes, rest = divmod(rest, 60_000_000_000)
-        seconds, nanos = divmod(rest, 1_000_000_000)
-        return f"{sign}{days}.{hours:02d}:{minutes:02d}:{seconds:02d}.{nanos // 100:07d}"
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _poll(client, source_id: str, properties: Mapping[str, str]) -> str:
