@@ -418,7 +418,7 @@ def _payload(data, data_format: str) -> tuple[bytes, int, str]:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(data, pd.DataFrame):
-        from ..payload import records_from_frame   # the codec's values: Kusto's 7-digit texts, NaN null
+        from ..payload import records_from_frame  # the codec's values: Kusto's 7-digit texts, NaN null
 
         lines = [json.dumps(record, ensure_ascii=False, allow_nan=False) for record in records_from_frame(data)]
         payload = ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
