@@ -1,6 +1,6 @@
 """A real Kusto cluster, the Kusto emulator or `kfx-notebook serve`, through the official SDK.
 
-The rule it keeps: the official SDK does transport and authentication; kfx_notebook.frames
+The rule it keeps: the official SDK does transport and authentication; kfx_notebook.dataframes
 turns the answer into a DataFrame (the SDK's own converter only on request, for comparison),
 and no secret from the connection string appears in any message or repr.
 Imports azure-kusto and pandas on first use, never at import time.
@@ -106,7 +106,7 @@ def _quote(value: str) -> str:
 class ClusterBackend:
     """A Kusto endpoint reached through azure-kusto-data / -ingest 6.0.4.
 
-    ``converter="fast"`` parses the response bytes with kfx_notebook.frames; ``"sdk"`` uses the
+    ``converter="fast"`` parses the response bytes with kfx_notebook.dataframes; ``"sdk"`` uses the
     SDK's ``dataframe_from_result_table`` (kept for comparison; it loses values: longs above 2**53 in a
     column with a null, decimal precision, the sign of a negative timespan with a day part).
     """
@@ -263,7 +263,7 @@ class ClusterBackend:
 def _to_timedelta(name: str, value) -> timedelta:
     if isinstance(value, (int, float)):
         return timedelta(seconds=value)
-    from ..frames import _timespan_ns
+    from ..dataframes import _timespan_ns
 
     try:
         return timedelta(microseconds=_timespan_ns(str(value).strip()) // 1000)
@@ -278,7 +278,7 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
     Uses two private members of KustoClient 6.0.4 (`_execute`, `ExecuteRequestParams._from_query`),
     called, never patched; if a future SDK renames them, falls back to the SDK's parsed table.
     """
-    from .. import frames
+    from .. import dataframes
 
     try:
         from azure.kusto.data.client_base import ExecuteRequestParams
@@ -300,10 +300,10 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
         raise KustoQueryError("Kusto answered with an empty body", request_id=request_id,
                               hint="Check that the Data Source is a Kusto query endpoint.")
     try:
-        with frames._gc_paused():
-            parsed = frames.decode_json(body)
+        with dataframes._gc_paused():
+            parsed = dataframes.decode_json(body)
             del body
-            return frames.frame_from_v2_frames(parsed)
+            return dataframes.frame_from_v2_frames(parsed)
     except ValueError:
         raise KustoQueryError("Kusto answered with a body that is not JSON", request_id=request_id,
                               hint="Check that the Data Source is a Kusto query endpoint.") from None
@@ -313,7 +313,7 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
 
 
 def _from_sdk_response(response, converter: str, request_id: str):
-    from .. import frames
+    from .. import dataframes
 
     table = response.primary_results[0] if response.primary_results else None
     if table is None:
@@ -327,16 +327,16 @@ def _from_sdk_response(response, converter: str, request_id: str):
 
         frame = dataframe_from_result_table(table)
     else:
-        frame = frames.frame_from_sdk_table(table)
+        frame = dataframes.frame_from_sdk_table(table)
     errors: list = []
     for other in getattr(response, "tables", []):
         if getattr(other, "table_kind", None) is not None and \
                 getattr(other.table_kind, "value", other.table_kind) == "QueryCompletionInformation":
-            found, seen = frames.completion_errors([c.column_name for c in other.columns], other.raw_rows)
+            found, seen = dataframes.completion_errors([c.column_name for c in other.columns], other.raw_rows)
             errors.extend(found)
             if seen:
                 completion["warnings"] = seen
-    frames.raise_for_errors(errors, rows, frame, request_id)
+    dataframes.raise_for_errors(errors, rows, frame, request_id)
     return frame, columns, completion
 
 
@@ -377,10 +377,10 @@ def _translate(exc: Exception, text: str, request_id: str, url: str, ingest: boo
                    hint="Fix the query at the position shown." if line else None)
     if isinstance(exc, KustoMultiApiError):
         errors = [{"error": {"code": e.code, "@message": e.description or e.message}} for e in exc.get_api_errors()]
-        from .. import frames
+        from .. import dataframes
 
         try:
-            frames.raise_for_errors(errors, 0, None, request_id)
+            dataframes.raise_for_errors(errors, 0, None, request_id)
         except KfxError as err:
             return err
     if isinstance(exc, KustoNetworkError):
