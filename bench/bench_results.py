@@ -5,7 +5,7 @@ python bench/bench_results.py [--rows 10000,100000,500000] [--runs 5]
 One precomputed v2 response per size (10 columns, one per Kusto type, about 1 value in 10
 null) is served from a loopback http.server thread. In this process, alternating:
 (a) KustoClient(with_no_authentication).execute_query + dataframe_from_result_table;
-(b) ClusterBackend("http://127.0.0.1:<port>").query (SDK transport, kfx_notebook.frames).
+(b) ClusterBackend("http://127.0.0.1:<port>").query (SDK transport, kfx_notebook.dataframes).
 Wall time: median of --runs, measured in this process. Peak memory: for each run a forked
 child does one call; peak RSS growth = VmHWM after the call minus VmRSS before it, with the
 peak counter reset (/proc/self/clear_refs = 5) first; median over --runs.
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
 
     def streaming(csl):
         """The SDK's progressive path (ijson) feeding our column-wise converter, for comparison."""
-        from kfx_notebook.frames import frame_from_columns
+        from kfx_notebook.dataframes import frame_from_columns
 
         table = next(sdk_client.execute_streaming_query("Db", csl).iter_primary_results())
         columns = [(c.column_name, c.column_type) for c in table.columns]

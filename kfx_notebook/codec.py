@@ -10,9 +10,12 @@ work is done with numpy and pyarrow, imported on first use; importing this modul
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import itertools
 import json
 import math
+import uuid
+from typing import Any
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _NS_PER_TICK = 100
@@ -58,9 +61,86 @@ def _utc_naive(value: dt.datetime) -> dt.datetime:
 
 def kusto_timespan(value) -> str | None:
     """A timedelta -> Kusto/.NET timespan '[-][d.]hh:mm:ss.fffffff' (ticks of 100 ns, truncated)."""
-    from .literals import format_timespan
-
     return None if value is None else format_timespan(value, fraction=True)
+
+
+def format_timespan(value, *, fraction: bool = False) -> str:
+    """Kusto's (and .NET's "c") text for a timespan: `[-][d.]hh:mm:ss[.fffffff]`.
+
+    Accepts a datetime.timedelta or a pandas.Timedelta (whose nanoseconds are cut to 100-ns
+    ticks). The fraction is written when there is one, or always with fraction=True.
+    """
+    if hasattr(value, "as_unit"):    # pandas.Timedelta: nanoseconds
+        ns = int(value.as_unit("ns").value)
+    else:
+        ns = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
+    sign = "-" if ns < 0 else ""
+    ticks = abs(ns) // 100
+    days, ticks = divmod(ticks, 864_000_000_000)
+    hours, ticks = divmod(ticks, 36_000_000_000)
+    minutes, ticks = divmod(ticks, 600_000_000)
+    seconds, ticks = divmod(ticks, 10_000_000)
+    text = f"{sign}{str(days) + '.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{text}.{ticks:07d}" if ticks or fraction else text
+
+
+# -- one value -> JSON ---------------------------------------------------------------------------
+
+def json_ready(value: Any) -> Any:
+    """One Python value -> a JSON value as the row would carry it to Kusto (NaN null, ±Infinity as text).
+
+    The one per-value rule for the payload, the cluster backend's ingestion and dynamic text;
+    the v2 wire (server/wire.py) and the input binding's Newtonsoft text keep their own, stated there.
+    """
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)) or type(value).__name__ == "Timestamp":
+        if type(value).__name__ == "NaTType":
+            return None
+        return kusto_datetime(value)
+    if isinstance(value, dt.timedelta) or type(value).__name__ == "Timedelta":
+        return kusto_timespan(value)
+    name = type(value).__name__
+    if name in ("NaTType", "NAType"):
+        return None
+    if name == "datetime64":
+        import pandas as pd
+
+        return None if pd.isna(value) else kusto_datetime(pd.Timestamp(value))
+    if name == "timedelta64":
+        import pandas as pd
+
+        return None if pd.isna(value) else kusto_timespan(pd.Timedelta(value))
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):   # numpy scalars and arrays
+        return json_ready(value.tolist())
+    return str(value)
+
+
+def object_cell(value):
+    """One cell of an object column -> its JSON-ready value (NaN, NA and NaT are null)."""
+    if isinstance(value, (dict, list, tuple)):
+        return json_ready(value)
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return json_ready(value)
 
 
 # -- one column -----------------------------------------------------------------------------------
@@ -86,8 +166,6 @@ def json_ready_column(series, kind: str | None = None) -> list:
     """A pandas column -> its values as a payload row carries them (None for nulls, texts for times)."""
     import numpy as np
     import pandas as pd
-
-    from .payload import json_ready, object_cell
 
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
@@ -198,8 +276,6 @@ def arrow_staged(series, kind: str):
 
 def dynamic_text(value) -> str | None:
     """One value's dynamic text as the embedded database stores it: its JSON-ready form, dumped."""
-    from .payload import object_cell
-
     value = object_cell(value)
     return None if value is None else json.dumps(json.loads(_compact_safe(value)), ensure_ascii=False)
 
@@ -254,11 +330,10 @@ def json_texts_column(series) -> list[str]:
 
     Whitespace may differ (the payload is re-indented afterwards); every token is the same.
     """
-    import numpy as np
-    import pandas as pd
     from json import encoder
 
-    from .payload import object_cell
+    import numpy as np
+    import pandas as pd
 
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)

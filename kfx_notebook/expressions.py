@@ -293,7 +293,11 @@ def unescape_template(text: str) -> str:
 
 @dataclass(frozen=True)
 class Declared:
-    """One `declare query_parameters` entry. `default` is the literal text after '=', or None."""
+    """One `declare query_parameters` entry; `default` is None or its text.
+
+    The text is the literal after '=' from declared_parameters here, the engine's parsed value
+    from backends/local/engine.declared_parameters (the two parsers, and why, are in their docstrings).
+    """
 
     name: str
     type: str
@@ -350,7 +354,12 @@ _DECLARE = re.compile(r"\bdeclare\s+query_parameters\s*\(", re.IGNORECASE)
 
 
 def declared_parameters(kql: str) -> list[Declared]:
-    """Every `declare query_parameters(name:type [= default], ...)` entry, types normalized."""
+    """Every `declare query_parameters(name:type [= default], ...)` entry, types normalized.
+
+    Pure (no engine), for the form and for cluster backends; defaults stay the literal text as
+    written. The local backend reads declarations with duckdb-kql's parser instead
+    (engine.declared_parameters), to bind exactly what it translates; its defaults are values.
+    """
     from .kusto_types import kusto_type
 
     if not kql:

@@ -19,8 +19,8 @@ import decimal
 import math
 from typing import Any
 
+from .codec import format_timespan
 from .codec import newtonsoft_datetime as format_datetime
-from .literals import format_timespan
 
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f",
             "\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -56,6 +56,8 @@ def _string(text: str) -> str:
 
 
 def _scalar(value: Any) -> str:
+    """One value as Newtonsoft's JSON text (not codec.json_ready, deliberately: the input binding hands
+    the function the text the .NET host writes: shortest doubles, trimmed datetime fractions)."""
     import pandas as pd
 
     if value is None:

@@ -14,6 +14,8 @@ import re
 import uuid
 from typing import Any, Callable
 
+from .codec import format_timespan  # noqa: F401  (formatted by the codec, the one place; named here too)
+
 _WRAPPED = re.compile(r"^\s*(\w+)\s*\((.*)\)\s*$", re.DOTALL)
 _CLOCK = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?$")
 _UNIT = re.compile(r"^(-)?(\d+(?:\.\d+)?)\s*(d|day|days|h|hr|hrs|hour|hours|m|min|minute|minutes|s|sec|second|"
@@ -222,23 +224,3 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "dynamic": parse_dynamic,
     "string": parse_string,
 }
-
-
-def format_timespan(value, *, fraction: bool = False) -> str:
-    """Kusto's (and .NET's "c") text for a timespan: `[-][d.]hh:mm:ss[.fffffff]`.
-
-    Accepts a datetime.timedelta or a pandas.Timedelta (whose nanoseconds are cut to 100-ns
-    ticks). The fraction is written when there is one, or always with fraction=True.
-    """
-    if hasattr(value, "as_unit"):    # pandas.Timedelta: nanoseconds
-        ns = int(value.as_unit("ns").value)
-    else:
-        ns = ((value.days * 86400 + value.seconds) * 1_000_000 + value.microseconds) * 1000
-    sign = "-" if ns < 0 else ""
-    ticks = abs(ns) // 100
-    days, ticks = divmod(ticks, 864_000_000_000)
-    hours, ticks = divmod(ticks, 36_000_000_000)
-    minutes, ticks = divmod(ticks, 600_000_000)
-    seconds, ticks = divmod(ticks, 10_000_000)
-    text = f"{sign}{str(days) + '.' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
-    return f"{text}.{ticks:07d}" if ticks or fraction else text

@@ -8,17 +8,13 @@ encoder writes). Pure: pandas, numpy and msgspec are imported only when a DataFr
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
-import math
-from json import encoder
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from json import encoder
 
-from .codec import kusto_datetime, kusto_timespan  # noqa: F401  (formatted by the codec, named here too)
+# The per-value rules live in the codec; named here too, as the payload is where they apply.
+from .codec import json_ready, kusto_datetime, kusto_timespan, object_cell  # noqa: F401
 from .errors import BindingError
 
 OUT_OF_PROCESS = ("python", "javascript", "java", "powershell")
@@ -40,46 +36,6 @@ class Payload:
     data_format: str
     rows: int
     warnings: list[str] = field(default_factory=list)
-
-
-def json_ready(value: Any) -> Any:
-    """One Python value -> a JSON value as the row would carry it to Kusto."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        return value
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, (decimal.Decimal, uuid.UUID)):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date)) or type(value).__name__ == "Timestamp":
-        if type(value).__name__ == "NaTType":
-            return None
-        return kusto_datetime(value)
-    if isinstance(value, dt.timedelta) or type(value).__name__ == "Timedelta":
-        return kusto_timespan(value)
-    name = type(value).__name__
-    if name in ("NaTType", "NAType"):
-        return None
-    if name == "datetime64":
-        import pandas as pd
-
-        return None if pd.isna(value) else kusto_datetime(pd.Timestamp(value))
-    if name == "timedelta64":
-        import pandas as pd
-
-        return None if pd.isna(value) else kusto_timespan(pd.Timedelta(value))
-    if hasattr(value, "tolist") and hasattr(value, "dtype"):   # numpy scalars and arrays
-        return json_ready(value.tolist())
-    return str(value)
 
 
 # -- DataFrame -> records -------------------------------------------------------------------------
@@ -113,19 +69,6 @@ def records_from_frame(df) -> list[dict]:
     columns = [json_ready_column(df.iloc[:, i]) for i in range(df.shape[1])]
     names = [str(c) for c in df.columns]
     return [dict(zip(names, row)) for row in zip(*columns)] if columns else [{} for _ in range(len(df))]
-
-
-def object_cell(value):
-    """One cell of an object column -> its JSON-ready value (NaN, NA and NaT are null)."""
-    if isinstance(value, (dict, list, tuple)):
-        return json_ready(value)
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    return json_ready(value)
 
 
 # -- what the host does with a function's return (ReadAsEnumerable) ------------------------------

@@ -199,15 +199,17 @@ def test_dm_endpoint_inserts_ingest_for_real_clusters_only():
     assert is_loopback("http://[::1]:80") and not is_loopback("https://10.0.0.1")
 
 
-def test_dataframe_payload_is_json_lines_with_full_precision():
+def test_dataframe_payload_is_json_lines_in_kustos_text_form():
     import pandas as pd
 
     frame = pd.DataFrame({"t": pd.to_datetime(["2024-01-02T03:04:05.1234567Z"], utc=True),
-                          "d": [-pd.Timedelta(days=1, seconds=0.5)], "n": pd.array([None], dtype="Int64")})
+                          "d": [-pd.Timedelta(days=1, seconds=0.5)], "n": pd.array([None], dtype="Int64"),
+                          "r": [float("inf")]})
     payload, rows, fmt = _payload(frame, "json")
     record = json.loads(payload)
     assert (rows, fmt) == (1, "multijson")
-    assert record == {"t": "2024-01-02T03:04:05.123456700Z", "d": "-1.00:00:00.5000000", "n": None}
+    assert record == {"t": "2024-01-02T03:04:05.1234567Z", "d": "-1.00:00:00.5000000", "n": None,
+                      "r": "Infinity"}   # the payload's rules: valid JSON, not json.dumps' bare Infinity
 
 
 def test_managed_ingest_streams_bytes(server):

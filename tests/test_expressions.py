@@ -217,3 +217,17 @@ def test_null_and_untrimmed_values_warn_but_pass():
     assert len(warnings) == 2
     assert 'sends the string "null"' in warnings[0]
     assert "whitespace" in warnings[1]
+
+
+@pytest.mark.parametrize("kql", [
+    "declare query_parameters(a:long = 1, s:string = \"a,b)\", d:date, g:guid, dyn:dynamic = dynamic([1,2])); T",
+    "declare query_parameters(a:int, b:bool = true, t:timespan = 1h, x:double = 1.5);\nT | take 1",
+    "// declare query_parameters(x:int);\nT",
+])
+def test_the_pure_and_the_engine_parser_find_the_same_names_types_and_which_have_defaults(kql):
+    from kfx_notebook.backends.local import engine
+
+    def shape(found):
+        return [(d.name, d.type, d.default is None) for d in found]
+
+    assert shape(declared_parameters(kql)) == shape(engine.declared_parameters(kql))

@@ -279,6 +279,15 @@ def test_stream_formats(products, fmt, data):
     assert products.query("Shop", "Products | where ProductID == 9").frame["Name"].tolist() == ["Plum"]
 
 
+@pytest.mark.parametrize("data", [gzip.compress(b"9,Plum,1\n")[:-4], gzip.compress(gzip.compress(b"9,Plum,1\n"))],
+                         ids=["cut-short", "gzip-twice"])
+def test_bad_gzip_is_refused_by_the_servers_rule(products, data):
+    from kfx_notebook.errors import IngestionError
+
+    with pytest.raises(IngestionError, match="not valid gzip"):
+        products.ingest("Shop", "Products", data, data_format="csv")
+
+
 def test_parquet(products):
     buffer = io.BytesIO()
     pd.DataFrame({"ProductID": [9], "Name": ["Plum"], "Cost": [1.0]}).to_parquet(buffer)

@@ -1,6 +1,6 @@
 """A real Kusto cluster, the Kusto emulator or `kfx-notebook serve`, through the official SDK.
 
-The rule it keeps: the official SDK does transport and authentication; kfx_notebook.frames
+The rule it keeps: the official SDK does transport and authentication; kfx_notebook.dataframes
 turns the answer into a DataFrame (the SDK's own converter only on request, for comparison),
 and no secret from the connection string appears in any message or repr.
 Imports azure-kusto and pandas on first use, never at import time.
@@ -106,7 +106,7 @@ def _quote(value: str) -> str:
 class ClusterBackend:
     """A Kusto endpoint reached through azure-kusto-data / -ingest 6.0.4.
 
-    ``converter="fast"`` parses the response bytes with kfx_notebook.frames; ``"sdk"`` uses the
+    ``converter="fast"`` parses the response bytes with kfx_notebook.dataframes; ``"sdk"`` uses the
     SDK's ``dataframe_from_result_table`` (kept for comparison; it loses values: longs above 2**53 in a
     column with a null, decimal precision, the sign of a negative timespan with a day part).
     """
@@ -263,7 +263,7 @@ class ClusterBackend:
 def _to_timedelta(name: str, value) -> timedelta:
     if isinstance(value, (int, float)):
         return timedelta(seconds=value)
-    from ..frames import _timespan_ns
+    from ..dataframes import _timespan_ns
 
     try:
         return timedelta(microseconds=_timespan_ns(str(value).strip()) // 1000)
@@ -278,7 +278,7 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
     Uses two private members of KustoClient 6.0.4 (`_execute`, `ExecuteRequestParams._from_query`),
     called, never patched; if a future SDK renames them, falls back to the SDK's parsed table.
     """
-    from .. import frames
+    from .. import dataframes
 
     try:
         from azure.kusto.data.client_base import ExecuteRequestParams
@@ -300,10 +300,10 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
         raise KustoQueryError("Kusto answered with an empty body", request_id=request_id,
                               hint="Check that the Data Source is a Kusto query endpoint.")
     try:
-        with frames._gc_paused():
-            parsed = frames.decode_json(body)
+        with dataframes._gc_paused():
+            parsed = dataframes.decode_json(body)
             del body
-            return frames.frame_from_v2_frames(parsed)
+            return dataframes.frame_from_v2_frames(parsed)
     except ValueError:
         raise KustoQueryError("Kusto answered with a body that is not JSON", request_id=request_id,
                               hint="Check that the Data Source is a Kusto query endpoint.") from None
@@ -313,7 +313,7 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
 
 
 def _from_sdk_response(response, converter: str, request_id: str):
-    from .. import frames
+    from .. import dataframes
 
     table = response.primary_results[0] if response.primary_results else None
     if table is None:
@@ -327,16 +327,16 @@ def _from_sdk_response(response, converter: str, request_id: str):
 
         frame = dataframe_from_result_table(table)
     else:
-        frame = frames.frame_from_sdk_table(table)
+        frame = dataframes.frame_from_sdk_table(table)
     errors: list = []
     for other in getattr(response, "tables", []):
         if getattr(other, "table_kind", None) is not None and \
                 getattr(other.table_kind, "value", other.table_kind) == "QueryCompletionInformation":
-            found, seen = frames.completion_errors([c.column_name for c in other.columns], other.raw_rows)
+            found, seen = dataframes.completion_errors([c.column_name for c in other.columns], other.raw_rows)
             errors.extend(found)
             if seen:
                 completion["warnings"] = seen
-    frames.raise_for_errors(errors, rows, frame, request_id)
+    dataframes.raise_for_errors(errors, rows, frame, request_id)
     return frame, columns, completion
 
 
@@ -377,10 +377,10 @@ def _translate(exc: Exception, text: str, request_id: str, url: str, ingest: boo
                    hint="Fix the query at the position shown." if line else None)
     if isinstance(exc, KustoMultiApiError):
         errors = [{"error": {"code": e.code, "@message": e.description or e.message}} for e in exc.get_api_errors()]
-        from .. import frames
+        from .. import dataframes
 
         try:
-            frames.raise_for_errors(errors, 0, None, request_id)
+            dataframes.raise_for_errors(errors, 0, None, request_id)
         except KfxError as err:
             return err
     if isinstance(exc, KustoNetworkError):
@@ -418,54 +418,12 @@ def _payload(data, data_format: str) -> tuple[bytes, int, str]:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
     if pd is not None and isinstance(data, pd.DataFrame):
-        lines = [json.dumps(record, default=_json_value, ensure_ascii=False)
-                 for record in _records(data)]
+        from ..payload import records_from_frame  # the codec's values: Kusto's 7-digit texts, NaN null
+
+        lines = [json.dumps(record, ensure_ascii=False, allow_nan=False) for record in records_from_frame(data)]
         payload = ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
         return payload, len(lines), "multijson" if data_format in ("", "json", "multijson") else data_format
     raise TypeError(f"ingest() takes bytes or a pandas DataFrame, not {type(data).__name__}")
-
-
-def _records(frame):
-    import pandas as pd
-
-    columns = list(frame.columns)
-    for row in frame.itertuples(index=False, name=None):
-        yield {c: (None if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
-               for c, v in zip(columns, row)}
-
-
-def _json_value(value):
-    """Kusto-faithful JSON for what json cannot write: full-precision datetimes, Kusto timespans."""
-    import datetime as dt
-    from decimal import Decimal
-
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(value, pd.Timestamp):
-        ts = value.tz_convert("UTC") if value.tzinfo else value
-        return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond:06d}{ts.nanosecond:03d}Z"
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (pd.Timedelta, dt.timedelta, np.timedelta64)):
-        ns = pd.Timedelta(value).value
-        sign, ns = ("-", -ns) if ns < 0 else ("", ns)
-        days, rest = divmod(ns, 86_400_000_000_000)
-        hours, rest = divmod(rest, 3_600_000_000_000)
-        minutes, rest = divmod(rest, 60_000_000_000)
-        seconds, nanos = divmod(rest, 1_000_000_000)
-        return f"{sign}{days}.{hours:02d}:{minutes:02d}:{seconds:02d}.{nanos // 100:07d}"
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
 
 
 def _poll(client, source_id: str, properties: Mapping[str, str]) -> str:

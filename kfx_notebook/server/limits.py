@@ -8,11 +8,11 @@ trusting the compressed size. LIMIT_OPTIONS is the table of limits (one row each
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, fields, replace
 
+from .. import gzip_stream
+
 MIB = 1024 * 1024
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -97,31 +97,12 @@ def flag_of(field: str) -> str:
 
 
 def inflate(data: bytes, limits: Limits, what: str = "The decompressed body") -> bytes:
-    """Gunzip `data` (every member) if it is gzip, stopping as soon as the output passes the limit.
+    """Gunzip `data` if it is gzip (gzip_stream.inflate), stopping as soon as the output passes the limit.
 
-    Memory stays within the limit plus one chunk however small the input was. Raises TooLarge over
-    the limit, ValueError for a stream that is not valid gzip or that inflates to gzip again.
+    Raises TooLarge over the limit, ValueError for a stream that is not valid gzip or that inflates to gzip again.
     """
-    if data[:2] != GZIP_MAGIC:
-        return data
     cap = limits.max_inflated_bytes
-    out = bytearray()
-    rest = data
-    while rest:  # one gzip member per turn; concatenated members are one stream, as gzip(1) reads them
-        if rest[:2] != GZIP_MAGIC:
-            raise ValueError("bytes that are not gzip follow the gzip stream")
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            while rest and not inflater.eof:
-                out += inflater.decompress(rest, cap + 1 - len(out))
-                rest = inflater.unconsumed_tail
-                if len(out) > cap:
-                    raise TooLarge(what, cap, flag_of("max_inflated_bytes"))
-        except zlib.error as exc:
-            raise ValueError(f"not valid gzip: {exc}") from None
-        if not inflater.eof:
-            raise ValueError("the gzip stream ends early")
-        rest = inflater.unused_data
-    if out[:2] == GZIP_MAGIC:
-        raise ValueError("the gzip stream inflates to gzip again; compress once")
-    return bytes(out)
+    try:
+        return gzip_stream.inflate(data, cap)
+    except gzip_stream.OverCap:
+        raise TooLarge(what, cap, flag_of("max_inflated_bytes")) from None

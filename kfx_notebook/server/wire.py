@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..codec import kusto_datetime
+from ..codec import format_timespan, kusto_datetime
 from ..kusto_types import BY_NAME
-from ..literals import format_timespan
 
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -75,7 +74,11 @@ def encode_dynamic(value: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """Nested values (lists/dicts from DuckDB LIST/STRUCT columns) as JSON-able values."""
+    """Nested values (lists/dicts from DuckDB LIST/STRUCT columns) as JSON-able values.
+
+    Not codec.json_ready, deliberately: Kusto's wire writes NaN/±Infinity as "NaN"/"Infinity" texts
+    (the payload nulls NaN) and a timespan without a zero fraction (the payload always writes 7 digits).
+    """
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -22,10 +22,16 @@ from __future__ import annotations
 import re
 import threading
 from contextvars import ContextVar
-from dataclasses import dataclass
 
-from ...errors import (KfxError, KustoQueryError, KustoSemanticError, KustoSyntaxError,
-                       UnknownEntityError, UnsupportedError)
+from ...errors import (
+    KfxError,
+    KustoQueryError,
+    KustoSemanticError,
+    KustoSyntaxError,
+    UnknownEntityError,
+    UnsupportedError,
+)
+from ...expressions import Declared
 from ...literals import format_timespan
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -38,15 +44,14 @@ _BIN = re.compile(rf"\bbin\s*\(([^(),]+),\s*({IDENT})\s*\)")
 _STRINGS = re.compile(r"""//[^\n]*|@?'(?:[^'\\\n]|\\.)*'|@?"(?:[^"\\\n]|\\.)*"|```.*?```""", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class Declared:
-    name: str
-    type: str
-    default: str | None
-
-
 def declared_parameters(kql: str) -> list[Declared]:
-    """The `declare query_parameters(...)` of a query, as the engine reads them."""
+    """The `declare query_parameters(...)` of a query, as the engine reads them.
+
+    duckdb-kql's own parser, so the local backend binds exactly what it translates and a bad
+    declaration fails with the engine's error and position; a default is the engine's value as text
+    ('[1,2]', 'True', '1:00:00'). expressions.declared_parameters is the pure parser for the paths
+    without the engine (the form, cluster backends); its defaults are the literal text as written.
+    """
     import duckdb_kql
 
     try:

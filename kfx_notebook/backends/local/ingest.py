@@ -11,12 +11,12 @@ the data when no mapping is named.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
 from typing import Any
 
+from ... import gzip_stream
 from ...errors import IngestionError, UnsupportedError
 from ...kusto_types import kusto_type
 from .catalog import qualified, quote
@@ -37,12 +37,10 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
         return _ingest_frame(backend, database, table, data), int(data.memory_usage(deep=False).sum())
     raw = data.encode() if isinstance(data, str) else bytes(data)
     size = len(raw)
-    if raw[:2] == b"\x1f\x8b":  # sniff, don't trust Content-Encoding (the SDK labels parquet gzip)
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise IngestionError(f"The stream is not valid gzip ({exc})", code="BadRequest_InvalidCompression") \
-                from None
+    try:  # sniffed by its magic, never by a Content-Encoding label (the SDK labels parquet gzip)
+        raw = gzip_stream.inflate(raw)
+    except ValueError as exc:
+        raise IngestionError(f"The stream is not valid gzip ({exc})", code="BadRequest_InvalidCompression") from None
     if fmt not in SUPPORTED_FORMATS:
         raise UnsupportedError(f"The local database cannot ingest format '{data_format}'",
                                hint=f"Use one of: {', '.join(SUPPORTED_FORMATS)}.")

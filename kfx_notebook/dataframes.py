@@ -1,4 +1,4 @@
-"""Kusto result values (as JSON decodes them) -> pandas DataFrame, column by column, in one pass.
+"""Kusto wire values (as JSON decodes them) -> pandas DataFrames, column by column, in one pass.
 
 The rule it keeps: no value is silently changed. Every Kusto type gets the dtype of
 ``kusto_types.py`` (the nullable one when the column has a null); longs above 2^53 stay

@@ -1,4 +1,4 @@
-"""frames: any table of Kusto-typed wire values converts to what a slow, obvious reference gives."""
+"""dataframes: any table of Kusto-typed wire values converts to what a slow, obvious reference gives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kfx_notebook import frames
+from kfx_notebook import dataframes
 from kfx_notebook.errors import KustoQueryError, ResultTruncatedError
 from kfx_notebook.kusto_types import TYPES
 
@@ -124,7 +124,7 @@ def same(a, b) -> bool:
 @given(tables())
 def test_any_table_converts_like_the_reference(table):
     columns, rows = table
-    frame = frames.frame_from_columns(columns, [list(r) for r in rows])
+    frame = dataframes.frame_from_columns(columns, [list(r) for r in rows])
     assert list(frame.columns) == [n for n, _ in columns] and len(frame) == len(rows)
     for j, (name, ktype) in enumerate(columns):
         series = frame.iloc[:, j]
@@ -132,7 +132,7 @@ def test_any_table_converts_like_the_reference(table):
         has_null = any(v is None for v in values)
         want_dtype = REF_DTYPE[ktype][1 if has_null else 0]
         if ktype == "string":
-            assert series.dtype == frames._default_string_dtype()
+            assert series.dtype == dataframes._default_string_dtype()
         else:
             assert str(series.dtype) == want_dtype, (ktype, series.dtype)
         for i, v in enumerate(values):
@@ -146,31 +146,31 @@ def test_any_table_converts_like_the_reference(table):
 
 @pytest.mark.parametrize("ktype", [t.name for t in TYPES])
 def test_every_kusto_type_has_a_converter(ktype):
-    assert ktype in frames.CONVERTERS
+    assert ktype in dataframes.CONVERTERS
 
 
 def test_exact_long_above_2_53_with_nulls():
-    frame = frames.frame_from_columns([("l", "long")], [[9007199254740993], [None]])
+    frame = dataframes.frame_from_columns([("l", "long")], [[9007199254740993], [None]])
     assert frame["l"][0] == 9007199254740993 and str(frame["l"].dtype) == "Int64"
 
 
 def test_negative_timespan_with_days_keeps_its_sign_on_the_whole_span():
-    frame = frames.frame_from_columns([("t", "timespan")], [["-1.00:00:00.5"]])
+    frame = dataframes.frame_from_columns([("t", "timespan")], [["-1.00:00:00.5"]])
     assert frame["t"][0].total_seconds() == -86400.5
 
 
 def test_datetimes_outside_the_ns_range_warn_and_stay_exact_to_the_microsecond():
-    with pytest.warns(frames.DatetimeRangeWarning, match="outside pandas' nanosecond range"):
-        frame = frames.frame_from_columns([("d", "datetime")], [["0001-01-01T00:00:00Z"], ["9999-12-31T23:59:59.999999Z"], [None]])
+    with pytest.warns(dataframes.DatetimeRangeWarning, match="outside pandas' nanosecond range"):
+        frame = dataframes.frame_from_columns([("d", "datetime")], [["0001-01-01T00:00:00Z"], ["9999-12-31T23:59:59.999999Z"], [None]])
     assert str(frame["d"].dtype) == "datetime64[us, UTC]"
     assert frame["d"][1].year == 9999 and frame["d"][1].microsecond == 999999
 
 
 def test_a_bad_value_names_its_column_and_is_never_nat():
-    with pytest.raises(frames.ConversionError, match="column 'd'"):
-        frames.frame_from_columns([("d", "datetime")], [["not a date"]])
-    with pytest.raises(frames.ConversionError, match="'b'"):
-        frames.frame_from_columns([("b", "bool")], [["false"]])
+    with pytest.raises(dataframes.ConversionError, match="column 'd'"):
+        dataframes.frame_from_columns([("d", "datetime")], [["not a date"]])
+    with pytest.raises(dataframes.ConversionError, match="'b'"):
+        dataframes.frame_from_columns([("b", "bool")], [["false"]])
 
 
 def _v2(rows, extra=()):
@@ -181,7 +181,7 @@ def _v2(rows, extra=()):
 
 
 def _frame_from_v2(body: bytes):
-    return frames.frame_from_v2_frames(frames.decode_json(body))
+    return dataframes.frame_from_v2_frames(dataframes.decode_json(body))
 
 
 def test_frame_from_v2_reads_the_primary_result():
@@ -210,7 +210,7 @@ def test_import_stays_light():
     import subprocess
     import sys
 
-    code = ("import sys, kfx_notebook.frames, kfx_notebook.backends.cluster;"
+    code = ("import sys, kfx_notebook.dataframes, kfx_notebook.backends.cluster;"
             "print([m for m in ('pandas','numpy','pyarrow','azure.kusto.data') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code],
                          capture_output=True, text=True, check=True)
