@@ -365,6 +365,24 @@ def json_texts_column(series) -> list[str]:
     return ["null" if m else t for t, m in zip(texts, mask)] if mask.any() else texts
 
 
+def json_array_text(series) -> str:
+    """A pandas column -> one JSON array of `json_texts_column`'s texts (whitespace may differ).
+
+    A column of plain JSON containers is encoded as one list by json's C encoder; anything
+    else (strings only, or a value the encoder refuses) is json_texts_column's texts joined.
+    """
+    import pandas as pd
+
+    if column_kind(series.dtype) == "object" and not isinstance(series.dtype, pd.CategoricalDtype):
+        cells = series.astype(object).tolist()
+        if not all(type(v) is str for v in cells) and _json_types_and_str_keys(cells):
+            try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
+                return "".join(_c_encoder()(cells, 0))
+            except (TypeError, ValueError, RecursionError):
+                pass
+    return "[" + ",".join(json_texts_column(series)) + "]"
+
+
 def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 

@@ -174,15 +174,15 @@ def _object_rows_warning(fmt: str) -> list[str]:
 def _indented_frame(frame) -> bytes:
     """`_indented` rows of a DataFrame joined by newlines, without Python's indenting encoder.
 
-    Each column's values are written as compact JSON text (codec.json_texts_column); a column
-    holding objects or arrays is re-indented at the rows' level (`_indented_cells`). Arrow then
+    Each column's values are written as compact JSON text (codec.json_texts_column); an object
+    column (codec.json_array_text) is re-indented at the rows' level (`_indented_cells`). Arrow then
     joins every row's keys and values in one kernel call, each row ending in a newline, and the
     joined array's data buffer is the payload (its last newline dropped).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .codec import json_texts_column
+    from .codec import column_kind, json_array_text, json_texts_column
 
     if frame.shape[1] == 0:
         return "\n".join(["{}"] * len(frame)).encode("utf-8")
@@ -191,23 +191,26 @@ def _indented_frame(frame) -> bytes:
     for i, name in enumerate(frame.columns):
         key = encoder.encode_basestring(str(name)) + ": "
         parts.append(pa.scalar(("{\n  " if i == 0 else ",\n  ") + key, text))
-        parts.append(pa.array(_indented_cells(json_texts_column(frame.iloc[:, i])), type=text))
+        column = frame.iloc[:, i]
+        texts = _indented_cells(json_array_text(column)) if column_kind(column.dtype) == "object" \
+            else json_texts_column(column)
+        parts.append(pa.array(texts, type=text))
     joined = pc.binary_join_element_wise(*parts, pa.scalar("\n}\n", text), pa.scalar("", text))
     return _string_data(joined)[:-1]
 
 
-def _indented_cells(texts: list[str]) -> list[str]:
-    """Compact JSON texts of one column -> as `_indented` writes them one level down (objects, arrays).
+def _indented_cells(array_text: str) -> list[str]:
+    """One column's compact JSON array text -> its values as `_indented` writes them one level down.
 
-    The texts are joined into one array that msgspec indents (whitespace only; every token is
-    kept as written), and split at its own level: the only ',\n  ' followed by a non-space,
-    since text never holds a raw newline. Columns of scalars are returned as they are.
+    msgspec indents the array (whitespace only; every token is kept as written) and it is split
+    at its own level: the only ',\\n  ' followed by a non-space, since text never holds a raw
+    newline.
     """
-    if not any(t[:1] in ("{", "[") for t in texts):
-        return texts
     import msgspec
 
-    indented = msgspec.json.format(("[" + ",".join(texts) + "]").encode("utf-8"), indent=2)
+    if array_text == "[]":
+        return []
+    indented = msgspec.json.format(array_text.encode("utf-8"), indent=2)
     return _TOP_LEVEL_COMMA.split(indented[4:-2].decode("utf-8"))
 
 
