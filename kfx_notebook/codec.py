@@ -365,6 +365,24 @@ def json_texts_column(series) -> list[str]:
     return ["null" if m else t for t, m in zip(texts, mask)] if mask.any() else texts
 
 
+def json_array_text(series) -> str:
+    """A pandas column -> one JSON array of `json_texts_column`'s texts (whitespace may differ).
+
+    A column of plain JSON containers is encoded as one list by json's C encoder; anything
+    else (strings only, or a value the encoder refuses) is json_texts_column's texts joined.
+    """
+    import pandas as pd
+
+    if column_kind(series.dtype) == "object" and not isinstance(series.dtype, pd.CategoricalDtype):
+        cells = series.astype(object).tolist()
+        if not all(type(v) is str for v in cells) and _json_types_and_str_keys(cells):
+            try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
+                return "".join(_c_encoder()(cells, 0))
+            except (TypeError, ValueError, RecursionError):
+                pass
+    return "[" + ",".join(json_texts_column(series)) + "]"
+
+
 def _dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
@@ -379,16 +397,24 @@ def _json_types_and_str_keys(cells: list) -> bool:
     """
     level = cells
     while level:
-        kinds = set(map(type, level))
+        types = list(map(type, level))
+        kinds = set(types)
         if not kinds <= _JSON_TYPES:
             return False
-        dicts = [v for v in level if type(v) is dict] if dict in kinds else []
+        dicts = _of_types(level, types, _DICT) if dict in kinds else []
         if dicts and set(map(type, itertools.chain.from_iterable(dicts))) - {str}:
             return False
-        lists = [v for v in level if type(v) in (list, tuple)] if kinds & {list, tuple} else []
-        level = [*itertools.chain.from_iterable(d.values() for d in dicts), *itertools.chain.from_iterable(lists)]
-        level = [v for v in level if type(v) in (dict, list, tuple)]
+        lists = _of_types(level, types, _SEQUENCES) if kinds & _SEQUENCES else []
+        inner = [*itertools.chain.from_iterable(map(dict.values, dicts)), *itertools.chain.from_iterable(lists)]
+        level = _of_types(inner, list(map(type, inner)), _CONTAINERS)
     return True
 
 
+def _of_types(values: list, types: list, wanted: frozenset) -> list:
+    """The values whose exact type (types[i]) is in *wanted*, filtered at C speed."""
+    return list(itertools.compress(values, map(wanted.__contains__, types)))
+
+
 _JSON_TYPES = {str, int, float, bool, type(None), dict, list, tuple}
+_DICT, _SEQUENCES = frozenset({dict}), frozenset({list, tuple})
+_CONTAINERS = _DICT | _SEQUENCES

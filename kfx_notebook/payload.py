@@ -9,6 +9,7 @@ encoder writes). Pure: pandas, numpy and msgspec are imported only when a DataFr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from json import encoder
@@ -173,24 +174,55 @@ def _object_rows_warning(fmt: str) -> list[str]:
 def _indented_frame(frame) -> bytes:
     """`_indented` rows of a DataFrame joined by newlines, without Python's indenting encoder.
 
-    Each column's values are written as compact JSON text (codec.json_texts_column), the rows
-    joined into one JSON array, msgspec indents it (whitespace only; every token is kept as
-    written), and the array's own level is taken off: its brackets, two spaces after every
-    newline, and the comma between top-level rows (the only ',\\n' followed by '{' at the start
-    of a line, since text never holds a raw newline).
+    Each column's values are written as compact JSON text (codec.json_texts_column); an object
+    column (codec.json_array_text) is re-indented at the rows' level (`_indented_cells`). Arrow then
+    joins every row's keys and values in one kernel call, each row ending in a newline, and the
+    joined array's data buffer is the payload (its last newline dropped).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .codec import column_kind, json_array_text, json_texts_column
+
+    if frame.shape[1] == 0:
+        return "\n".join(["{}"] * len(frame)).encode("utf-8")
+    text = pa.large_string()
+    parts = []
+    for i, name in enumerate(frame.columns):
+        key = encoder.encode_basestring(str(name)) + ": "
+        parts.append(pa.scalar(("{\n  " if i == 0 else ",\n  ") + key, text))
+        column = frame.iloc[:, i]
+        texts = _indented_cells(json_array_text(column)) if column_kind(column.dtype) == "object" \
+            else json_texts_column(column)
+        parts.append(pa.array(texts, type=text))
+    joined = pc.binary_join_element_wise(*parts, pa.scalar("\n}\n", text), pa.scalar("", text))
+    return _string_data(joined)[:-1]
+
+
+def _indented_cells(array_text: str) -> list[str]:
+    """One column's compact JSON array text -> its values as `_indented` writes them one level down.
+
+    msgspec indents the array (whitespace only; every token is kept as written) and it is split
+    at its own level: the only ',\\n  ' followed by a non-space, since text never holds a raw
+    newline.
     """
     import msgspec
 
-    from .codec import json_texts_column
+    if array_text == "[]":
+        return []
+    indented = msgspec.json.format(array_text.encode("utf-8"), indent=2)
+    return _TOP_LEVEL_COMMA.split(indented[4:-2].decode("utf-8"))
 
-    keyed = []
-    for i, name in enumerate(frame.columns):
-        key = encoder.encode_basestring(str(name)) + ":"
-        keyed.append([key + text for text in json_texts_column(frame.iloc[:, i])])
-    rows = ["{" + ",".join(row) + "}" for row in zip(*keyed)] if keyed else ["{}"] * len(frame)
-    compact = ("[" + ",".join(rows) + "]").encode("utf-8")
-    indented = msgspec.json.format(compact, indent=2)
-    return indented[4:-2].replace(b"\n  ", b"\n").replace(b",\n{", b"\n{")
+
+_TOP_LEVEL_COMMA = re.compile(",\n  (?=[^ ])")
+
+
+def _string_data(array) -> bytes:
+    """A null-free Arrow large_string array -> its values back to back, as the bytes they are."""
+    import numpy as np
+
+    offsets = np.frombuffer(array.buffers()[1], dtype="int64", count=len(array) + 1, offset=array.offset * 8)
+    return array.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
 
 
 # -- reading a payload back ---------------------------------------------------------------------

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kfx_notebook import codec
-from tests.frame_strategies import JSONISH, NS, ZONES
+from tests.frame_strategies import COLUMN_KINDS, JSONISH, NS, ZONES, frames
 
 
 @settings(max_examples=200, deadline=None)
@@ -36,3 +37,22 @@ def test_known_texts():
     assert codec.kusto_datetime(pd.Timestamp("1969-12-31T23:59:59.99999999")) == "1969-12-31T23:59:59.9999999Z"
     assert codec.timespan_texts(pd.Series(pd.to_timedelta(["-00:00:00.00000015", "2 days 03:04:05"]))) == \
         ["-00:00:00.0000001", "2.03:04:05.0000000"]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # float32 draws
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_a_column_as_one_array_holds_its_value_texts_token_for_token(data):
+    import msgspec
+
+    frame = data.draw(frames(data.draw(st.sampled_from(COLUMN_KINDS))))
+    for i in range(frame.shape[1]):
+        column = frame.iloc[:, i]
+        try:
+            texts = codec.json_texts_column(column)
+        except (ValueError, TypeError, OverflowError) as exc:
+            with pytest.raises(type(exc)):
+                codec.json_array_text(column)
+            continue
+        compact = msgspec.json.format(codec.json_array_text(column).encode("utf-8"), indent=-1)
+        assert compact == msgspec.json.format(("[" + ",".join(texts) + "]").encode("utf-8"), indent=-1)

@@ -219,3 +219,8 @@ def test_frame_payload_indents_nested_values_like_newtonsoft():
     assert body.data.decode() == (
         '{\n  "a": 1,\n  "bag": {\n    "k": [],\n    "n": {\n      "x": [\n        1,\n        {}\n      ]\n    }\n'
         '  },\n  "Ünï": "x\\n\\"y"\n}\n{\n  "a": 2,\n  "bag": [],\n  "Ünï": null\n}')
+
+
+def test_a_frame_without_columns_is_empty_objects_as_the_row_serializer_writes_them():
+    frame = pd.DataFrame(index=range(3))
+    assert serialize(rows_from_return(frame).rows, None).data == serialize([{}, {}, {}], None).data == b"{}\n{}\n{}"
