@@ -407,27 +407,25 @@ _JSON_TYPES = {str, int, float, bool, type(None), dict, list, tuple}
 
 # -- the REST wire's JSON text of an Arrow column (`serve` answers built column-wise) -------------
 
-def wire_json_texts(column, kusto_type: str) -> list[str] | None:
-    """An Arrow column from DuckDB of a (lowercase) Kusto type -> each value's JSON text exactly as
-    server/wire.py's per-value encoder writes it, or None when the pair has no column-wise rule
-    here (dynamic, decimal, odd Arrow types: then encode value by value).
+def wire_json_texts(column, kusto_type: str):
+    """An Arrow column from DuckDB of a (lowercase) Kusto type -> an Arrow string array of each value's
+    JSON text exactly as server/wire.py's per-value encoder writes it, or None when the pair has no
+    column-wise rule here (dynamic, decimal, odd Arrow types: then encode value by value).
 
     The wire's rules, not the payload's: real NaN/±Infinity as "NaN"/"Infinity" texts, datetimes
     with 7 fraction digits (the seventh always 0: DuckDB keeps microseconds), nulls as null.
     """
-    from json import encoder
-
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
     kind = column.type
     if kusto_type not in _WIRE_COLUMN_WISE:
         return None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        texts = [encoder.encode_basestring(v) if v is not None else "null" for v in column.to_pylist()]
-        return texts
-    if pa.types.is_boolean(kind):
+        texts = pc.binary_join_element_wise('"', json_string_escaped(column), '"', "")
+    elif pa.types.is_boolean(kind):
         texts = pc.if_else(column, "true", "false")
     elif pa.types.is_integer(kind):
         texts = pc.cast(column, pa.string())
@@ -436,23 +434,47 @@ def wire_json_texts(column, kusto_type: str) -> list[str] | None:
         texts = list(map(float.__repr__, numbers.tolist()))
         if not np.isfinite(numbers).all():
             texts = [_WIRE_SPECIAL_REALS.get(t, t) for t in texts]
-        return _nulls_as_json(texts, column)
+        texts = pa.array(texts, pa.string(), mask=np.asarray(column.is_null()))
     elif pa.types.is_timestamp(kind) and kind.unit == "us":
         micros = column.cast(pa.int64()).fill_null(0).to_numpy().astype("datetime64[us]")
-        full = np.datetime_as_string(micros, unit="us")
-        if full.size and (micros.min() < np.datetime64("0001-01-01") or micros.max() > np.datetime64("9999-12-31")):
+        if micros.size and (micros.min() < np.datetime64("0001-01-01") or micros.max() > np.datetime64("9999-12-31")):
             return None   # outside Python's datetime: the per-value encoder decides
-        return _nulls_as_json(np.char.add(np.char.add('"', full.astype("<U26")), '0Z"').tolist(), column)
+        # Arrow's %S on a microsecond timestamp writes SS.ffffff; a zone-aware one is written in its zone
+        full = pc.strftime(column.cast(pa.timestamp("us", "UTC")), format="%Y-%m-%dT%H:%M:%S")
+        texts = pc.binary_join_element_wise('"', full, '0Z"', "")
     elif pa.types.is_interval(kind):
         ticks = _interval_ticks(column)
         if ticks is None:
             return None
-        texts = pc.binary_join_element_wise('"', tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False),
-                                            '"', "")
-        return _nulls_as_json(texts.to_pylist(), column)
+        texts = tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False)
+        texts = pc.if_else(column.is_valid(), pc.binary_join_element_wise('"', texts, '"', ""), pa.scalar(None, pa.string()))
     else:
         return None
-    return texts.fill_null("null").to_pylist()
+    return texts.fill_null("null")
+
+
+#: The Kusto types whose values wire_json_texts writes from their Arrow column (by its Arrow type).
+_WIRE_COLUMN_WISE = {"string", "guid", "bool", "int", "long", "real", "datetime", "timespan"}
+
+#: float.__repr__ of the reals JSON cannot carry -> the texts Kusto's wire writes for them.
+_WIRE_SPECIAL_REALS = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
+
+#: The characters json.dumps escapes in a string (ensure_ascii=False) -> its escapes, backslash first.
+_JSON_ESCAPES = {c: json.dumps(c)[1:-1] for c in ["\\", '"', *map(chr, range(0x20))]}
+
+
+def json_string_escaped(column):
+    """An Arrow string column -> its values escaped as JSON writes them inside quotes (backslash first).
+
+    Control characters are rare: the 32 passes for them run only when one occurs."""
+    import pyarrow.compute as pc
+
+    for char in ("\\", '"'):
+        column = pc.replace_substring(column, char, _JSON_ESCAPES[char])
+    if pc.any(pc.match_substring_regex(column, "[\\x00-\\x1f]")).as_py():
+        for char, escape in list(_JSON_ESCAPES.items())[2:]:
+            column = pc.replace_substring(column, char, escape)
+    return column
 
 
 def _interval_ticks(column):
@@ -469,19 +491,3 @@ def _interval_ticks(column):
     if days.size and (np.abs(days).max() > 10_000_000 or np.abs(nanos).max() > 86_400_000_000_000 * 100):
         return None
     return days * 864_000_000_000 + nanos // _NS_PER_TICK
-
-
-#: The Kusto types whose values wire_json_texts writes from their Arrow column (by its Arrow type).
-_WIRE_COLUMN_WISE = {"string", "guid", "bool", "int", "long", "real", "datetime", "timespan"}
-
-#: float.__repr__ of the reals JSON cannot carry -> the texts Kusto's wire writes for them.
-_WIRE_SPECIAL_REALS = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
-
-
-def _nulls_as_json(texts: list[str], column) -> list[str]:
-    if not column.null_count:
-        return texts
-    import pyarrow.compute as pc
-
-    valid = pc.is_valid(column).to_pylist()
-    return [t if v else "null" for t, v in zip(texts, valid)]
