@@ -439,8 +439,9 @@ def wire_json_texts(column, kusto_type: str):
         micros = column.cast(pa.int64()).fill_null(0).to_numpy().astype("datetime64[us]")
         if micros.size and (micros.min() < np.datetime64("0001-01-01") or micros.max() > np.datetime64("9999-12-31")):
             return None   # outside Python's datetime: the per-value encoder decides
-        # Arrow's %S on a microsecond timestamp writes SS.ffffff; a zone-aware one is written in its zone
-        full = pc.strftime(column.cast(pa.timestamp("us", "UTC")), format="%Y-%m-%dT%H:%M:%S")
+        # Arrow writes a naive microsecond timestamp 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC values kept)
+        full = pc.utf8_replace_slice(pc.cast(column.cast(pa.timestamp("us")), pa.string()), start=10, stop=11,
+                                     replacement="T")
         texts = pc.binary_join_element_wise('"', full, '0Z"', "")
     elif pa.types.is_interval(kind):
         ticks = _interval_ticks(column)
