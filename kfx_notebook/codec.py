@@ -227,7 +227,15 @@ def timespan_texts(series) -> list[str]:
 
     ns = timedelta_nanoseconds(series)
     ns = np.where(ns == np.iinfo("int64").min, 0, ns)         # NaT: any text will do, it is masked
-    ticks = np.abs(ns) // _NS_PER_TICK
+    return tick_timespan_texts(ns < 0, np.abs(ns) // _NS_PER_TICK).to_pylist()
+
+
+def tick_timespan_texts(negative, ticks, *, fraction: bool = True):
+    """Signs and absolute 100-ns ticks (numpy) -> an Arrow string array of format_timespan's texts."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     days, ticks = np.divmod(ticks, 864_000_000_000)
     hours, ticks = np.divmod(ticks, 36_000_000_000)
     minutes, ticks = np.divmod(ticks, 600_000_000)
@@ -238,9 +246,12 @@ def timespan_texts(series) -> list[str]:
 
     day_text = pc.if_else(pa.array(days > 0), pc.binary_join_element_wise(pc.cast(pa.array(days), pa.string()),
                                                                           "", "."), "")
-    sign = pc.if_else(pa.array(ns < 0), "-", "")
+    sign = pc.if_else(pa.array(negative), "-", "")
     clock = pc.binary_join_element_wise(padded(hours, 2), padded(minutes, 2), padded(seconds, 2), ":")
-    return pc.binary_join_element_wise(sign, day_text, clock, ".", padded(ticks, 7), "").to_pylist()
+    fraction_text = pc.binary_join_element_wise(".", padded(ticks, 7), "")
+    if not fraction:
+        fraction_text = pc.if_else(pa.array(ticks > 0), fraction_text, "")
+    return pc.binary_join_element_wise(sign, day_text, clock, fraction_text, "")
 
 
 # -- Arrow staging (the embedded database) --------------------------------------------------------
@@ -418,3 +429,92 @@ def _of_types(values: list, types: list, wanted: frozenset) -> list:
 _JSON_TYPES = {str, int, float, bool, type(None), dict, list, tuple}
 _DICT, _SEQUENCES = frozenset({dict}), frozenset({list, tuple})
 _CONTAINERS = _DICT | _SEQUENCES
+
+
+# -- the REST wire's JSON text of an Arrow column (`serve` answers built column-wise) -------------
+
+def wire_json_texts(column, kusto_type: str):
+    """An Arrow column from DuckDB of a (lowercase) Kusto type -> an Arrow string array of each value's
+    JSON text exactly as server/wire.py's per-value encoder writes it, or None when the pair has no
+    column-wise rule here (dynamic, decimal, odd Arrow types: then encode value by value).
+
+    The wire's rules, not the payload's: real NaN/±Infinity as "NaN"/"Infinity" texts, datetimes
+    with 7 fraction digits (the seventh always 0: DuckDB keeps microseconds), nulls as null.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    kind = column.type
+    if kusto_type not in _WIRE_COLUMN_WISE:
+        return None
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        texts = pc.binary_join_element_wise('"', json_string_escaped(column), '"', "")
+    elif pa.types.is_boolean(kind):
+        texts = pc.if_else(column, "true", "false")
+    elif pa.types.is_integer(kind):
+        texts = pc.cast(column, pa.string())
+    elif pa.types.is_floating(kind):
+        numbers = column.to_numpy(zero_copy_only=False).astype("float64")
+        texts = list(map(float.__repr__, numbers.tolist()))
+        if not np.isfinite(numbers).all():
+            texts = [_WIRE_SPECIAL_REALS.get(t, t) for t in texts]
+        texts = pa.array(texts, pa.string(), mask=np.asarray(column.is_null()))
+    elif pa.types.is_timestamp(kind) and kind.unit == "us":
+        micros = column.cast(pa.int64()).fill_null(0).to_numpy().astype("datetime64[us]")
+        if micros.size and (micros.min() < np.datetime64("0001-01-01") or micros.max() > np.datetime64("9999-12-31")):
+            return None   # outside Python's datetime: the per-value encoder decides
+        # Arrow writes a naive microsecond timestamp 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC values kept)
+        full = pc.utf8_replace_slice(pc.cast(column.cast(pa.timestamp("us")), pa.string()), start=10, stop=11,
+                                     replacement="T")
+        texts = pc.binary_join_element_wise('"', full, '0Z"', "")
+    elif pa.types.is_interval(kind):
+        ticks = _interval_ticks(column)
+        if ticks is None:
+            return None
+        texts = tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False)
+        texts = pc.if_else(column.is_valid(), pc.binary_join_element_wise('"', texts, '"', ""), pa.scalar(None, pa.string()))
+    else:
+        return None
+    return texts.fill_null("null")
+
+
+#: The Kusto types whose values wire_json_texts writes from their Arrow column (by its Arrow type).
+_WIRE_COLUMN_WISE = {"string", "guid", "bool", "int", "long", "real", "datetime", "timespan"}
+
+#: float.__repr__ of the reals JSON cannot carry -> the texts Kusto's wire writes for them.
+_WIRE_SPECIAL_REALS = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
+
+#: The characters json.dumps escapes in a string (ensure_ascii=False) -> its escapes, backslash first.
+_JSON_ESCAPES = {c: json.dumps(c)[1:-1] for c in ["\\", '"', *map(chr, range(0x20))]}
+
+
+def json_string_escaped(column):
+    """An Arrow string column -> its values escaped as JSON writes them inside quotes (backslash first).
+
+    Control characters are rare: the 32 passes for them run only when one occurs."""
+    import pyarrow.compute as pc
+
+    for char in ("\\", '"'):
+        column = pc.replace_substring(column, char, _JSON_ESCAPES[char])
+    if pc.any(pc.match_substring_regex(column, "[\\x00-\\x1f]")).as_py():
+        for char, escape in list(_JSON_ESCAPES.items())[2:]:
+            column = pc.replace_substring(column, char, escape)
+    return column
+
+
+def _interval_ticks(column):
+    """An Arrow month_day_nano interval column -> int64 100-ns ticks (months as 30 days, as DuckDB
+    counts them; nulls 0), or None when a value is beyond 10,000,000 days (the per-value rule decides)."""
+    import numpy as np
+
+    array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    raw = np.frombuffer(array.buffers()[1], dtype=np.dtype([("m", "<i4"), ("d", "<i4"), ("n", "<i8")]),
+                        count=len(array) + array.offset)[array.offset:]
+    valid = np.asarray(array.is_valid())
+    days = np.where(valid, raw["m"].astype("int64") * 30 + raw["d"], 0)
+    nanos = np.where(valid, raw["n"], 0)
+    if days.size and (np.abs(days).max() > 10_000_000 or np.abs(nanos).max() > 86_400_000_000_000 * 100):
+        return None
+    return days * 864_000_000_000 + nanos // _NS_PER_TICK

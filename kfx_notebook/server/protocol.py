@@ -260,12 +260,10 @@ class Protocol:
                                                  permanent=False, client_request_id=request_id))
 
     # -- engine ------------------------------------------------------------------------------------
-    def _rows(self, q: QueryRequest) -> tuple[list[tuple[str, str]], list]:
-        if q.options.get("servertimeout") is not None and not q.csl.lstrip().startswith("."):
-            # query_rows does not apply servertimeout; query() does (it interrupts the cursor).
-            result = self.backend.query(q.database, q.csl, q.parameters, q.options, q.client_request_id)
-            return result.column_types, rows_from_frame(result.frame)
-        return self.backend.query_rows(q.database, q.csl, q.parameters or None, q.options or None)
+    def _rows(self, q: QueryRequest):
+        """Column types and the answer: an Arrow table for a query, Python rows for a command."""
+        return self.backend.query_table(q.database, q.csl, q.parameters or None, q.options or None,
+                                        q.client_request_id)
 
     def query_v2(self, request: Request) -> Reply:
         q = parse_query_request(request, self.default_database)
@@ -348,22 +346,6 @@ def base_url(request: Request) -> str:
     """The URL the client used to reach us, so storage roots point back at this server."""
     host = request.headers.get("Host") or "127.0.0.1"
     return f"http://{host}"
-
-
-def rows_from_frame(frame) -> list[tuple]:
-    """A backend DataFrame -> Python rows the wire encoders take (pandas NA/Timestamp -> plain)."""
-    import pandas as pd
-
-    def plain(value: Any) -> Any:
-        if value is None or (not isinstance(value, (list, dict, str, bytes)) and pd.isna(value)):
-            return None
-        if isinstance(value, pd.Timestamp):
-            return value.to_pydatetime()
-        if isinstance(value, pd.Timedelta):
-            return value.to_pytimedelta()
-        return value.item() if hasattr(value, "item") else value
-
-    return [tuple(plain(v) for v in row) for row in frame.itertuples(index=False, name=None)]
 
 
 def truncated_v2(exc: ResultTruncatedError, client_request_id: str) -> bytes:

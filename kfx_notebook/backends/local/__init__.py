@@ -191,6 +191,20 @@ class LocalBackend:
         prepared = self._prepare(database, text, parameters, options)
         return prepared.column_types, self._fetch(prepared, options, None, lambda relation: relation.fetchall())
 
+    def query_table(self, database: str, text: str, parameters: Mapping[str, Any] | None = None,
+                    options: Mapping[str, Any] | None = None, request_id: str | None = None):
+        """Column types and an Arrow table (a query, under servertimeout and the record limit), no pandas.
+
+        The REST server's fast path: its encoder writes the table column by column. A management
+        command answers with Python rows (`query_rows`), which the encoder takes as well."""
+        if _is_command(text):
+            return self.query_rows(database, text, parameters, options)
+        options = _check_options(options)
+        database = self.catalog.canonical_database(database)
+        prepared = self._prepare(database, text, parameters, options)
+        return prepared.column_types, self._fetch(prepared, options, request_id,
+                                                  lambda relation: relation.to_arrow_table())
+
     def _prepare(self, database: str, text: str, parameters: Mapping[str, Any] | None,
                  options: Mapping[str, Any], virtual: dict | None = None) -> "_Prepared":
         from . import engine

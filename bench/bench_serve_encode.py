@@ -1,0 +1,85 @@
+"""A 100k-row `kfx-notebook serve` query answer against a raw loopback fetch of the same bytes.
+
+    python bench/bench_serve_encode.py [--rows 100000] [--runs 7]
+
+In one process: a LocalServer (in-memory database) holding a table of --rows rows and 9
+columns (bool, int, long, real, two strings, datetime, timespan, a column with nulls), and a
+plain `http.server` thread that answers every GET with the bytes the server's reply had.
+Alternating, --runs times each: (a) POST /v2/rest/query `T` to the server (translation,
+DuckDB, encoding, HTTP), (b) GET the same bytes from the raw server (HTTP and copying only).
+Prints the medians and their ratio. PYTHONPATH=<other checkout> measures another version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import statistics
+import threading
+import time
+import urllib.request
+
+from kfx_notebook.server import LocalServer
+
+DB = "NetDefaultDB"
+TABLE = ("range i from 1 to {rows} step 1 | extend b = i % 2 == 0, n = toint(i), r = i * 0.25, "
+         "s = strcat('name-', i), u = strcat('ünïcode \"', i % 97), d = datetime(2020-01-01) + i * 1s, "
+         "t = i * 1ms, maybe = iff(i % 10 == 0, long(null), i)")
+
+
+def _post(url: str, path: str, csl: str) -> bytes:
+    body = json.dumps({"db": DB, "csl": csl}).encode()
+    request = urllib.request.Request(url + path, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as reply:
+        return reply.read()
+
+
+def _raw_server(payload: bytes) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _timed(fetch) -> tuple[float, bytes]:
+    started = time.perf_counter()
+    data = fetch()
+    return time.perf_counter() - started, data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    with LocalServer() as server:
+        _post(server.url, "/v1/rest/mgmt", ".set T <| " + TABLE.format(rows=args.rows))
+        payload = _post(server.url, "/v2/rest/query", "T")
+        raw = _raw_server(payload)
+        raw_url = f"http://127.0.0.1:{raw.server_address[1]}/"
+        served, fetched = [], []
+        for _ in range(args.runs):
+            seconds, data = _timed(lambda: _post(server.url, "/v2/rest/query", "T"))
+            served.append(seconds)
+            seconds, copy = _timed(lambda: urllib.request.urlopen(raw_url).read())
+            fetched.append(seconds)
+            assert len(data) == len(payload) and copy == payload
+        raw.shutdown()
+    serve_median, raw_median = statistics.median(served), statistics.median(fetched)
+    print(f"{args.rows} rows x 9 columns, {len(payload) / 1e6:.1f} MB, medians of {args.runs}: "
+          f"serve {serve_median:.3f} s, raw loopback {raw_median:.3f} s, ratio {serve_median / raw_median:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
