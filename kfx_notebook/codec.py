@@ -504,9 +504,9 @@ def json_string_escaped(column):
     return column
 
 
-def _interval_ticks(column):
-    """An Arrow month_day_nano interval column -> int64 100-ns ticks (months as 30 days, as DuckDB
-    counts them; nulls 0), or None when a value is beyond 10,000,000 days (the per-value rule decides)."""
+def interval_parts(column):
+    """An Arrow month_day_nano interval column -> (valid, days, nanos) numpy arrays, months counted
+    as 30 days as DuckDB counts them; null slots are 0. The one reader of that buffer layout."""
     import numpy as np
 
     array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
@@ -514,7 +514,15 @@ def _interval_ticks(column):
                         count=len(array) + array.offset)[array.offset:]
     valid = np.asarray(array.is_valid())
     days = np.where(valid, raw["m"].astype("int64") * 30 + raw["d"], 0)
-    nanos = np.where(valid, raw["n"], 0)
+    return valid, days, np.where(valid, raw["n"], 0)
+
+
+def _interval_ticks(column):
+    """An Arrow month_day_nano interval column -> int64 100-ns ticks (nulls 0), or None when a value
+    is beyond 10,000,000 days (the per-value rule decides)."""
+    import numpy as np
+
+    _valid, days, nanos = interval_parts(column)
     if days.size and (np.abs(days).max() > 10_000_000 or np.abs(nanos).max() > 86_400_000_000_000 * 100):
         return None
     return days * 864_000_000_000 + nanos // _NS_PER_TICK

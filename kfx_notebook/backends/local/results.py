@@ -22,12 +22,10 @@ def _interval_to_timedelta(array):
     """Arrow month_day_nano_interval -> numpy timedelta64[ns] (months count as 30 days, as DuckDB does)."""
     import numpy as np
 
-    array = array.combine_chunks() if hasattr(array, "combine_chunks") else array
-    valid = np.asarray(array.is_valid())
-    raw = np.frombuffer(array.buffers()[1], dtype=np.dtype([("m", "<i4"), ("d", "<i4"), ("n", "<i8")]),
-                        count=len(array) + array.offset)[array.offset:]
-    ns = (raw["m"].astype("int64") * 30 + raw["d"].astype("int64")) * 86_400_000_000_000 + raw["n"]
-    out = ns.astype("timedelta64[ns]")
+    from ...codec import interval_parts
+
+    valid, days, nanos = interval_parts(array)
+    out = (days * 86_400_000_000_000 + nanos).astype("timedelta64[ns]")
     out[~valid] = np.timedelta64("NaT")
     return out
 
