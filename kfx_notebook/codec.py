@@ -222,8 +222,6 @@ def datetime_texts(series) -> list[str]:
 def timespan_texts(series) -> list[str]:
     """A timedelta column -> kusto_timespan's text for every value (nulls give arbitrary text)."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     ns = timedelta_nanoseconds(series)
     ns = np.where(ns == np.iinfo("int64").min, 0, ns)         # NaT: any text will do, it is masked
