@@ -175,3 +175,31 @@ def test_dynamic_lists_come_back_as_python_lists(engine, kql, value):
     assert result.column_types[-1][1] == "dynamic"
     assert result.frame.iloc[0, -1] == value
     assert rows(engine, kql)[1] == [(value,)]
+
+
+@pytest.mark.parametrize("kql, written, meant", [
+    ('print ToUpper("a")', "ToUpper", "toupper"),
+    ("print c = 1 | summarize COUNT()", "COUNT", "count"),
+    ("print x = 1 | extend y = Bin(x, 2)", "Bin", "bin"),  # a special form, not a table row
+    ("print x = Geo_Point_To_H3cell(1.0, 2.0, 3)", "Geo_Point_To_H3cell", "geo_point_to_h3cell"),  # a layer row
+])
+def test_builtin_function_names_are_case_sensitive(engine, kql, written, meant):
+    from kfx_notebook.errors import UnknownEntityError
+
+    with pytest.raises(UnknownEntityError, match=f"Unknown function: '{written}'") as caught:
+        engine.query_rows(DB, kql)
+    assert caught.value.hint == f"KQL function names are case-sensitive: write '{meant}'."
+    assert kql[caught.value.column - 1:].startswith(written)  # the caret is at the call
+
+
+def test_user_functions_keep_their_own_spelling(engine):
+    assert rows(engine, 'let Up = (s:string) { toupper(s) }; print Up("a")')[1] == [("A",)]
+    assert rows(engine, 'let COUNTER = (n:long) { n + 1 }; print COUNTER(1)')[1] == [(2,)]
+
+
+def test_the_case_check_wraps_the_one_place_calls_are_lowered():
+    # An internal of duckdb-kql: if an upgrade moves it, this fails before a mis-cased call runs.
+    from duckdb_kql import lower
+
+    install()
+    assert getattr(lower._lower_function_call, "kfx_case_checked", False)

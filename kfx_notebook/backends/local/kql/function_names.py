@@ -1,0 +1,55 @@
+"""Built-in function names are case-sensitive, as in Kusto: `ToUpper(x)` is an unknown function.
+
+duckdb-kql looks its function tables up by `name.lower()`, so `COUNT()` or `ToUpper(x)` would run
+here and fail on a cluster. Kusto's built-ins are all lowercase (every key of the tables is), and
+a user's function (`let`, stored) keeps the exact spelling it was declared with; so a call whose
+spelling is not lowercase but whose lowercase is a built-in is refused with the built-in named.
+
+This wraps `duckdb_kql.lower._lower_function_call`, the one place a written call becomes an
+`ir.FunctionCall` (let functions are inlined there first): an internal, so it is installed only
+under the exact duckdb-kql version the layer checks (`kql.install`), and tests/test_kql_layer.py
+fails if the wrapped function moves.
+"""
+
+from __future__ import annotations
+
+#: Marks the wrapper so a second install does not wrap it twice.
+_MARK = "kfx_case_checked"
+
+
+def install() -> None:
+    """Refuse built-in function calls spelled in another case (idempotent)."""
+    from duckdb_kql import lower
+
+    original = lower._lower_function_call
+    if getattr(original, _MARK, False):
+        return
+
+    def lower_function_call(node):
+        lowered = original(node)
+        name = getattr(lowered, "name", None)
+        if type(lowered).__name__ == "FunctionCall" and name and name != name.lower() and is_builtin(name.lower()):
+            raise _miscased(node, name)
+        return lowered
+
+    setattr(lower_function_call, _MARK, True)
+    lower._lower_function_call = lower_function_call
+
+
+def is_builtin(name: str) -> bool:
+    """Whether *name* (lowercase) is a scalar, aggregate or special-form function of the engine."""
+    from duckdb_kql.translate import _SPECIAL_FORMS
+    from duckdb_kql.translate import functions as tables
+
+    return name in tables.SCALAR_FUNCTIONS or name in tables.AGGREGATE_FUNCTIONS or name in _SPECIAL_FORMS
+
+
+def _miscased(node, name: str):
+    from duckdb_kql import lower
+    from duckdb_kql.errors import KqlUnsupportedError
+
+    # engine.translate_error turns a "function:" refusal whose hint says "no stored function"
+    # into Kusto's "Unknown function" with this hint and the caret at the call.
+    return KqlUnsupportedError(
+        f"function:{name}", span=lower._span(node),
+        hint=f"no stored function {name!r}; KQL function names are case-sensitive: write {name.lower()!r}")
