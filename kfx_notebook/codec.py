@@ -524,3 +524,39 @@ def _interval_ticks(column):
     if days.size and (np.abs(days).max() > 10_000_000 or np.abs(nanos).max() > 86_400_000_000_000 * 100):
         return None
     return days * 864_000_000_000 + nanos // _NS_PER_TICK
+
+
+
+
+# -- reals: float.__repr__'s token for a whole column ---------------------------------------------
+
+def real_texts(numbers):
+    """Doubles (numpy, or anything np.asarray takes) -> an Arrow string array of `float.__repr__` of each.
+
+    The one column-wise real formatter (the REST wire's and the payload's). Arrow's cast finds
+    each value's shortest round-trip digits in C++ and writes them in fixed notation for
+    1e-6 <= |x| < 1e10 (and 0), as repr does for 1e-4 <= |x| < 1e16, but without repr's '.0'
+    on an integer ('2', '-0'): inside both ranges that '.0' is the only fix-up. Other values
+    (Arrow writes '1.5e+14' and '0.00001' where repr writes '150000000000000.0' and '1e-05')
+    and nan/inf/-inf go through float.__repr__ one by one; the caller decides what its format
+    writes for the non-finite.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = np.asarray(numbers, dtype="float64").ravel()
+    spelled = pc.cast(pa.array(numbers), pa.string())
+    texts = pc.if_else(pc.match_substring(spelled, "."), spelled, pc.binary_join_element_wise(spelled, ".0", ""))
+    size = np.abs(numbers)
+    others = np.flatnonzero(~(((size >= _BOTH_FIXED[0]) & (size < _BOTH_FIXED[1])) | (size == 0)))
+    if not others.size:
+        return texts
+    spelled_by_repr = pa.array(list(map(float.__repr__, numbers[others].tolist())), pa.string())
+    where = np.arange(len(numbers))
+    where[others] = len(numbers) + np.arange(others.size)
+    return pa.concat_arrays([texts, spelled_by_repr]).take(pa.array(where))
+
+
+#: The magnitudes both Arrow's float->string cast and float.__repr__ write in fixed notation.
+_BOTH_FIXED = (1e-4, 1e10)
