@@ -156,5 +156,7 @@ def test_mv_apply_keeps_the_source_columns_and_composes_with_the_rest(db):
 
 
 def test_mv_apply_refuses_other_subquery_operators(db):
-    with pytest.raises(UnsupportedError, match="mv-apply with summarize"):
-        db.query(DB, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (summarize sum(v))")
+    with pytest.raises(UnsupportedError, match="mv-apply with project"):
+        db.query(DB, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (project v)")
+    with pytest.raises(UnsupportedError, match="after the summarize"):
+        db.query(DB, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (summarize c = count() by v | where c > 1)")

@@ -203,3 +203,13 @@ def test_the_case_check_wraps_the_one_place_calls_are_lowered():
 
     install()
     assert getattr(lower._lower_function_call, "kfx_case_checked", False)
+
+
+def test_series_fill_linear_fills_an_all_null_series_with_the_constant_zero_unless_told(engine):
+    """series-fill-linear-function.md: constant_value, 'relevant only for arrays that entirely consist
+    of null values', defaults to 0; an explicit double(null) keeps the nulls."""
+    assert rows(engine, "print r=series_fill_linear(dynamic([null, null]))")[1] == [([0.0, 0.0],)]
+    assert rows(engine, "print r=series_fill_linear(dynamic([null, null]), double(null), false)")[1] == [([0.0, 0.0],)]
+    assert rows(engine, "print r=series_fill_linear(dynamic([null]), double(null), true, double(null))")[1] == [([None],)]
+    assert rows(engine, "print r=series_fill_linear(dynamic([null, null]), double(null), true, 3.5)")[1] == [([3.5, 3.5],)]
+    assert rows(engine, "print r=series_fill_linear(dynamic([]))")[1] == [([],)]

@@ -229,16 +229,17 @@ class LocalBackend:
         self.catalog.require_database(database)
         typed: dict[str, Any] = {}
         types: dict[str, str] = {}
+        expanded, definitions = engine.expand_functions(self._column_names(database, text, parameters, options),
+                                                        self.catalog.function_definitions(database))
         if parameters or "query_parameters" in text:
-            declared = {d.name: d for d in engine.declared_parameters(text)}
+            # read from the expanded text: the engine cannot parse a call with a pipeline argument
+            declared = {d.name: d for d in engine.declared_parameters(expanded)}
             for name, value in (parameters or {}).items():
                 if name not in declared:
                     continue  # Kusto ignores parameters the query does not declare
                 kind = declared[name].type
                 types[name] = kind
                 typed[name] = _typed_parameter(name, kind, value, text)
-        expanded, definitions = engine.expand_functions(self._column_names(database, text, parameters, options),
-                                                        self.catalog.function_definitions(database))
         expanded, staged = self._run_stages(database, expanded, parameters, options)
         virtual = {**(virtual or {}), **staged}
         schema = self.catalog.schema(database)
@@ -339,7 +340,8 @@ class LocalBackend:
                                          bounds, self._column_types(bounds, bounds_bound))
             bound = {**bounds_bound, **binned_bound}
             staged = {"__kfx_series": (sql, bound, self._columns(sql, bound))}
-            text, more = self._run_stages(database, "__kfx_series" + series.after, parameters, options)
+            text, more = self._run_stages(database, f"{series.statements}\n__kfx_series" + series.after,
+                                          parameters, options)
             return text, {**staged, **more}
         apply = stages.split_mv_apply(text)
         if apply is not None:
@@ -349,8 +351,17 @@ class LocalBackend:
             sql, bound = self._translate(database, stages.expand_kql("__kfx_stage_1", apply), parameters, options, first)
             windowed = stages.windowed_sql(sql, apply)
             second = {"__kfx_stage_2": (windowed, bound, self._columns(windowed, bound))}
-            text, more = self._run_stages(database, f"__kfx_stage_2 | project-away {stages.ROW}" + apply.after,
-                                          parameters, options)
+            if apply.summarize is not None:  # per source row, joined back to the row's other columns
+                sql, summary_bound = self._translate(database, stages.summarize_kql("__kfx_stage_2", apply),
+                                                     parameters, options, {**first, **second})
+                sql = stages.joined_sql(numbered, first["__kfx_stage_1"][2], sql, self._columns(sql, summary_bound),
+                                        apply, text)
+                bound = {**first["__kfx_stage_1"][1], **summary_bound}
+                text, more = self._run_stages(database, apply.statements + "__kfx_stage_2" + apply.after,
+                                              parameters, options)
+                return text, {"__kfx_stage_2": (sql, bound, self._columns(sql, bound)), **more}
+            text, more = self._run_stages(database, f"{apply.statements}__kfx_stage_2 | project-away {stages.ROW}"
+                                          + apply.after, parameters, options)
             return text, {**second, **more}
         split = stages.split_evaluate(text)
         if split is None or split.plugin.lower() != "bag_unpack":

@@ -41,6 +41,8 @@ _LET_LITERAL = re.compile(rf"\blet\s+({IDENT})\s*=\s*({_INT_LIT}|{_SPAN_LIT})\s*
 _TAKE = re.compile(rf"\b(take|limit)\s+({IDENT})\b(?!\s*\()")
 _TOP = re.compile(rf"\btop\s+({IDENT})\s+by\b")
 _BIN = re.compile(rf"\bbin\s*\(([^(),]+),\s*({IDENT})\s*\)")
+#: `x[name]`: duckdb-kql reads a non-literal index as an array position; a string parameter is a key.
+_INDEX = re.compile(rf"(?<=[\w\])])\s*\[\s*({IDENT})\s*\]")
 _STRINGS = re.compile(r"""//[^\n]*|@?'(?:[^'\\\n]|\\.)*'|@?"(?:[^"\\\n]|\\.)*"|```.*?```""", re.DOTALL)
 
 
@@ -69,7 +71,8 @@ def _blank_literals(text: str) -> str:
 
 
 def bridge_gaps(kql: str, typed: dict[str, object], types: dict[str, str]) -> tuple[str, list[tuple[int, int, int]]]:
-    """Rewrite take/top/bin arguments that are parameters or let literals as literals.
+    """Rewrite take/top/bin arguments that are parameters or let literals as literals, and a
+    string parameter used as a dynamic index (`d[key]`) as the string literal it holds.
 
     Returns the new text and the edits (offset, old length, new length) so error positions
     can be mapped back to the text the user wrote.
@@ -83,14 +86,19 @@ def bridge_gaps(kql: str, typed: dict[str, object], types: dict[str, str]) -> tu
             literals[name] = str(value)
         elif types.get(name) == "timespan":
             literals[name] = f"time({format_timespan(value)})"
-    if not literals:
+    keys = {name: value for name, value in typed.items()
+            if types.get(name) == "string" and isinstance(value, str) and value.isprintable()}
+    if not literals and not keys:
         return kql, []
+    from .kql.stages import kql_string
+
     spans: list[tuple[int, int, str]] = []
-    for pattern, group in ((_TAKE, 2), (_TOP, 1), (_BIN, 2)):
+    for pattern, group, values in ((_TAKE, 2, literals), (_TOP, 1, literals), (_BIN, 2, literals),
+                                   (_INDEX, 1, {n: kql_string(v) for n, v in keys.items()})):
         for m in pattern.finditer(scan):
             name = m.group(group)
-            if name in literals:
-                spans.append((m.start(group), m.end(group), literals[name]))
+            if name in values:
+                spans.append((m.start(group), m.end(group), values[name]))
     out, edits, last = [], [], 0
     for start, end, text in sorted(spans):
         out.append(kql[last:start])

@@ -418,7 +418,9 @@ _ROWS += [
                 "(CASE WHEN {1} IS NOT NULL THEN CAST(error('unsupported: series_fill_linear with a "
                 "non-null missing-value placeholder') AS JSON) ELSE "
                 + _dyn(f"kfx_series_fill_linear({J('{0}')}, {{2}}, {J('{3}')})") + " END)",
-                "print r=series_fill_linear(dynamic([null, 111, null, 36, null]))", (([111, 111, 73, 36, 36],),)),
+                "print r=series_fill_linear(dynamic([null, 111, null, 36, null]))", (([111, 111, 73, 36, 36],),),
+                # the constant for an all-null series is 0 when not given, null when given as null
+                defaults=((3, "0.0"),)),
     KqlFunction("series_iir", "dynamic, dynamic, dynamic", "dynamic", (3,),
                 _dyn(f"kfx_series_iir({J('{0}')}, {J('{1}')}, {J('{2}')})"),
                 "print r=series_iir(dynamic([0, 1, 2, 3]), dynamic([1]), dynamic([1, -1]))", (([0.0, 1.0, 3.0, 6.0],),)),

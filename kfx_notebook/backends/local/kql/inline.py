@@ -116,8 +116,10 @@ def _needs_expanding(fn: Function, stored: bool) -> bool:
         return False  # a body with statements of its own cannot become one parenthesized expression
     if any(p.tabular for p in fn.params):
         return True
-    if stored:
-        return any(re.search(_TAKE_TOP.format(re.escape(p.name)), scan) for p in fn.params)
+    if stored and any(re.search(_TAKE_TOP.format(re.escape(p.name)), scan) for p in fn.params):
+        return True
+    # a tabular body: the engine's own stored-function calls lose a parameter's type (bin(Ts, span)
+    # with a timespan query parameter fails to bind), the expansion keeps it
     return "|" in scan or bool(_TABULAR_START.match(scan)) or bool(re.fullmatch(rf"\s*{IDENT}\s*", scan))
 
 

@@ -120,7 +120,8 @@ def fill_forward(series: str) -> str | None:
 def fill_linear(series: str, fill_edges: bool = True, constant: str | None = None) -> str | None:
     """Interpolate nulls linearly between known neighbours; an all-integer series stays integer
     (truncated, as the documented example shows). Edges take the nearest value when
-    fill_edges; a series with no value at all takes the constant, if given."""
+    fill_edges; a series with no value at all takes the constant (its row renders Kusto's
+    default 0 when the call omits it; an explicit null keeps the nulls)."""
     values = _series(series)
     if values is None:
         return None

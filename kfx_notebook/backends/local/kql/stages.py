@@ -269,11 +269,15 @@ def column_names_kql(text: str, call: ColumnNamesOf, columns: list[str]) -> str:
     return text[:call.start] + names + text[call.end:]
 
 
-# -- mv-apply: mv-expand per row, row-wise subquery operators, then take/top per source row -----------
+# -- mv-apply: mv-expand per row, row-wise subquery operators, order/take/top and summarize per row ---
 _MV_APPLY = re.compile(r"\|\s*mv-apply\s+")
 _ROW_WISE = re.compile(r"^\s*(where|extend|project-away)\b")
 _TAKE = re.compile(r"^\s*(?:take|limit)\s+(\d+)\s*$")
-_TOP = re.compile(rf"^\s*top\s+(\d+)\s+by\s+({IDENT})(?:\s+(asc|desc))?(?:\s+nulls\s+(first|last))?\s*$")
+_TOP = re.compile(r"^\s*top\s+(\d+)\s+by\s+(.+)$", re.DOTALL)
+_ORDER = re.compile(r"^\s*(?:order|sort)\s+by\s+(.+)$", re.DOTALL)
+_ORDER_ITEM = re.compile(rf"^\s*({IDENT})(?:\s+(asc|desc))?(?:\s+nulls\s+(first|last))?\s*$")
+_SUMMARIZE = re.compile(r"^\s*summarize\s+(.+)$", re.DOTALL)
+_EXPANSION_NAME = re.compile(rf"^\s*({IDENT})\s*(?:=|\bto\b|$)")
 ROW = "__kfx_row"
 
 
@@ -282,14 +286,67 @@ class MvApply:
     before: str
     expand: str          # the header, as mv-expand takes it (with_itemindex, expansions, limit)
     row_wise: list[str]  # where / extend / project-away operators of the subquery
-    window: str | None   # the SQL window clause of a final take/top, per source row
+    window: str | None   # the SQL window clause of a final order by / take / top, per source row
     limit: int | None
     after: str
+    summarize: str | None = None    # a final `summarize ...` of the subquery (its text after the keyword)
+    expanded: tuple[str, ...] = ()  # the names the expansion gives (the source columns it replaces)
+    statements: str = ""            # the statements before the query (declare, let ...;), for each stage
+
+
+def _order_sql(items: str, text: str) -> str:
+    """`col [asc|desc] [nulls first|last], ...` (Kusto's default: desc) -> a SQL ORDER BY list."""
+    out = []
+    for item in _split_top(items, blank(items)):
+        m = _ORDER_ITEM.match(item)
+        if m is None:
+            raise UnsupportedError(f"unsupported: mv-apply ordering by `{item}` (name a column of the subquery)",
+                                   text=text)
+        direction = (m.group(2) or "desc").upper()
+        nulls = (m.group(3) or ("last" if direction == "DESC" else "first")).upper()
+        out.append('"' + m.group(1).replace('"', '""') + f'" {direction} NULLS {nulls}')
+    return ", ".join(out)
+
+
+def _expansion_names(header: str) -> tuple[str, ...]:
+    """The column names an mv-apply header's expansions create (`Name = expr` or a bare column)."""
+    header = re.sub(rf"^\s*with_itemindex\s*=\s*{IDENT}\s*", "", header)
+    header = re.sub(r"\blimit\s+\d+\s*$", "", header)
+    scan = blank(header)
+    return tuple(m.group(1) for part in _split_top(header, scan) if (m := _EXPANSION_NAME.match(part)))
+
+
+def _subquery_parts(operators: list[str], text: str) -> tuple[list[str], str | None, int | None, str | None]:
+    """(row-wise operators, window, limit, summarize) of an mv-apply subquery, read from its end:
+    [where|extend|project-away]* [order by ... [| take N] | take N | top N by ...] [summarize ...]."""
+    summarize = window = limit = None
+    if operators and (m := _SUMMARIZE.match(operators[-1])):
+        summarize, operators = m.group(1).strip(), operators[:-1]
+    last = operators[-1] if operators else ""
+    if (t := _TAKE.match(last)):
+        limit, operators = int(t.group(1)), operators[:-1]
+        order = _ORDER.match(operators[-1]) if operators else None
+        window = f"PARTITION BY {ROW}" + (f" ORDER BY {_order_sql(order.group(1), text)}" if order else "")
+        operators = operators[:-1] if order else operators
+    elif (t := _TOP.match(last)):
+        window = f"PARTITION BY {ROW} ORDER BY {_order_sql(t.group(2), text)}"
+        limit, operators = int(t.group(1)), operators[:-1]
+    elif (t := _ORDER.match(last)):
+        window, operators = f"PARTITION BY {ROW} ORDER BY {_order_sql(t.group(1), text)}", operators[:-1]
+    for op in operators:
+        if _SUMMARIZE.match(op):
+            raise UnsupportedError("unsupported: mv-apply with operators after the summarize of its subquery",
+                                   text=text)
+        if not _ROW_WISE.match(op):
+            raise UnsupportedError(f"unsupported: mv-apply with {op.split()[0] if op else 'an empty'} operator "
+                                   "in its subquery (here: where, extend, project-away, then order by/take/top, "
+                                   "then summarize)", text=text)
+    return operators, window, limit, summarize
 
 
 def split_mv_apply(text: str) -> MvApply | None:
-    """The first top-level mv-apply; its subquery may hold row-wise operators and end in one
-    `take N` or `top N by column`: anything else (summarize, ...) is refused by name."""
+    """The first top-level mv-apply; its subquery may hold row-wise operators, then an ordering,
+    `take N` or `top N by ...`, then one `summarize`: anything else is refused by name."""
     scan = blank(text)
     for m in _MV_APPLY.finditer(scan):
         if depth_at(scan, m.start()):
@@ -298,25 +355,15 @@ def split_mv_apply(text: str) -> MvApply | None:
         end = _close(scan, on.end() - 1, "(", ")") if on else None
         if end is None:
             raise UnsupportedError("unsupported: mv-apply without `on (subquery)`", text=text)
-        sub_text, sub_scan = strip_comments(text[on.end():end - 1]), scan[on.end():end - 1]
+        sub_text, sub_scan = strip_comments(text[on.end():end - 1]), blank(text[on.end():end - 1])
         cuts = top_level(sub_scan, "|")
         operators = [sub_text[a + 1:b].strip() for a, b in zip([-1] + cuts, cuts + [len(sub_text)])]
-        window, limit = None, None
-        last = operators[-1] if operators else ""
-        if (t := _TAKE.match(last)):
-            window, limit, operators = f"PARTITION BY {ROW}", int(t.group(1)), operators[:-1]
-        elif (t := _TOP.match(last)):
-            direction = (t.group(3) or "desc").upper()
-            nulls = (t.group(4) or ("last" if direction == "DESC" else "first")).upper()
-            column = '"' + t.group(2).replace('"', '""') + '"'
-            window = f"PARTITION BY {ROW} ORDER BY {column} {direction} NULLS {nulls}"
-            limit, operators = int(t.group(1)), operators[:-1]
-        for op in operators:
-            if not _ROW_WISE.match(op):
-                raise UnsupportedError(f"unsupported: mv-apply with {op.split()[0] if op else 'an empty'} "
-                                       "operator in its subquery (here: where, extend, project-away, then take/top)",
-                                       text=text)
-        return MvApply(text[:m.start()], text[m.end():on.start()].strip(), operators, window, limit, text[end:])
+        row_wise, window, limit, summarize = _subquery_parts(operators, text)
+        header = text[m.end():on.start()].strip()
+        semicolons = top_level(scan[:m.start()], ";")
+        statements = text[:semicolons[-1] + 1] + "\n" if semicolons else ""
+        return MvApply(text[:m.start()], header, row_wise, window, limit, text[end:], summarize,
+                       _expansion_names(header), statements)
     return None
 
 
@@ -326,12 +373,46 @@ def numbered_sql(sql: str) -> str:
 
 
 def expand_kql(stage: str, apply: MvApply) -> str:
-    return " | ".join([stage, f"mv-expand {apply.expand}", *apply.row_wise])
+    return apply.statements + " | ".join([stage, f"mv-expand {apply.expand}", *apply.row_wise])
 
 
 def windowed_sql(sql: str, apply: MvApply) -> str:
-    """The subquery's final take/top, per source row."""
+    """The subquery's ordering and take/top, per source row (rows stay grouped by source row)."""
     if apply.window is None:
         return sql
+    keep = f" WHERE __kfx_rank <= {int(apply.limit)}" if apply.limit is not None else ""
     return (f"SELECT * EXCLUDE (__kfx_rank) FROM (SELECT *, row_number() OVER ({apply.window}) AS __kfx_rank "
-            f"FROM ({sql})) WHERE __kfx_rank <= {int(apply.limit)} ORDER BY {ROW}, __kfx_rank")
+            f"FROM ({sql})){keep} ORDER BY {ROW}, __kfx_rank")
+
+
+def summarize_kql(stage: str, apply: MvApply) -> str:
+    """The subquery's summarize, per source row: grouped by the row id first, then its own keys."""
+    scan = blank(apply.summarize)
+    by = next((m for m in re.finditer(r"\bby\b", scan) if not depth_at(scan, m.start())), None)
+    if by is None:
+        return f"{apply.statements}{stage} | summarize {apply.summarize} by {ROW}"
+    aggregates, keys = apply.summarize[:by.start()].strip(), apply.summarize[by.end():].strip()
+    return f"{apply.statements}{stage} | summarize {aggregates + ' ' if aggregates else ''}by {ROW}, {keys}"
+
+
+def joined_sql(source: str, source_columns: list[str], summarized: str, summarized_columns: list[str],
+               apply: MvApply, text: str) -> str:
+    """Each source row's columns that the expansion did not replace, then its subquery's summary.
+    A summarize without keys over a row whose subtable is empty (an empty array, or no item kept)
+    answers one row in Kusto, with aggregates this stage cannot know; it is refused, not guessed."""
+    def q(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+    kept = [c for c in source_columns if c != ROW and c not in apply.expanded]
+    summary = [c for c in summarized_columns if c != ROW]
+    clash = sorted(set(kept) & set(summary))
+    if clash:
+        raise UnsupportedError(f"unsupported: mv-apply whose summarize names the source column {clash[0]!r} "
+                               "(rename the aggregate)", text=text)
+    keyed = bool(re.search(r"\bby\b", blank(apply.summarize)))
+    select = ", ".join([f"s.{q(c)}" for c in kept] + [f"g.{q(c)}" for c in summary])
+    if keyed:
+        return f"SELECT {select} FROM ({source}) s JOIN ({summarized}) g ON s.{ROW} = g.{ROW} ORDER BY s.{ROW}"
+    refuse = ("error('unsupported: mv-apply with summarize over a row whose subtable is empty "
+              "(an empty array or no item kept): add a by clause or filter such rows first')")
+    return (f"SELECT {select} FROM ({source}) s LEFT JOIN ({summarized}) g ON s.{ROW} = g.{ROW} "
+            f"WHERE CASE WHEN g.{ROW} IS NULL THEN CAST({refuse} AS BOOLEAN) ELSE true END ORDER BY s.{ROW}")
