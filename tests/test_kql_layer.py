@@ -213,3 +213,13 @@ def test_series_fill_linear_fills_an_all_null_series_with_the_constant_zero_unle
     assert rows(engine, "print r=series_fill_linear(dynamic([null]), double(null), true, double(null))")[1] == [([None],)]
     assert rows(engine, "print r=series_fill_linear(dynamic([null, null]), double(null), true, 3.5)")[1] == [([3.5, 3.5],)]
     assert rows(engine, "print r=series_fill_linear(dynamic([]))")[1] == [([],)]
+
+
+def test_parse_url_answers_what_a_cluster_answered(engine):
+    """The output a cluster gave, quoted in microsoft/Kusto-Query-Language#112: the Path keeps its
+    leading '/', a user without a password stays in Host, the query keys come sorted."""
+    got = rows(engine, 'print u = tostring(parse_url("https://john.doe@www.example.com:123/forum/questions/'
+                       '?tag=networking&order=newest#top"))')[1]
+    assert got == [('{"Scheme":"https","Host":"john.doe@www.example.com","Port":"123","Path":"/forum/questions/",'
+                    '"Username":"","Password":"","Query Parameters":{"order":"newest","tag":"networking"},'
+                    '"Fragment":"top"}',)]
