@@ -348,6 +348,13 @@ _ROWS = [
                 "to_json(list_slice(" + _first_occurrences(_ELEMENTS) + ", 1, {1}))",
                 "datatable(x:dynamic)[dynamic(['b', 'a']), dynamic(['c']), dynamic(['a', 'd']), dynamic(['b'])] | summarize make_set(x)",
                 ((["b", "a", "c", "d"],),), aggregate=True, name_prefix="set", defaults=((1, "1048576"),)),
+    # weighted nearest-rank (percentiles.py names it and splits percentilesw into one call per P)
+    KqlFunction("percentilew", "real, long, real", "long", (3,),
+                "(list({0} ORDER BY {0}) FILTER (WHERE {0} IS NOT NULL AND {1} IS NOT NULL))"
+                "[kfx_weighted_rank(CAST(to_json(list({1} ORDER BY {0}) FILTER (WHERE {0} IS NOT NULL "
+                "AND {1} IS NOT NULL)) AS VARCHAR), {2})]",
+                "datatable(w:long, v:long)[8, 10, 6, 20, 3, 30, 1, 40] | summarize p = percentilew(v, w, 75)",
+                ((20,),), aggregate=True, name_prefix="percentile"),
     KqlFunction("make_list", "any[, long]", "dynamic", (1, 2), "to_json(list_slice(" + _ELEMENTS + ", 1, {1}))",
                 "datatable(x:dynamic)[dynamic([[1, 2]]), dynamic(3), dynamic(null), dynamic([[4]])] "
                 "| summarize a=make_list(x), b=make_list(x, 2), c=make_set(x, 1)",

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from . import geo, sequences, series
+from . import geo, percentiles, sequences, series
 
 # -- IP addresses ---------------------------------------------------------------------------
 _IPV4_TEXT = re.compile(r"^\s*(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:/(\d{1,2}))?\s*$")
@@ -614,6 +614,7 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_series_product": (series.product, ["VARCHAR"], "DOUBLE"),
     "kfx_series_fill_const": (series.fill_const, ["VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_series_fill_forward": (series.fill_forward, ["VARCHAR"], "VARCHAR"),
+    "kfx_weighted_rank": (percentiles.weighted_rank, ["VARCHAR", "DOUBLE"], "BIGINT"),
     "kfx_series_fill_linear": (series.fill_linear, ["VARCHAR", "BOOLEAN", "VARCHAR"], "VARCHAR"),
     "kfx_series_iir": (series.iir, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR"),
     "kfx_series_seasonal": (series.seasonal, ["VARCHAR", "BIGINT"], "VARCHAR"),
