@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from . import function_names
+from . import function_names, timespans
 from .literals import rewrite_literals
 
 #: The duckdb-kql version whose internals (function tables, FunctionSpec) this layer extends.
@@ -45,6 +45,7 @@ def install() -> None:
                 tables.SCALAR_FUNCTIONS[row.name] = _spec(tables.FunctionSpec, row)
         _name_several_arguments(FUNCTIONS)
         _make_datetime_to_the_minute()
+        timespans.install()
         function_names.install()
         _installed = True
 
