@@ -282,6 +282,21 @@ def parse_csv(text: str) -> str:
     return json.dumps(rows[0] if rows else [""])
 
 
+def parse_urlquery(query: str) -> str:
+    """{"Query Parameters": {...}} by the rules duckdb-kql's parse_url measured on the emulator for a
+    URL's query: keys sorted, a repeated key an array of its values, a pair with an empty key or
+    value dropped, nothing percent-decoded. A leading `?` or a `#` is refused (not documented)."""
+    if query.startswith("?") or "#" in query:
+        raise ValueError("unsupported: parse_urlquery of a text with '?' or '#' (pass the query part only)")
+    values: dict[str, list[str]] = {}
+    for pair in query.split("&"):
+        key, equals, value = pair.partition("=")
+        if equals and key and value:
+            values.setdefault(key, []).append(value)
+    params = {k: v[0] if len(v) == 1 else v for k, v in sorted(values.items())}
+    return json.dumps({"Query Parameters": params}, ensure_ascii=False, separators=(",", ":"))
+
+
 def base64_encode_fromguid(guid: str) -> str:
     import base64
     import uuid
@@ -595,6 +610,7 @@ UDFS: dict[str, tuple[Callable, list[str], str]] = {
     "kfx_tohex": (tohex, ["BIGINT", "BOOLEAN", "BIGINT"], "VARCHAR"),
     "kfx_datetime_local_to_utc": (datetime_local_to_utc, ["TIMESTAMP", "VARCHAR"], "TIMESTAMP"),
     "kfx_parse_csv": (parse_csv, ["VARCHAR"], "VARCHAR"),
+    "kfx_parse_urlquery": (parse_urlquery, ["VARCHAR"], "VARCHAR"),
     "kfx_base64_encode_fromguid": (base64_encode_fromguid, ["VARCHAR"], "VARCHAR"),
     "kfx_base64_decode_tostring": (base64_decode_tostring, ["VARCHAR"], "VARCHAR"),
     "kfx_format_bytes": (format_bytes, ["DOUBLE", "BIGINT", "VARCHAR"], "VARCHAR"),
