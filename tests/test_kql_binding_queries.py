@@ -160,3 +160,36 @@ def test_mv_apply_refuses_other_subquery_operators(db):
         db.query(DB, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (project v)")
     with pytest.raises(UnsupportedError, match="after the summarize"):
         db.query(DB, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (summarize c = count() by v | where c > 1)")
+
+
+# -- pack_all -----------------------------------------------------------------------------------------
+def test_pack_all_documentation_example(db):
+    """pack-all-function.md: every column in order; with true, null and empty columns left out."""
+    got = records(db, "datatable(Source:string,Target:string,CharsCount:long)['555-1234','555-1212',46,"
+                      "'555-1313','',42, '',  '555-3456', long(null)] "
+                      "| extend Packed=pack_all(), PackedIgnoreNullEmpty=pack_all(true) | project-away Source, Target")
+    assert [list(r["Packed"]) for r in got] == [["Source", "Target", "CharsCount"]] * 3
+    assert got[1]["Packed"] == {"Source": "555-1313", "Target": "", "CharsCount": 42}
+    assert [r["PackedIgnoreNullEmpty"] for r in got] == [
+        {"Source": "555-1234", "Target": "555-1212", "CharsCount": 46},
+        {"Source": "555-1313", "CharsCount": 42},
+        {"Target": "555-3456"}]
+
+
+def test_pack_all_sees_the_operators_input_after_other_stages(db):
+    got = records(db, "T | where Id == 1 | project Id, Name | extend b = tostring(pack_all()) | project b")
+    assert got == [{"b": '{"Id":1,"Name":"a"}'}]
+    got = records(db, f"{ARRAYS} | mv-apply v = Arr to typeof(long) on (take 1) | extend p = pack_all(true) "
+                      "| project p")
+    assert got == [{"p": {"row": 0, "Arr": [5, 1, 3], "v": 5}}, {"p": {"row": 1, "Arr": [4, 10, 8, 7], "v": 4}}]
+
+
+@pytest.mark.parametrize("kql", [
+    "T | extend p = pack_all(1)",
+    "let x = T | extend p = pack_all(); x",
+    "print p = pack_all()",
+    "T | union (T | extend p = pack_all())",
+])
+def test_pack_all_where_its_columns_are_not_known_is_refused(db, kql):
+    with pytest.raises(UnsupportedError, match=r"pack_all\(\)"):
+        db.query(DB, kql)

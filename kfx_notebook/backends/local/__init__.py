@@ -321,6 +321,12 @@ class LocalBackend:
         as virtual tables)."""
         from .kql import make_series, stages, windows
 
+        pack = stages.split_pack_all(text)
+        if pack is not None:
+            prepared = self._prepare(database, pack.before, parameters, options)
+            columns = [(name, str(kind)) for name, kind in zip(prepared.relation.columns, prepared.relation.types)]
+            prepared.cursor.close()
+            return self._run_stages(database, stages.pack_all_kql(pack, columns), parameters, options)
         window = windows.split_window(text)
         if window is not None:
             return self._window_stages(database, window, parameters, options)

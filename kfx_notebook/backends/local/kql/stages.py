@@ -416,3 +416,55 @@ def joined_sql(source: str, source_columns: list[str], summarized: str, summariz
               "(an empty array or no item kept): add a by clause or filter such rows first')")
     return (f"SELECT {select} FROM ({source}) s LEFT JOIN ({summarized}) g ON s.{ROW} = g.{ROW} "
             f"WHERE CASE WHEN g.{ROW} IS NULL THEN CAST({refuse} AS BOOLEAN) ELSE true END ORDER BY s.{ROW}")
+
+
+# -- pack_all(): a bag of the operator's input columns, read from a run of the pipeline before it -------
+_PACK_ALL = re.compile(r"\bpack_all\s*\(")
+
+
+@dataclass(frozen=True)
+class PackAll:
+    before: str                              # the query up to the operator that calls pack_all
+    operator: str                            # that operator, from its `|`
+    calls: tuple[tuple[int, int, bool], ...]  # (start, end, ignore_null_empty) of each call in it
+    after: str
+
+
+def split_pack_all(text: str) -> PackAll | None:
+    """The operator of the query's last statement that calls pack_all(), or None; a call anywhere
+    else (a let, a subquery, no operator) is refused by name."""
+    scan = blank(text)
+    first = _PACK_ALL.search(scan)
+    if first is None:
+        return None
+    pipes = [p for p in top_level(scan, "|") if p < first.start()]
+    later_statement = any(s > first.start() for s in top_level(scan, ";"))
+    if not pipes or later_statement or "|" in scan[pipes[-1] + 1:first.start()]:
+        raise UnsupportedError("unsupported: pack_all() outside an operator of the query's last pipeline",
+                               text=text)
+    start = pipes[-1]
+    ends = [p for p in top_level(scan, "|;") if p > start]
+    end = ends[0] if ends else len(text)
+    calls = []
+    for m in _PACK_ALL.finditer(scan, start, end):
+        close = _close(scan, m.end() - 1, "(", ")")
+        argument = text[m.end():close - 1].strip().lower() if close else None
+        if argument not in ("", "true", "false"):
+            raise UnsupportedError("unsupported: pack_all() with an argument other than true or false", text=text)
+        calls.append((m.start() - start, close - start, argument == "true"))
+    return PackAll(text[:start], text[start:end], tuple(calls), text[end:])
+
+
+def pack_all_kql(pack: PackAll, columns: list[tuple[str, str]]) -> str:
+    """Each call as `bag_pack` of the input's (name, DuckDB type) columns in order; with
+    ignore_null_empty, `bag_remove_keys` of the null ones (and of empty strings)."""
+    keys = ", ".join(f"{kql_string(name)}, [{kql_string(name)}]" for name, _ in columns)
+    packed = f"bag_pack({keys})"
+    empties = ", ".join(f"iff({'isempty' if kind == 'VARCHAR' else 'isnull'}([{kql_string(name)}]), "
+                        f"{kql_string(name)}, '')" for name, kind in columns)
+    out, last = [], 0
+    for start, end, ignore in pack.calls:
+        out += [pack.operator[last:start], f"bag_remove_keys({packed}, pack_array({empties}))" if ignore else packed]
+        last = end
+    out.append(pack.operator[last:])
+    return pack.before + "".join(out) + pack.after
