@@ -193,3 +193,18 @@ def test_pack_all_sees_the_operators_input_after_other_stages(db):
 def test_pack_all_where_its_columns_are_not_known_is_refused(db, kql):
     with pytest.raises(UnsupportedError, match=r"pack_all\(\)"):
         db.query(DB, kql)
+
+
+# -- error positions after function expansion ---------------------------------------------------------
+@pytest.mark.parametrize("kql, at", [
+    ("let G = (t:(Id:long)) { t | extend y = Id };\nG(T)\n| extend z = (1 +)", ")"),
+    ("let V = view () { T };\nV | extend z = ,", ","),
+    ("Above(T, 1)\n| extend z = ,", ","),
+    ("print a = 1 | union Above(T | where Id > 0, 1)\n| extend z = ,", ","),
+    ("let G = (t:(Id:long)) { t | extend y = (Id + ) };\nT | union G(T)", "G(T)"),  # inside the body: the call
+])
+def test_an_error_after_function_expansion_points_into_the_users_text(db, kql, at):
+    with pytest.raises(KfxError) as caught:
+        db.query(DB, kql)
+    line, column = caught.value.line, caught.value.column
+    assert kql.split("\n")[line - 1][column - 1:].startswith(at)

@@ -229,8 +229,9 @@ class LocalBackend:
         self.catalog.require_database(database)
         typed: dict[str, Any] = {}
         types: dict[str, str] = {}
-        expanded, definitions = engine.expand_functions(self._column_names(database, text, parameters, options),
-                                                        self.catalog.function_definitions(database))
+        named = self._column_names(database, text, parameters, options)
+        expanded, definitions, position_map = engine.expand_functions(named, self.catalog.function_definitions(database))
+        unstaged = expanded
         if parameters or "query_parameters" in text:
             # read from the expanded text: the engine cannot parse a call with a pipeline argument
             declared = {d.name: d for d in engine.declared_parameters(expanded)}
@@ -250,8 +251,10 @@ class LocalBackend:
             sql, bound = engine.translate(rewritten, database=database, schema=schema,
                                           parameters=typed, functions=definitions)
         except KfxError as exc:
-            exc.line, exc.column = engine.map_position(edits, rewritten, text, exc.line, exc.column)
-            if expanded != text:  # a position inside an expanded call has no place in the user's text
+            exc.line, exc.column = engine.map_position(edits, rewritten, expanded, exc.line, exc.column)
+            if expanded == unstaged and named == text:  # only function expansion changed the text
+                exc.line, exc.column = engine.map_expansion(position_map, expanded, text, exc.line, exc.column)
+            else:  # a staged pipeline's positions have no place in the user's text
                 exc.line = exc.column = None
             exc.text = text
             raise

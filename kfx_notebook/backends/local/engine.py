@@ -291,6 +291,18 @@ def position_of(kql: str, token: str) -> tuple[int | None, int | None]:
     return before.count("\n") + 1, m.start() - (before.rfind("\n") + 1) + 1
 
 
+def map_expansion(position_map, expanded: str, original: str, line: int | None,
+                  column: int | None) -> tuple[int | None, int | None]:
+    """A 1-based position in the function-expanded text -> the user's text (a position inside an
+    expanded call's body is the call)."""
+    if line is None or column is None:
+        return line, column
+    lines = expanded.split("\n")
+    offset = position_map.offset(sum(len(x) + 1 for x in lines[:line - 1]) + column - 1)
+    before = original[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
 def map_position(edits: list[tuple[int, int, int]], rewritten: str, original: str,
                  line: int | None, column: int | None) -> tuple[int | None, int | None]:
     """Map a 1-based position in the bridged text back to the text the user wrote."""
@@ -399,12 +411,13 @@ def check_function(definition: str) -> None:
         raise _too_deep(definition) from None
 
 
-def expand_functions(kql: str, definitions: list[str]) -> tuple[str, list[str]]:
+def expand_functions(kql: str, definitions: list[str]):
     """Calls of functions the engine cannot translate (views, tabular parameters and bodies, a
-    parameter as a take/top count), expanded in place; and the definitions left to the engine."""
-    from .kql.inline import expand
+    parameter as a take/top count), expanded in place; the definitions left to the engine; and
+    the map of the expanded text's offsets back to *kql*'s (kql.inline.PositionMap)."""
+    from .kql.inline import expand_mapped
 
-    return expand(kql, definitions)
+    return expand_mapped(kql, definitions)
 
 
 def ingestion_target(command: str) -> str:

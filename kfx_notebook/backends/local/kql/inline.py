@@ -148,9 +148,10 @@ def _statement_starts(scan: str) -> list[int]:
     return [0] + [i + 1 for i in top_level(scan, ";")]
 
 
-def _expand_calls(text: str, functions: dict[str, Function], counter: list[int]) -> tuple[str, bool]:
+def _expand_calls(text: str, functions: dict[str, Function], counter: list[int]) -> tuple[str, list[Splice]]:
     """Each top-level call `F(args)` -> a fresh name bound by a `let` just before its statement
-    (duckdb-kql takes a tabular `let`, not a parenthesized tabular expression)."""
+    (duckdb-kql takes a tabular `let`, not a parenthesized tabular expression); the splices made
+    (none when nothing was expanded)."""
     scan = blank(text)
     starts = _statement_starts(scan)
     pattern = re.compile(r"(?<![A-Za-z0-9_.])(" + "|".join(map(re.escape, functions)) + r")\s*\(")
@@ -174,17 +175,20 @@ def _expand_calls(text: str, functions: dict[str, Function], counter: list[int])
         name = f"__kfx_{fn.name}_{counter[0]}"
         at = max(s for s in starts if s <= m.start())
         bindings.append(f" let {name} = {_substitute(fn.body, values)};")
-        return text[:at] + "".join(bindings) + text[at:m.start()] + name + text[end:], True
-    return text, False
+        inserted = "".join(bindings)
+        # the inserted lets and the name both stand for the call: a position in them is the call's
+        splices = [Splice(at, 0, len(inserted), m.start()), Splice(m.start(), end - m.start(), len(name), m.start())]
+        return text[:at] + inserted + text[at:m.start()] + name + text[end:], splices
+    return text, []
 
 
-def _lets(text: str) -> tuple[str, dict[str, Function]]:
+def _lets(text: str) -> tuple[str, dict[str, Function], list[list[Splice]]]:
     """The text with expandable `let` functions blanked out (zero-parameter ones become plain
     tabular lets), and those functions."""
     scan = blank(text)
     found: dict[str, Function] = {}
     zero: set[str] = set()
-    out, last = [], 0
+    out, last, splices = [], 0, []
     for m in _LET_HEAD.finditer(scan):
         if m.start() < last:
             continue
@@ -198,6 +202,7 @@ def _lets(text: str) -> tuple[str, dict[str, Function]]:
             continue
         if not params:  # `let V = view () { body };` is the tabular let `let V = body;`, called as V or V()
             out += [text[last:m.start()], f"let {fn.name} = {body};"]
+            splices.append(Splice(m.start(), semicolon.end() - m.start(), len(out[-1]), m.start()))
             zero.add(fn.name)
         else:
             found[fn.name] = fn
@@ -205,9 +210,12 @@ def _lets(text: str) -> tuple[str, dict[str, Function]]:
         last = semicolon.end()
     out.append(text[last:])
     text = "".join(out)
+    steps = [splices]
     for name in zero:
+        calls = list(re.finditer(rf"(?<![A-Za-z0-9_.])({re.escape(name)})\s*\(\s*\)", text))
+        steps.append([Splice(c.start(), c.end() - c.start(), len(name), c.start()) for c in calls])
         text = re.sub(rf"(?<![A-Za-z0-9_.])({re.escape(name)})\s*\(\s*\)", r"\1", text)
-    return text, found
+    return text, found, steps
 
 
 def parse_stored(definition: str) -> Function | None:
@@ -223,15 +231,50 @@ def parse_stored(definition: str) -> Function | None:
 
 def expand(text: str, definitions: list[str]) -> tuple[str, list[str]]:
     """(text with expandable calls expanded, the stored definitions still left to the engine)."""
+    expanded, left, _ = expand_mapped(text, definitions)
+    return expanded, left
+
+
+def expand_mapped(text: str, definitions: list[str]) -> tuple[str, list[str], "PositionMap"]:
+    """`expand`, and the map from an offset of the expanded text to the user's."""
     stored = {f.name: f for f in map(parse_stored, definitions) if f is not None and _needs_expanding(f, stored=True)}
     left = [d for d in definitions if (parse_stored(d) or Function("", (), "")).name not in stored]
-    text, lets = _lets(text)
+    text, lets, steps = _lets(text)
     functions = {**stored, **lets}
-    if not functions:
-        return text, left
     counter = [0]
-    for _ in range(MAX_CALLS):
-        text, changed = _expand_calls(text, functions, counter)
-        if not changed:
+    for _ in range(MAX_CALLS if functions else 0):
+        text, splices = _expand_calls(text, functions, counter)
+        if not splices:
             break
-    return text, left
+        steps.append(splices)
+    return text, left, PositionMap(steps)
+
+
+@dataclass(frozen=True)
+class Splice:
+    """One edit of an expansion step: *old* characters at *start* became *new*; a position in the
+    new text is *target* (the call it stands for) in the step's input."""
+    start: int
+    old: int
+    new: int
+    target: int
+
+
+@dataclass(frozen=True)
+class PositionMap:
+    steps: list[list[Splice]]  # in the order applied; each step's splices in its input's offsets
+
+    def offset(self, offset: int) -> int:
+        """An offset of the expanded text -> the offset it came from in the text before expansion."""
+        for splices in reversed(self.steps):
+            shift = 0
+            for splice in sorted(splices, key=lambda sp: sp.start):
+                begin = splice.start + shift
+                if offset < begin:
+                    break
+                if offset < begin + splice.new:
+                    offset, shift = splice.target, 0
+                    break
+                shift += splice.new - splice.old
+            offset -= shift
+        return offset
