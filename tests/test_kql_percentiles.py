@@ -12,49 +12,45 @@ DB = "PctDB"
 LATENCY = "datatable (ReqCount:long, LatencyBucket:long)[8, 10, 6, 20, 3, 30, 1, 40]"
 
 
-@pytest.fixture(scope="module")
-def engine(kql_engine):
-    return kql_engine
-
-
 def rows(engine, kql):
+    """(column names, rows as tuples) of *kql* on the module's database."""
     types, values = engine.query_rows(DB, kql)
     return [name for name, _ in types], [tuple(row) for row in values]
 
 
-def test_percentilesw_documentation_example(engine):
+def test_percentilesw_documentation_example(kql_engine):
     """percentilesw-aggregation-function.md: 50, 75 and 99.9 of the latency buckets."""
-    names, got = rows(engine, f"{LATENCY} | summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9)")
+    names, got = rows(kql_engine, f"{LATENCY} | summarize percentilesw(LatencyBucket, ReqCount, 50, 75, 99.9)")
     assert names == ["percentile_LatencyBucket_50", "percentile_LatencyBucket_75", "percentile_LatencyBucket_99_9"]
     assert got == [(20, 20, 40)]
 
 
 @pytest.mark.parametrize("p, want", [(0, 1), (10, 1), (11, 2), (19, 2), (50, 5), (51, 6), (90, 9), (91, 10), (100, 10)])
-def test_nearest_rank_is_the_smallest_value_with_p_percent_at_or_below_it(engine, p, want):
+def test_nearest_rank_is_the_smallest_value_with_p_percent_at_or_below_it(kql_engine, p, want):
     """1..10: the P-th percentile is the value at rank ceil(P/100 * 10); P = 0 is the minimum."""
-    _, got = rows(engine, f"range x from 1 to 10 step 1 | summarize percentiles(x, {p}), "
+    _, got = rows(kql_engine, f"range x from 1 to 10 step 1 | summarize percentiles(x, {p}), "
                           f"(w) = percentilesw(x, 1, {p}), v = percentilew(x, 2, {p})")
     assert got == [(want, want, want)]
 
 
-def test_default_names_tuple_names_and_keys(engine):
-    names, got = rows(engine, "range x from 1 to 10 step 1 | summarize percentiles(x, 25.5, 50), "
+def test_default_names_tuple_names_and_keys(kql_engine):
+    names, got = rows(kql_engine, "range x from 1 to 10 step 1 | summarize percentiles(x, 25.5, 50), "
                               "(lo, hi) = percentiles(x, 0, 100), one = percentile(x, 99.9) by odd = x % 2 "
                               "| order by odd asc")
     assert names == ["odd", "percentile_x_25_5", "percentile_x_50", "lo", "hi", "one"]
     assert got == [(0, 4, 6, 2, 10, 10), (1, 3, 5, 1, 9, 9)]
 
 
-def test_nulls_are_skipped_and_empty_input_gives_null(engine):
-    _, got = rows(engine, "datatable(x:long, w:long)[1, 1, long(null), 5, 3, long(null), 4, 1] "
+def test_nulls_are_skipped_and_empty_input_gives_null(kql_engine):
+    _, got = rows(kql_engine, "datatable(x:long, w:long)[1, 1, long(null), 5, 3, long(null), 4, 1] "
                           "| summarize percentiles(x, 50), (pw) = percentilesw(x, w, 50)")
     assert got == [(3, 1)]  # 1, 3, 4 unweighted; weighted 1 (w1), 4 (w1): rank ceil(0.5 * 2) = 1
-    _, got = rows(engine, "datatable(x:long, w:long)[] | summarize percentiles(x, 50), (pw) = percentilesw(x, w, 50)")
+    _, got = rows(kql_engine, "datatable(x:long, w:long)[] | summarize percentiles(x, 50), (pw) = percentilesw(x, w, 50)")
     assert got == [(None, None)]
 
 
-def test_the_answer_keeps_the_type_of_the_values(engine):
-    _, got = rows(engine, "datatable(x:real, w:long)[1.5, 2, 2.5, 1] | summarize percentilesw(x, w, 50, 100)")
+def test_the_answer_keeps_the_type_of_the_values(kql_engine):
+    _, got = rows(kql_engine, "datatable(x:real, w:long)[1.5, 2, 2.5, 1] | summarize percentilesw(x, w, 50, 100)")
     assert got == [(1.5, 2.5)]
 
 
@@ -67,15 +63,15 @@ def test_the_answer_keeps_the_type_of_the_values(engine):
     ("range x from 1 to 3 step 1 | summarize percentiles(x)", "2 or more arguments"),
     ("range x from 1 to 3 step 1 | summarize percentiles(x, 5), percentilesw(x, 1, 5)", "named percentile_x_5 twice"),
 ])
-def test_forms_without_a_known_answer_are_refused_with_their_position(engine, kql, message):
+def test_forms_without_a_known_answer_are_refused_with_their_position(kql_engine, kql, message):
     with pytest.raises(UnsupportedError, match=message) as caught:
-        engine.query_rows(DB, kql)
+        kql_engine.query_rows(DB, kql)
     assert kql[caught.value.column - 1:].startswith(kql.split("summarize ")[1][:5])
 
 
-def test_a_negative_weight_is_refused(engine):
+def test_a_negative_weight_is_refused(kql_engine):
     with pytest.raises(KfxError, match="weight is negative"):
-        engine.query_rows(DB, "datatable(x:long, w:long)[1, -1] | summarize percentilesw(x, w, 50)")
+        kql_engine.query_rows(DB, "datatable(x:long, w:long)[1, -1] | summarize percentilesw(x, w, 50)")
 
 
 def test_weighted_rank_reaches_p_percent_of_the_total_weight():
