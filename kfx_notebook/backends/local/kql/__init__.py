@@ -108,13 +108,16 @@ def register(con) -> None:
 def prepare(text: str) -> tuple[str, list[list[tuple[int, int, int]]], list[str]]:
     """The text duckdb-kql should parse; the edits of each rewrite and the text each rewrite
     started from, innermost last (for mapping error positions back)."""
+    from .patterns import rewrite_patterns
     from .percentiles import rewrite_percentiles
     from .stages import rewrite_parse_kv
 
     literal_text, literal_edits = rewrite_literals(text)
-    kv_text, kv_edits = rewrite_parse_kv(literal_text)
+    pattern_text, pattern_edits = rewrite_patterns(literal_text)
+    kv_text, kv_edits = rewrite_parse_kv(pattern_text)
     final, percentile_edits = rewrite_percentiles(kv_text)
-    return final, [percentile_edits, kv_edits, literal_edits], [kv_text, literal_text, text]
+    return (final, [percentile_edits, kv_edits, pattern_edits, literal_edits],
+            [kv_text, pattern_text, literal_text, text])
 
 
 __all__ = ["DUCKDB_KQL_VERSION", "install", "prepare", "register"]
