@@ -267,7 +267,7 @@ def run_output(binding: bindings.KustoOutput, host: Host, value: Any, *, namespa
     connection = connect(binding, host, resolved.managed_service_identity)
     ingesting = f"ingesting into {resolved.database}.{resolved.table_name}"
     with host.activity(ingesting), scrubbed(connection.secrets):
-        receipt = connection.backend.ingest(resolved.database, resolved.table_name, body.data,
+        receipt = connection.backend.ingest(resolved.database, resolved.table_name, body,
                                             data_format=body.data_format, mapping_ref=resolved.mapping_ref,
                                             ingestion_type=resolved.ingestion_type,
                                             properties=resolved.ingestion_properties)

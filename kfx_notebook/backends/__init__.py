@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..payload import Payload
+
 
 @dataclass
 class QueryResult:
@@ -67,10 +69,12 @@ class Backend(Protocol):
               options: Mapping[str, Any] | None = None, request_id: str | None = None) -> QueryResult:
         """Run KQL (or, when ``text.lstrip()`` starts with ``.``, a management command)."""
 
-    def ingest(self, database: str, table: str, data: bytes | pd.DataFrame, *, data_format: str,
+    def ingest(self, database: str, table: str, data: bytes | Payload | pd.DataFrame, *, data_format: str,
                mapping_ref: str | None = None, ingestion_type: str = "managed",
                properties: Mapping[str, str] | None = None) -> IngestReceipt:
-        """Ingest ``data`` (the bytes a binding would send, or a DataFrame) into ``table``."""
+        """Ingest ``data`` (the bytes a binding would send, a payload.Payload of them, or a DataFrame) into ``table``.
+
+        A Payload's row count is its own: a backend need not read the bytes again to count them."""
 
     def describe(self) -> str:
         """A one-line, secret-free description (``local (memory)``, ``http://host:port``)."""

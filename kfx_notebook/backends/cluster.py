@@ -36,6 +36,10 @@ _CREDENTIAL_KEYWORDS = ("Application Client Id", "Application Key", "User ID", "
 # Options whose value the SDK needs as a timedelta (azure-kusto-data 6 adds it to a timedelta before
 # sending, so a string raises TypeError).
 _TIMESPAN_OPTIONS = ("servertimeout",)
+# The gzip level of a stream we send: zlib's default, what .NET's GZipStream (the binding's SDK) writes by
+# default. The Python SDK's own GzipFile uses 9: 3x the CPU for 4% fewer bytes. The SDK decides streaming
+# against queued by the compressed size (4 MiB), so the level is ours to state, here.
+GZIP_LEVEL = 6
 _POSITION = (re.compile(r"Line:\s*(\d+),\s*Position:\s*(\d+)", re.IGNORECASE),
              re.compile(r"\[line:position=(\d+):(\d+)\]", re.IGNORECASE))
 
@@ -216,6 +220,7 @@ class ClusterBackend:
 
     def ingest(self, database: str, table: str, data, *, data_format: str, mapping_ref: str | None = None,
                ingestion_type: str = "managed", properties: Mapping[str, str] | None = None) -> IngestReceipt:
+        import gzip
         import io
 
         from azure.kusto.data.data_format import DataFormat
@@ -242,8 +247,10 @@ class ClusterBackend:
             client._set_retry_settings(max_seconds_per_retry=self.ingest_retry_seconds)
         source_id = uuid.uuid4()
         started = time.perf_counter()
+        compressed = fmt.compressible   # what the SDK would compress, compressed here at GZIP_LEVEL
+        stream = io.BytesIO(gzip.compress(payload, GZIP_LEVEL) if compressed else payload)
         try:
-            result = client.ingest_from_stream(StreamDescriptor(io.BytesIO(payload), source_id=source_id),
+            result = client.ingest_from_stream(StreamDescriptor(stream, source_id=source_id, is_compressed=compressed),
                                                ingestion_properties)
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, "", str(source_id), self.url, ingest=True) from None
@@ -405,7 +412,12 @@ def _translate(exc: Exception, text: str, request_id: str, url: str, ingest: boo
 
 
 def _payload(data, data_format: str) -> tuple[bytes, int, str]:
-    """(bytes, row count, format): bytes go as they are; a DataFrame becomes JSON lines we write."""
+    """(bytes, row count, format): bytes go as they are (counted by reading them); a payload.Payload
+    goes as its bytes with the rows it was built from (not read again); a DataFrame becomes JSON lines we write."""
+    from ..payload import Payload
+
+    if isinstance(data, Payload):
+        return data.data, data.rows, data_format
     if isinstance(data, (bytes, bytearray)):
         from ..payload import count_records
 

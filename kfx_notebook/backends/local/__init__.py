@@ -415,9 +415,12 @@ class LocalBackend:
     # -- ingestion ---------------------------------------------------------------------------
     def ingest(self, database: str, table: str, data, *, data_format: str, mapping_ref: str | None = None,
                ingestion_type: str = "managed", properties: Mapping[str, str] | None = None) -> IngestReceipt:
+        from ...payload import Payload
         from .ingest import ingest
 
         started = time.perf_counter()
+        if isinstance(data, Payload):   # its bytes: ingesting them counts the rows
+            data = data.data
         database = self.catalog.canonical_database(database)
         rows, size = ingest(self, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
         return IngestReceipt(rows=rows, bytes=size, data_format=data_format, path=IngestPath.DIRECT, status="Succeeded",

@@ -1,0 +1,135 @@
+"""Benchmark: %%kusto_output of a DataFrame through `serve`, against the SDK's ingest_from_dataframe.
+
+    python bench/bench_e2e_output.py [--rows 100000] [--runs 5] [--no-steps]
+
+One process, one LocalServer (in-memory database) on loopback, one 7-column frame (long,
+string, real, bool, tz-aware datetime, timedelta, dict -> dynamic; bench_output's frame),
+interleaved runs, a fresh table each run, medians of wall time and of process CPU time
+(`time.process_time`: client and server threads together, as both run in this process):
+(a) the SDK: `KustoStreamingIngestClient(KustoConnectionStringBuilder.with_no_authentication(url))
+    .ingest_from_dataframe(df, IngestionProperties(database, table))`;
+(b) ours: the cell `%%kusto_output --database Bench --table-name T{n}\\nframe` in a real
+    IPython InteractiveShell, KustoConnectionString = `Data Source=<the server's URL>`.
+Each run's row count is checked. Then (unless --no-steps) where (b)'s time goes, step by step
+on the same frame: the payload (`payload.serialize`), its gzip as the client sends it, the
+whole ClusterBackend.ingest of those bytes (HTTP + server), and the server's own ingestion of
+the bytes (`LocalBackend.ingest`, no HTTP). Goal: (b) at least 5x faster than (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip().split("load average:")[-1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-steps", action="store_true", help="skip the step-by-step split of our path")
+    args = parser.parse_args()
+
+    from azure.kusto.data import KustoConnectionStringBuilder
+    from azure.kusto.ingest import IngestionProperties, KustoStreamingIngestClient
+    from bench_output import make_frame
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from kfx_notebook.server import LocalServer
+
+    frame = make_frame(args.rows)
+    names = iter(range(10**6))
+    print(f"rows={args.rows:,} runs={args.runs} load average at start:{load()}")
+    with LocalServer(database="Bench") as server:
+        os.environ["KustoConnectionString"] = f"Data Source={server.url}"
+        sdk = KustoStreamingIngestClient(KustoConnectionStringBuilder.with_no_authentication(server.url))
+        shell = InteractiveShell.instance()
+        shell.history_manager.enabled = False
+        shell.run_line_magic("load_ext", "kfx_notebook")
+        shell.user_ns["frame"] = frame
+        backend = server.backend
+
+        def rows_in(table: str) -> int:
+            return int(backend.query("Bench", f"{table} | count").frame.iloc[0, 0])
+
+        def sdk_ingest():
+            table = f"S{next(names)}"
+            sdk.ingest_from_dataframe(frame, IngestionProperties("Bench", table))
+            assert rows_in(table) == args.rows, table
+
+        def magic():
+            table = f"M{next(names)}"
+            cell = f"%%kusto_output --database Bench --table-name {table}\nframe"
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                outcome = shell.run_cell(cell, store_history=False, silent=True)
+            outcome.raise_error()
+            assert rows_in(table) == args.rows, table
+
+        samples: dict[str, list[tuple[float, float]]] = {"sdk": [], "magic": []}
+        for _ in range(args.runs):
+            samples["sdk"].append(timed(sdk_ingest))
+            samples["magic"].append(timed(magic))
+        med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in samples.items()}
+        print("| path | median wall s | median CPU s |\n|---|---|---|")
+        print(f"| SDK ingest_from_dataframe | {med['sdk'][0]:.3f} | {med['sdk'][1]:.3f} |")
+        print(f"| %%kusto_output through serve | {med['magic'][0]:.3f} | {med['magic'][1]:.3f} |")
+        wall, cpu = med["sdk"][0] / med["magic"][0], med["sdk"][1] / med["magic"][1]
+        print(f"ours {wall:.2f}x faster wall, {cpu:.2f}x CPU (goal >= 5x): {'met' if wall >= 5 else 'NOT met'}; "
+              f"load average at end:{load()}")
+        if not args.no_steps:
+            steps(frame, server, backend, names, args.runs)
+        sdk.close()
+    return 0
+
+
+def steps(frame, server, backend, names, runs: int) -> None:
+    """Where our path's time goes: each step alone on the same frame, medians of `runs`."""
+    import gzip
+
+    from kfx_notebook import payload
+    from kfx_notebook.backends.cluster import ClusterBackend
+
+    cluster = ClusterBackend(f"Data Source={server.url}")
+    body = payload.serialize(payload.rows_from_return(frame).rows, None)
+    split: dict[str, list[tuple[float, float]]] = {
+        "payload.serialize": [], "gzip level 9 (the SDK's GzipFile)": [], "gzip level 1": [],
+        "ClusterBackend.ingest of the bytes (client + HTTP + server)": [],
+        "LocalBackend.ingest of the bytes (the server's parse, no HTTP)": []}
+    for _ in range(runs):
+        split["payload.serialize"].append(timed(lambda: payload.serialize(payload.rows_from_return(frame).rows, None)))
+        split["gzip level 9 (the SDK's GzipFile)"].append(timed(lambda: gzip.compress(body.data, 9)))
+        split["gzip level 1"].append(timed(lambda: gzip.compress(body.data, 1)))
+        split["ClusterBackend.ingest of the bytes (client + HTTP + server)"].append(timed(
+            lambda: cluster.ingest("Bench", f"C{next(names)}", body.data, data_format=body.data_format)))
+        split["LocalBackend.ingest of the bytes (the server's parse, no HTTP)"].append(timed(
+            lambda: backend.ingest("Bench", f"L{next(names)}", body.data, data_format=body.data_format)))
+    print(f"\nour path step by step ({len(body.data) / 1e6:.1f} MB of {body.data_format}; "
+          f"gzip 9: {len(gzip.compress(body.data, 9)) / 1e6:.2f} MB, gzip 1: {len(gzip.compress(body.data, 1)) / 1e6:.2f} MB):")
+    print("| step | median wall s | median CPU s |\n|---|---|---|")
+    for label, values in split.items():
+        print(f"| {label} | {statistics.median(w for w, _ in values):.3f} | {statistics.median(c for _, c in values):.3f} |")
+    cluster.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
