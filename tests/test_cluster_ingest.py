@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import string
@@ -61,3 +62,25 @@ def test_queued_failure_is_reported_with_its_reason(served):
                        properties=FAST_POLL)
     assert "nope" in str(info.value) or "MappingPersistent" in str(info.value)
     assert count(backend) == 1
+
+
+def test_a_payload_streams_gzipped_once_at_the_default_level_with_its_own_row_count(served, monkeypatch):
+    from kfx_notebook import payload
+    from kfx_notebook.server import protocol
+
+    received = []
+
+    def recording_gunzip(data, *args):
+        received.append(bytes(data))
+        return real_gunzip(data, *args)
+
+    real_gunzip = protocol.gunzip
+    monkeypatch.setattr(protocol, "gunzip", recording_gunzip)
+    _, backend = served
+    body = payload.serialize(payload.rows_from_return([{"a": 1}, {"a": 2}, {"a": 3}]).rows, None)
+    receipt = backend.ingest("Db", "T", body, data_format=body.data_format)
+    assert (receipt.path, receipt.rows, receipt.bytes) == (IngestPath.STREAMING, 3, len(body.data))
+    assert count(backend) == 3
+    [sent] = received
+    assert gzip.decompress(sent) == body.data          # compressed once: inflates to the payload itself
+    assert sent[8] == 0                                # gzip's XFL byte: 2 at level 9 (the SDK's), 4 at 1, 0 between
