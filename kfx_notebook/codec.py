@@ -212,20 +212,36 @@ def timedelta_nanoseconds(series):
 
 def datetime_texts(series) -> list[str]:
     """A datetime column -> kusto_datetime's text for every value (nulls give arbitrary text)."""
-    import numpy as np
+    return datetime_text_array(series).to_pylist()
 
-    ns = utc_nanoseconds(series)
-    full = np.datetime_as_string(ns.astype("datetime64[ns]"), unit="ns")   # ...SS.fffffffff, floored
-    return np.char.add(full.astype("<U27"), "Z").tolist()
+
+def datetime_text_array(series, quote: str = ""):
+    """A datetime column -> an Arrow string array of kusto_datetime's texts, each between `quote`s
+    (nulls give arbitrary text). Arrow writes a nanosecond timestamp 'YYYY-MM-DD HH:MM:SS.fffffffff'
+    (datetime64[ns] years are always 4 digits); its first 27 characters are the floored ticks."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    full = pc.cast(pa.array(utc_nanoseconds(series), pa.int64()).view(pa.timestamp("ns")), pa.string())
+    ticks = pc.utf8_replace_slice(pc.utf8_slice_codeunits(full, 0, 27), start=10, stop=11, replacement="T")
+    return pc.binary_join_element_wise(quote, ticks, "Z" + quote, "")
 
 
 def timespan_texts(series) -> list[str]:
     """A timedelta column -> kusto_timespan's text for every value (nulls give arbitrary text)."""
+    return timespan_text_array(series).to_pylist()
+
+
+def timespan_text_array(series, quote: str = ""):
+    """A timedelta column -> an Arrow string array of kusto_timespan's texts, each between `quote`s
+    (nulls give arbitrary text)."""
     import numpy as np
+    import pyarrow.compute as pc
 
     ns = timedelta_nanoseconds(series)
     ns = np.where(ns == np.iinfo("int64").min, 0, ns)         # NaT: any text will do, it is masked
-    return tick_timespan_texts(ns < 0, np.abs(ns) // _NS_PER_TICK).to_pylist()
+    texts = tick_timespan_texts(ns < 0, np.abs(ns) // _NS_PER_TICK)
+    return pc.binary_join_element_wise(quote, texts, quote, "") if quote else texts
 
 
 def tick_timespan_texts(negative, ticks, *, fraction: bool = True):
@@ -339,39 +355,86 @@ def json_texts_column(series) -> list[str]:
 
     Whitespace may differ (the payload is re-indented afterwards); every token is the same.
     """
-    from json import encoder
-
     import numpy as np
     import pandas as pd
 
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
-    kind = column_kind(series.dtype)
-    mask = series.isna().to_numpy()
-    if kind in ("datetime", "timespan"):
-        texts = datetime_texts(series) if kind == "datetime" else timespan_texts(series)
-        return ["null" if m else f'"{t}"' for t, m in zip(texts, mask)]
-    if kind == "bool":
-        texts = np.where(series.to_numpy(dtype="bool", na_value=False), "true", "false").tolist()
-    elif kind == "long":
-        texts = list(map(str, json_ready_column(series, "long")))
-    elif kind == "real":
+    arrow = _arrow_json_texts(series)
+    if arrow is not None:
+        return arrow.to_pylist()
+    if column_kind(series.dtype) == "real":
+        mask = series.isna().to_numpy()
         numbers = series.to_numpy(dtype="float64", na_value=math.nan)
         if mask.any() or np.isinf(numbers).any():
             return [_dumps(v) for v in json_ready_column(series, "real")]
         return list(map(float.__repr__, numbers.tolist()))
+    cells = series.astype(object).tolist()
+    if _json_types_and_str_keys(cells):
+        encode = _c_encoder()
+        try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
+            return ["".join(encode(v, 0)) for v in cells]
+        except (TypeError, ValueError, RecursionError):
+            pass
+    return [_dumps(object_cell(v)) for v in cells]
+
+
+def json_text_array(series):
+    """`json_texts_column`'s texts as an Arrow large_string array: written by Arrow kernels for longs,
+    bools, datetimes, timespans and all-string columns (no Python string per value), else its list."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    arrow = _arrow_json_texts(series)
+    return pa.array(json_texts_column(series), pa.large_string()) if arrow is None else arrow.cast(pa.large_string())
+
+
+def _arrow_json_texts(series):
+    """The JSON texts of a column whose kind Arrow writes exactly (an Arrow string array), or None.
+
+    Nulls are `null`; a long is its decimal digits; a string is quoted and escaped as json's
+    encode_basestring does (json_string_escaped); times are quoted kusto texts.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column_kind(series.dtype)
+    if kind == "datetime":
+        texts = datetime_text_array(series, '"')
+    elif kind == "timespan":
+        texts = timespan_text_array(series, '"')
+    elif kind == "bool":
+        texts = pc.if_else(pa.array(series.to_numpy(dtype="bool", na_value=False)), "true", "false")
+    elif kind == "long":
+        numpy_type = "uint64" if str(series.dtype).lower() == "uint64" else "int64"
+        texts = pc.cast(pa.array(series.to_numpy(dtype=numpy_type, na_value=0)), pa.string())
+    elif kind == "object":
+        texts = string_json_texts(series)
+        if texts is None:
+            return None
     else:
-        cells = series.astype(object).tolist()
-        if all(type(v) is str for v in cells):
-            return list(map(encoder.encode_basestring, cells))
-        if _json_types_and_str_keys(cells):
-            encode = _c_encoder()
-            try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
-                return ["".join(encode(v, 0)) for v in cells]
-            except (TypeError, ValueError, RecursionError):
-                pass
-        return [_dumps(object_cell(v)) for v in cells]
-    return ["null" if m else t for t, m in zip(texts, mask)] if mask.any() else texts
+        return None
+    mask = series.isna().to_numpy()
+    return pc.if_else(pa.array(mask), "null", texts) if mask.any() else texts
+
+
+def string_json_texts(series):
+    """A column of nothing but exact str values -> their quoted JSON texts (an Arrow string array), else None.
+
+    Text Arrow cannot hold (a lone surrogate) is None too: the per-value rule decides, as before."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = series.astype(object).tolist()
+    if not all(type(v) is str for v in cells):
+        return None
+    try:
+        strings = pa.array(cells, pa.string())
+    except (pa.ArrowException, UnicodeError):
+        return None
+    return pc.binary_join_element_wise('"', json_string_escaped(strings), '"', "")
 
 
 def json_array_text(series) -> str:
@@ -384,12 +447,31 @@ def json_array_text(series) -> str:
 
     if column_kind(series.dtype) == "object" and not isinstance(series.dtype, pd.CategoricalDtype):
         cells = series.astype(object).tolist()
-        if not all(type(v) is str for v in cells) and _json_types_and_str_keys(cells):
+        found = None if all(type(v) is str for v in cells) else _json_value_types(cells)
+        if found is not None and float not in found[0] and found[1] <= _MSGSPEC_DEPTH:
+            return _msgspec_text(cells)
+        if found is not None:
             try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
                 return "".join(_c_encoder()(cells, 0))
             except (TypeError, ValueError, RecursionError):
                 pass
     return "[" + ",".join(json_texts_column(series)) + "]"
+
+
+#: The nesting json's encoder surely writes within Python's recursion limit: msgspec's limit is its own.
+_MSGSPEC_DEPTH = 64
+
+
+def _msgspec_text(cells: list) -> str:
+    """JSON values of JSON's own types, str keys and no float -> their JSON array text, by msgspec.
+
+    Every token is json's: strings are escaped alike (every code point checked), ints are
+    their digits, tuples arrays; only whitespace differs. Not floats: msgspec writes 1e16 and
+    0.00001 where float.__repr__ writes 1e+16 and 1e-05.
+    """
+    import msgspec
+
+    return msgspec.json.encode(cells).decode("utf-8")
 
 
 def _dumps(value) -> str:
@@ -401,22 +483,34 @@ def _json_types_and_str_keys(cells: list) -> bool:
 
     Then json's encoder writes each cell as json_ready's form would be written, unless it
     refuses it (NaN, infinities, cycles). A non-str key would be written differently (True ->
-    "true" against "True", duplicates), a subclass could be. Checked level by level with C-level
-    maps, never value by value in Python.
+    "true" against "True", duplicates), a subclass could be.
     """
-    level = cells
+    return _json_value_types(cells) is not None
+
+
+def _json_value_types(cells: list) -> tuple[set, int] | None:
+    """(the exact types of every value at every level, the nesting depth), or None when a value's type
+    is not one of JSON's own or a dict key is not a str, or the nesting goes deeper than Python's
+    recursion limit (a cycle does: no encoder writes it). Checked level by level with C-level
+    maps, never value by value in Python."""
+    import sys
+
+    level, seen, depth = cells, set(), 0
     while level:
         types = list(map(type, level))
         kinds = set(types)
-        if not kinds <= _JSON_TYPES:
-            return False
+        if not kinds <= _JSON_TYPES or depth > sys.getrecursionlimit():
+            return None
+        seen |= kinds
+        depth += 1
         dicts = _of_types(level, types, _DICT) if dict in kinds else []
         if dicts and set(map(type, itertools.chain.from_iterable(dicts))) - {str}:
-            return False
+            return None
         lists = _of_types(level, types, _SEQUENCES) if kinds & _SEQUENCES else []
         inner = [*itertools.chain.from_iterable(map(dict.values, dicts)), *itertools.chain.from_iterable(lists)]
+        seen |= set(map(type, inner))
         level = _of_types(inner, list(map(type, inner)), _CONTAINERS)
-    return True
+    return seen, depth
 
 
 def _of_types(values: list, types: list, wanted: frozenset) -> list:

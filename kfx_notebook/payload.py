@@ -174,15 +174,13 @@ def _object_rows_warning(fmt: str) -> list[str]:
 def _indented_frame(frame) -> bytes:
     """`_indented` rows of a DataFrame joined by newlines, without Python's indenting encoder.
 
-    Each column's values are written as compact JSON text (codec.json_texts_column); an object
-    column (codec.json_array_text) is re-indented at the rows' level (`_indented_cells`). Arrow then
+    Each column's values are written as compact JSON text (`_indented_texts`); an object column
+    holding containers (codec.json_array_text) is re-indented at the rows' level. Arrow then
     joins every row's keys and values in one kernel call, each row ending in a newline, and the
     joined array's data buffer is the payload (its last newline dropped).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from .codec import column_kind, json_array_text, json_texts_column
 
     if frame.shape[1] == 0:
         return "\n".join(["{}"] * len(frame)).encode("utf-8")
@@ -191,12 +189,27 @@ def _indented_frame(frame) -> bytes:
     for i, name in enumerate(frame.columns):
         key = encoder.encode_basestring(str(name)) + ": "
         parts.append(pa.scalar(("{\n  " if i == 0 else ",\n  ") + key, text))
-        column = frame.iloc[:, i]
-        texts = _indented_cells(json_array_text(column)) if column_kind(column.dtype) == "object" \
-            else json_texts_column(column)
-        parts.append(pa.array(texts, type=text))
+        parts.append(_indented_texts(frame.iloc[:, i]))
     joined = pc.binary_join_element_wise(*parts, pa.scalar("\n}\n", text), pa.scalar("", text))
     return _string_data(joined)[:-1]
+
+
+def _indented_texts(column):
+    """One column's values as `_indented` writes them one level down: an Arrow large_string array.
+
+    Only an object column holding more than strings can hold structure to re-indent; every other
+    column's compact texts (codec.json_text_array) are already what the indenting encoder writes.
+    """
+    import pyarrow as pa
+
+    from .codec import column_kind, json_array_text, json_text_array, string_json_texts
+
+    if column_kind(column.dtype) != "object":
+        return json_text_array(column)
+    strings = string_json_texts(column)
+    if strings is not None:
+        return strings.cast(pa.large_string())
+    return pa.array(_indented_cells(json_array_text(column)), pa.large_string())
 
 
 def _indented_cells(array_text: str) -> list[str]:

@@ -224,3 +224,37 @@ def test_frame_payload_indents_nested_values_like_newtonsoft():
 def test_a_frame_without_columns_is_empty_objects_as_the_row_serializer_writes_them():
     frame = pd.DataFrame(index=range(3))
     assert serialize(rows_from_return(frame).rows, None).data == serialize([{}, {}, {}], None).data == b"{}\n{}\n{}"
+
+
+EDGE_COLUMNS = {   # one row per column the column-wise writer takes a path of its own for
+    "strings with every escape": ["a\"b\\c", "\x00\x01\x1f\x7f\n\r\t\b\f", "Ünï €😀\u2028", ""],
+    "str dtype with a missing value": pd.Series(["x", None, "\"", "z"], dtype="str"),
+    "containers without a float (msgspec)": [{"big": 2**70, "neg": -2**64, "t": (1, [True, None])}, [], {},
+                                              {"k\n\"": {"ü": ["\x00", {"x": []}]}}],
+    "containers with a float (json's encoder)": [{"f": 1e16, "g": 1e-05}, [0.1, -0.0], {"n": [2.5e-7]}, [1]],
+    "containers with a NaN (the per-value rule)": [{"f": float("nan")}, [float("inf")], None, [1]],
+    "containers with a non-str key": [{1: "a", True: "b"}, {None: 1}, {"a": 1}, []],
+    "datetimes around the epoch": pd.Series(pd.to_datetime([-1, 0, 10**18 + 1234567, None], unit="ns")),
+    "tz-aware datetimes": pd.Series(pd.to_datetime([1, 2, 3, 4], unit="s")).dt.tz_localize("Asia/Kolkata"),
+    "negative and day timespans": pd.Series(pd.to_timedelta([-150, 0, 86_400 * 10**9 * 3 + 5, None], unit="ns")),
+    "nullable longs at their bounds": pd.Series([-2**63, None, 2**63 - 1, 0], dtype="Int64"),
+    "uint64 above int64": pd.Series([2**64 - 1, 0, 2**63, 1], dtype="uint64"),
+    "nullable bools": pd.Series([True, None, False, True], dtype="boolean"),
+}
+
+
+@pytest.mark.parametrize("name", list(EDGE_COLUMNS))
+def test_each_column_wise_path_writes_the_row_serializers_bytes(name):
+    frame = pd.DataFrame({"c": EDGE_COLUMNS[name], "n": range(4)})
+    expected = serialize(_cell_by_cell(frame), None)
+    assert serialize(rows_from_return(frame).rows, None).data == expected.data
+
+
+def test_a_cyclic_cell_fails_as_the_row_serializer_fails_instead_of_hanging():
+    cycle: list = []
+    cycle.append(cycle)
+    frame = pd.DataFrame({"c": [cycle, [1]]})
+    with pytest.raises(RecursionError):
+        serialize(_cell_by_cell(frame), None)
+    with pytest.raises(RecursionError):
+        serialize(rows_from_return(frame).rows, None)
