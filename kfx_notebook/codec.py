@@ -245,7 +245,11 @@ def timespan_text_array(series, quote: str = ""):
 
 
 def tick_timespan_texts(negative, ticks, *, fraction: bool = True):
-    """Signs and absolute 100-ns ticks (numpy) -> an Arrow string array of format_timespan's texts."""
+    """Signs and absolute 100-ns ticks (numpy) -> an Arrow string array of format_timespan's texts.
+
+    The clock 'hh:mm:ss.fffffff' is fixed-width: its digits are written by numpy into one byte
+    buffer; the day part and the sign are joined on only when some value has them.
+    """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -254,18 +258,32 @@ def tick_timespan_texts(negative, ticks, *, fraction: bool = True):
     hours, ticks = np.divmod(ticks, 36_000_000_000)
     minutes, ticks = np.divmod(ticks, 600_000_000)
     seconds, ticks = np.divmod(ticks, 10_000_000)
+    texts = _clock_texts(hours, minutes, seconds, ticks)
+    if not fraction and not ticks.all():
+        texts = pc.if_else(pa.array(ticks > 0), texts, pc.utf8_slice_codeunits(texts, 0, 8))
+    if days.any():
+        day_text = pc.binary_join_element_wise(pc.cast(pa.array(days), pa.string()), "", ".")
+        texts = pc.binary_join_element_wise(pc.if_else(pa.array(days > 0), day_text, ""), texts, "")
+    if np.any(negative):
+        texts = pc.binary_join_element_wise(pc.if_else(pa.array(negative), "-", ""), texts, "")
+    return texts
 
-    def padded(values, width):
-        return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
 
-    day_text = pc.if_else(pa.array(days > 0), pc.binary_join_element_wise(pc.cast(pa.array(days), pa.string()),
-                                                                          "", "."), "")
-    sign = pc.if_else(pa.array(negative), "-", "")
-    clock = pc.binary_join_element_wise(padded(hours, 2), padded(minutes, 2), padded(seconds, 2), ":")
-    fraction_text = pc.binary_join_element_wise(".", padded(ticks, 7), "")
-    if not fraction:
-        fraction_text = pc.if_else(pa.array(ticks > 0), fraction_text, "")
-    return pc.binary_join_element_wise(sign, day_text, clock, fraction_text, "")
+def _clock_texts(hours, minutes, seconds, ticks):
+    """numpy hours (< 24), minutes, seconds, ticks (< 10**7) -> an Arrow string array of 'hh:mm:ss.fffffff'."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(hours)
+    out = np.empty((n, 16), dtype=np.uint8)
+    for start, width, values in ((0, 2, hours), (3, 2, minutes), (6, 2, seconds), (9, 7, ticks)):
+        rest = np.asarray(values, dtype=np.int64)
+        for column in range(start + width - 1, start - 1, -1):
+            rest, digit = np.divmod(rest, 10)
+            out[:, column] = digit + 48
+    out[:, [2, 5]], out[:, 8] = ord(":"), ord(".")
+    offsets = np.arange(0, 16 * (n + 1), 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
 
 
 # -- Arrow staging (the embedded database) --------------------------------------------------------
@@ -427,14 +445,21 @@ def string_json_texts(series):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cells = series.astype(object).tolist()
-    if not all(type(v) is str for v in cells):
-        return None
-    try:
-        strings = pa.array(cells, pa.string())
-    except (pa.ArrowException, UnicodeError):
-        return None
-    return pc.binary_join_element_wise('"', json_string_escaped(strings), '"', "")
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.StringDtype):   # str values or missing ones (null): Arrow holds them already
+        strings = pa.array(series)
+        strings = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
+    else:
+        cells = series.astype(object).tolist()
+        if not all(type(v) is str for v in cells):
+            return None
+        try:
+            strings = pa.array(cells, pa.string())
+        except (pa.ArrowException, UnicodeError):
+            return None
+    quote, nothing = pa.scalar('"', strings.type), pa.scalar("", strings.type)
+    return pc.binary_join_element_wise(quote, json_string_escaped(strings), quote, nothing).fill_null("null")
 
 
 def json_array_text(series) -> str:
@@ -448,7 +473,7 @@ def json_array_text(series) -> str:
     if column_kind(series.dtype) == "object" and not isinstance(series.dtype, pd.CategoricalDtype):
         cells = series.astype(object).tolist()
         found = None if all(type(v) is str for v in cells) else _json_value_types(cells)
-        if found is not None and float not in found[0] and found[1] <= _MSGSPEC_DEPTH:
+        if found is not None and found[0] <= _MSGSPEC_TYPES and found[1] <= _MSGSPEC_DEPTH:
             return _msgspec_text(cells)
         if found is not None:
             try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
@@ -460,6 +485,8 @@ def json_array_text(series) -> str:
 
 #: The nesting json's encoder surely writes within Python's recursion limit: msgspec's limit is its own.
 _MSGSPEC_DEPTH = 64
+#: The exact types msgspec writes token for token as json does (no float; nothing it would encode its own way).
+_MSGSPEC_TYPES = frozenset({str, int, bool, type(None), dict, list, tuple})
 
 
 def _msgspec_text(cells: list) -> str:
@@ -489,27 +516,29 @@ def _json_types_and_str_keys(cells: list) -> bool:
 
 
 def _json_value_types(cells: list) -> tuple[set, int] | None:
-    """(the exact types of every value at every level, the nesting depth), or None when a value's type
+    """(the exact types of every value at every level, the nesting depth), or None when a cell's type
     is not one of JSON's own or a dict key is not a str, or the nesting goes deeper than Python's
     recursion limit (a cycle does: no encoder writes it). Checked level by level with C-level
-    maps, never value by value in Python."""
+    maps, never value by value in Python; each value's type is taken once."""
     import sys
 
-    level, seen, depth = cells, set(), 0
+    level, types = cells, list(map(type, cells))
+    seen, depth = set(), 0
     while level:
-        types = list(map(type, level))
         kinds = set(types)
         if not kinds <= _JSON_TYPES or depth > sys.getrecursionlimit():
             return None
         seen |= kinds
         depth += 1
-        dicts = _of_types(level, types, _DICT) if dict in kinds else []
+        dicts = (level if kinds == _DICT else _of_types(level, types, _DICT)) if dict in kinds else []
         if dicts and set(map(type, itertools.chain.from_iterable(dicts))) - {str}:
             return None
         lists = _of_types(level, types, _SEQUENCES) if kinds & _SEQUENCES else []
         inner = [*itertools.chain.from_iterable(map(dict.values, dicts)), *itertools.chain.from_iterable(lists)]
-        seen |= set(map(type, inner))
-        level = _of_types(inner, list(map(type, inner)), _CONTAINERS)
+        inner_types = list(map(type, inner))
+        seen.update(inner_types)
+        nested = list(map(_CONTAINERS.__contains__, inner_types))
+        level, types = list(itertools.compress(inner, nested)), list(itertools.compress(inner_types, nested))
     return seen, depth
 
 
@@ -585,9 +614,12 @@ _JSON_ESCAPES = {c: json.dumps(c)[1:-1] for c in ["\\", '"', *map(chr, range(0x2
 def json_string_escaped(column):
     """An Arrow string column -> its values escaped as JSON writes them inside quotes (backslash first).
 
-    Control characters are rare: the 32 passes for them run only when one occurs."""
+    Most text needs no escape: one search finds out, and the passes run only when one is needed;
+    control characters are rare: the 32 passes for them run only when one occurs."""
     import pyarrow.compute as pc
 
+    if not pc.any(pc.match_substring_regex(column, '[\\x00-\\x1f"\\\\]')).as_py():
+        return column
     for char in ("\\", '"'):
         column = pc.replace_substring(column, char, _JSON_ESCAPES[char])
     if pc.any(pc.match_substring_regex(column, "[\\x00-\\x1f]")).as_py():

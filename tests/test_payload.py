@@ -229,6 +229,8 @@ def test_a_frame_without_columns_is_empty_objects_as_the_row_serializer_writes_t
 EDGE_COLUMNS = {   # one row per column the column-wise writer takes a path of its own for
     "strings with every escape": ["a\"b\\c", "\x00\x01\x1f\x7f\n\r\t\b\f", "Ünï €😀\u2028", ""],
     "str dtype with a missing value": pd.Series(["x", None, "\"", "z"], dtype="str"),
+    "str dtype on chunked storage": pd.concat([pd.Series(["a", "b"], dtype="str"), pd.Series(["c", None], dtype="str")],
+                                              ignore_index=True),
     "containers without a float (msgspec)": [{"big": 2**70, "neg": -2**64, "t": (1, [True, None])}, [], {},
                                               {"k\n\"": {"ü": ["\x00", {"x": []}]}}],
     "containers with a float (json's encoder)": [{"f": 1e16, "g": 1e-05}, [0.1, -0.0], {"n": [2.5e-7]}, [1]],
