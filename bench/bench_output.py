@@ -1,6 +1,6 @@
 """Benchmark: %%kusto_output of a DataFrame into the embedded database, and building its payload.
 
-    python bench/bench_output.py [--rows 1000000] [--runs 3] [--payload-rows 100000]
+    python bench/bench_output.py [--rows 1000000] [--runs 3] [--payload-rows 100000] [--payload-only]
 
 One process, one 7-column frame (long, string, real, bool, tz-aware datetime, timedelta,
 dict -> dynamic), interleaved runs, medians:
@@ -12,6 +12,8 @@ dict -> dynamic), interleaved runs, medians:
     serializer before the column-wise one) and column-wise (payload.serialize of a DataFrame's
     rows), checked byte-identical; that payload ingested (the reference path); the shortcut.
 Goals: (b) within 10x of (a); column-wise payload >= 10x faster than row by row.
+--payload-only runs (c) alone. (c) prints medians of wall time and of process CPU time
+(`time.process_time`), and the load average before and after.
 """
 
 from __future__ import annotations
@@ -52,11 +54,23 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def timed_cpu(fn) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def load() -> str:
+    return os.popen("uptime").read().strip().split("load average:")[-1]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--payload-rows", type=int, default=100_000)
+    parser.add_argument("--payload-only", action="store_true", help="only the payload steps (c)")
     args = parser.parse_args()
 
     import duckdb
@@ -65,7 +79,7 @@ def main() -> int:
     from kfx_notebook import payload
     from kfx_notebook.backends import backend_for
 
-    frame = make_frame(args.rows)
+    frame = make_frame(args.payload_rows if args.payload_only else args.rows)
     os.environ["KustoConnectionString"] = "Data Source=local"
     backend = backend_for("Data Source=local")
     shell = InteractiveShell.instance()
@@ -86,18 +100,8 @@ def main() -> int:
             outcome = shell.run_cell(cell, store_history=False, silent=True)
         outcome.raise_error()
 
-    samples: dict[str, list[float]] = {"duckdb": [], "magic": []}
-    for _ in range(args.runs):
-        samples["duckdb"].append(timed(duckdb_insert))
-        samples["magic"].append(timed(magic))
-    table = f"T{next(runs) - 1}"
-    count = backend.query("Bench", f"{table} | count").frame.iloc[0, 0]
-    assert count == args.rows, count
-    d, m = statistics.median(samples["duckdb"]), statistics.median(samples["magic"])
-    print(f"rows={args.rows:,} runs={args.runs}")
-    print("| path | median s |\n|---|---|")
-    print(f"| DuckDB CREATE TABLE AS SELECT * FROM df | {d:.3f} |\n| %%kusto_output (shortcut) | {m:.3f} |")
-    print(f"ratio {m / d:.2f}x (goal <= 10x): {'met' if m <= 10 * d else 'NOT met'}")
+    if not args.payload_only:
+        whole_frame(args, frame, duckdb_insert, magic, backend, runs)
 
     small = frame.head(args.payload_rows)
     holder = {}
@@ -118,23 +122,41 @@ def main() -> int:
     def shortcut_ingest():
         backend.ingest_frame_as_payload("Bench", f"S{next(runs)}", small)
 
-    parts: dict[str, list[float]] = {"payload row by row": [], "payload column-wise": [], "payload ingested": [],
-                                     "shortcut": []}
+    steps = {"payload row by row": row_by_row, "payload column-wise": column_wise, "payload ingested": reference_ingest,
+             "shortcut": shortcut_ingest}
+    parts: dict[str, list[tuple[float, float]]] = {label: [] for label in steps}
+    print(f"load average before the payload steps:{load()}")
     for _ in range(args.runs):
-        parts["payload row by row"].append(timed(row_by_row))
-        parts["payload column-wise"].append(timed(column_wise))
-        parts["payload ingested"].append(timed(reference_ingest))
-        parts["shortcut"].append(timed(shortcut_ingest))
+        for label, step in steps.items():
+            parts[label].append(timed_cpu(step))
     assert holder["rows"].data == holder["body"].data
-    med = {label: statistics.median(values) for label, values in parts.items()}
+    med = {label: statistics.median(w for w, _ in values) for label, values in parts.items()}
+    cpu = {label: statistics.median(c for _, c in values) for label, values in parts.items()}
     print(f"\nat {args.payload_rows:,} rows ({len(holder['body'].data) / 1e6:.1f} MB of multijson, identical bytes):")
-    print("| step | median s |\n|---|---|")
+    print("| step | median wall s | median CPU s |\n|---|---|---|")
     for label, value in med.items():
-        print(f"| {label} | {value:.3f} |")
-    print(f"payload column-wise {med['payload row by row'] / med['payload column-wise']:.1f}x faster (goal >= 10x); "
+        print(f"| {label} | {value:.3f} | {cpu[label]:.3f} |")
+    print(f"payload column-wise {med['payload row by row'] / med['payload column-wise']:.1f}x faster wall, "
+          f"{cpu['payload row by row'] / cpu['payload column-wise']:.1f}x CPU (goal >= 10x); "
           f"payload path (column-wise build + ingest) {med['payload column-wise'] + med['payload ingested']:.3f} s "
-          f"against the shortcut {med['shortcut']:.3f} s")
+          f"against the shortcut {med['shortcut']:.3f} s; load average after:{load()}")
     return 0
+
+
+def whole_frame(args, frame, duckdb_insert, magic, backend, runs) -> None:
+    """(a) against (b) on the whole frame, interleaved, medians."""
+    samples: dict[str, list[float]] = {"duckdb": [], "magic": []}
+    for _ in range(args.runs):
+        samples["duckdb"].append(timed(duckdb_insert))
+        samples["magic"].append(timed(magic))
+    table = f"T{next(runs) - 1}"
+    count = backend.query("Bench", f"{table} | count").frame.iloc[0, 0]
+    assert count == args.rows, count
+    d, m = statistics.median(samples["duckdb"]), statistics.median(samples["magic"])
+    print(f"rows={args.rows:,} runs={args.runs}")
+    print("| path | median s |\n|---|---|")
+    print(f"| DuckDB CREATE TABLE AS SELECT * FROM df | {d:.3f} |\n| %%kusto_output (shortcut) | {m:.3f} |")
+    print(f"ratio {m / d:.2f}x (goal <= 10x): {'met' if m <= 10 * d else 'NOT met'}")
 
 
 if __name__ == "__main__":
