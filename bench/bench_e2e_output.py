@@ -40,7 +40,7 @@ def timed(fn) -> tuple[float, float]:
 
 
 def load() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip().split("load average:")[-1]
+    return subprocess.run(["uptime"], check=False, capture_output=True, text=True).stdout.strip().split("load average:")[-1]
 
 
 def main() -> int:

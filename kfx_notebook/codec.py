@@ -373,7 +373,6 @@ def json_texts_column(series) -> list[str]:
 
     Whitespace may differ (the payload is re-indented afterwards); every token is the same.
     """
-    import numpy as np
     import pandas as pd
 
     if isinstance(series.dtype, pd.CategoricalDtype):
@@ -381,12 +380,6 @@ def json_texts_column(series) -> list[str]:
     arrow = _arrow_json_texts(series)
     if arrow is not None:
         return arrow.to_pylist()
-    if column_kind(series.dtype) == "real":
-        mask = series.isna().to_numpy()
-        numbers = series.to_numpy(dtype="float64", na_value=math.nan)
-        if mask.any() or np.isinf(numbers).any():
-            return [_dumps(v) for v in json_ready_column(series, "real")]
-        return list(map(float.__repr__, numbers.tolist()))
     cells = series.astype(object).tolist()
     if _json_types_and_str_keys(cells):
         encode = _c_encoder()
@@ -399,7 +392,7 @@ def json_texts_column(series) -> list[str]:
 
 def json_text_array(series):
     """`json_texts_column`'s texts as an Arrow large_string array: written by Arrow kernels for longs,
-    bools, datetimes, timespans and all-string columns (no Python string per value), else its list."""
+    reals, bools, datetimes, timespans and all-string columns (no Python string per value), else its list."""
     import pandas as pd
     import pyarrow as pa
 
@@ -412,8 +405,9 @@ def json_text_array(series):
 def _arrow_json_texts(series):
     """The JSON texts of a column whose kind Arrow writes exactly (an Arrow string array), or None.
 
-    Nulls are `null`; a long is its decimal digits; a string is quoted and escaped as json's
-    encode_basestring does (json_string_escaped); times are quoted kusto texts.
+    Nulls are `null`; a long is its decimal digits; a real is float.__repr__'s token (real_texts,
+    NaN null, ±Infinity quoted texts); a string is quoted and escaped as json's encode_basestring
+    does (json_string_escaped); times are quoted kusto texts.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -428,6 +422,8 @@ def _arrow_json_texts(series):
     elif kind == "long":
         numpy_type = "uint64" if str(series.dtype).lower() == "uint64" else "int64"
         texts = pc.cast(pa.array(series.to_numpy(dtype=numpy_type, na_value=0)), pa.string())
+    elif kind == "real":
+        texts = _real_json_texts(series.to_numpy(dtype="float64", na_value=math.nan))
     elif kind == "object":
         texts = string_json_texts(series)
         if texts is None:
@@ -438,14 +434,28 @@ def _arrow_json_texts(series):
     return pc.if_else(pa.array(mask), "null", texts) if mask.any() else texts
 
 
+def _real_json_texts(numbers):
+    """Doubles -> their JSON texts as json_ready writes them: float.__repr__ (real_texts), NaN null,
+    ±Infinity the texts "Infinity" and "-Infinity"."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = real_texts(numbers)
+    if np.isfinite(numbers).all():
+        return texts
+    for special, text in ((np.isnan, "null"), (np.isposinf, '"Infinity"'), (np.isneginf, '"-Infinity"')):
+        texts = pc.if_else(pa.array(special(numbers)), text, texts)
+    return texts
+
+
 def string_json_texts(series):
     """A column of nothing but exact str values -> their quoted JSON texts (an Arrow string array), else None.
 
     Text Arrow cannot hold (a lone surrogate) is None too: the per-value rule decides, as before."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    import pandas as pd
 
     if isinstance(series.dtype, pd.StringDtype):   # str values or missing ones (null): Arrow holds them already
         strings = pa.array(series)

@@ -235,13 +235,16 @@ EDGE_COLUMNS = {   # one row per column the column-wise writer takes a path of i
                                               {"k\n\"": {"ü": ["\x00", {"x": []}]}}],
     "containers with a float (json's encoder)": [{"f": 1e16, "g": 1e-05}, [0.1, -0.0], {"n": [2.5e-7]}, [1]],
     "containers with a NaN (the per-value rule)": [{"f": float("nan")}, [float("inf")], None, [1]],
-    "containers with a non-str key": [{1: "a", True: "b"}, {None: 1}, {"a": 1}, []],
+    "containers with a non-str key": [{1: "a", False: "b"}, {None: 1}, {"a": 1}, []],
     "datetimes around the epoch": pd.Series(pd.to_datetime([-1, 0, 10**18 + 1234567, None], unit="ns")),
     "tz-aware datetimes": pd.Series(pd.to_datetime([1, 2, 3, 4], unit="s")).dt.tz_localize("Asia/Kolkata"),
     "negative and day timespans": pd.Series(pd.to_timedelta([-150, 0, 86_400 * 10**9 * 3 + 5, None], unit="ns")),
     "nullable longs at their bounds": pd.Series([-2**63, None, 2**63 - 1, 0], dtype="Int64"),
     "uint64 above int64": pd.Series([2**64 - 1, 0, 2**63, 1], dtype="uint64"),
     "nullable bools": pd.Series([True, None, False, True], dtype="boolean"),
+    "reals in both notations": [1e16, 1e-05, -0.0, 150000000000000.0],
+    "reals not finite": [float("nan"), float("inf"), float("-inf"), 2.5],
+    "nullable float32 reals": pd.Series([0.1, None, 1e-7, 3.0], dtype="Float32"),
 }
 
 
