@@ -540,20 +540,25 @@ def _json_value_types(cells: list) -> tuple[set, int] | None:
             return None
         seen |= kinds
         depth += 1
-        dicts = (level if kinds == _DICT else _of_types(level, types, _DICT)) if dict in kinds else []
+        dicts = _of_types(level, types, kinds, _DICT)
         if dicts and set(map(type, itertools.chain.from_iterable(dicts))) - {str}:
             return None
-        lists = _of_types(level, types, _SEQUENCES) if kinds & _SEQUENCES else []
+        lists = _of_types(level, types, kinds, _SEQUENCES)
         inner = [*itertools.chain.from_iterable(map(dict.values, dicts)), *itertools.chain.from_iterable(lists)]
-        inner_types = list(map(type, inner))
-        seen.update(inner_types)
-        nested = list(map(_CONTAINERS.__contains__, inner_types))
-        level, types = list(itertools.compress(inner, nested)), list(itertools.compress(inner_types, nested))
+        types = list(map(type, inner))
+        inner_kinds = set(types)
+        seen |= inner_kinds
+        level = _of_types(inner, types, inner_kinds, _CONTAINERS)
+        types = _of_types(types, types, inner_kinds, _CONTAINERS)
     return seen, depth
 
 
-def _of_types(values: list, types: list, wanted: frozenset) -> list:
-    """The values whose exact type (types[i]) is in *wanted*, filtered at C speed."""
+def _of_types(values: list, types: list, kinds: set, wanted: frozenset) -> list:
+    """The values whose exact type (types[i]; `kinds` is their set) is in *wanted*, filtered at C speed."""
+    if not kinds & wanted:
+        return []
+    if kinds <= wanted:
+        return values
     return list(itertools.compress(values, map(wanted.__contains__, types)))
 
 
