@@ -9,7 +9,6 @@ encoder writes). Pure: pandas, numpy and msgspec are imported only when a DataFr
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from json import encoder
@@ -209,25 +208,35 @@ def _indented_texts(column):
     strings = string_json_texts(column)
     if strings is not None:
         return strings.cast(pa.large_string())
-    return pa.array(_indented_cells(json_array_text(column)), pa.large_string())
+    return _indented_cells(json_array_text(column))
 
 
-def _indented_cells(array_text: str) -> list[str]:
-    """One column's compact JSON array text -> its values as `_indented` writes them one level down.
+def _indented_cells(array_text: str):
+    """One column's compact JSON array text -> its values as `_indented` writes them one level down,
+    as an Arrow large_string array.
 
-    msgspec indents the array (whitespace only; every token is kept as written) and it is split
-    at its own level: the only ',\\n  ' followed by a non-space, since text never holds a raw
-    newline.
+    msgspec indents the array (whitespace only; every token is kept as written) and it is cut
+    at its own level: each ',\\n  ' followed by a non-space, found by numpy, since text never
+    holds a raw newline. The cut text is one buffer; Arrow drops each value's separator.
     """
     import msgspec
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     if array_text == "[]":
-        return []
-    indented = msgspec.json.format(array_text.encode("utf-8"), indent=2)
-    return _TOP_LEVEL_COMMA.split(indented[4:-2].decode("utf-8"))
+        return pa.array([], pa.large_string())
+    body = msgspec.json.format(array_text.encode("utf-8"), indent=2)[4:-2] + _SEPARATOR + b"\0"
+    data = np.frombuffer(body, dtype=np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    cuts = newlines[(data[newlines - 1] == 44) & (data[newlines + 1] == 32) & (data[newlines + 2] == 32)
+                    & (data[newlines + 3] != 32)] - 1
+    offsets = np.concatenate(([0], cuts + len(_SEPARATOR))).astype(np.int64)
+    with_separators = pa.LargeStringArray.from_buffers(len(cuts), pa.py_buffer(offsets), pa.py_buffer(body))
+    return pc.utf8_slice_codeunits(with_separators, 0, -len(_SEPARATOR))
 
 
-_TOP_LEVEL_COMMA = re.compile(",\n  (?=[^ ])")
+_SEPARATOR = b",\n  "
 
 
 def _string_data(array) -> bytes:
