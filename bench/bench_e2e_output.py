@@ -24,24 +24,11 @@ import contextlib
 import io
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-
-def timed(fn) -> tuple[float, float]:
-    """(wall seconds, process CPU seconds) of one call."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
-def load() -> str:
-    return subprocess.run(["uptime"], check=False, capture_output=True, text=True).stdout.strip().split("load average:")[-1]
 
 
 def main() -> int:
@@ -53,7 +40,7 @@ def main() -> int:
 
     from azure.kusto.data import KustoConnectionStringBuilder
     from azure.kusto.ingest import IngestionProperties, KustoStreamingIngestClient
-    from bench_output import make_frame
+    from bench_output import load, make_frame, timed_cpu
     from IPython.core.interactiveshell import InteractiveShell
 
     from kfx_notebook.server import LocalServer
@@ -88,8 +75,8 @@ def main() -> int:
 
         samples: dict[str, list[tuple[float, float]]] = {"sdk": [], "magic": []}
         for _ in range(args.runs):
-            samples["sdk"].append(timed(sdk_ingest))
-            samples["magic"].append(timed(magic))
+            samples["sdk"].append(timed_cpu(sdk_ingest))
+            samples["magic"].append(timed_cpu(magic))
         med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in samples.items()}
         print("| path | median wall s | median CPU s |\n|---|---|---|")
         print(f"| SDK ingest_from_dataframe | {med['sdk'][0]:.3f} | {med['sdk'][1]:.3f} |")
@@ -106,6 +93,8 @@ def main() -> int:
 def steps(frame, server, backend, names, runs: int) -> None:
     """Where our path's time goes: each step alone on the same frame, medians of `runs`."""
     import gzip
+
+    from bench_output import timed_cpu
 
     from kfx_notebook import payload
     from kfx_notebook.backends.cluster import ClusterBackend, _gzipped
@@ -124,7 +113,7 @@ def steps(frame, server, backend, names, runs: int) -> None:
     split: dict[str, list[tuple[float, float]]] = {label: [] for label in steps}
     for _ in range(runs):
         for label, step in steps.items():
-            split[label].append(timed(step))
+            split[label].append(timed_cpu(step))
     print(f"\nour path step by step ({len(body.data) / 1e6:.1f} MB of {body.data_format}; gzipped: "
           f"{len(gzip.compress(body.data, 9)) / 1e6:.2f} MB by zlib at 9, {len(_gzipped(body.data)) / 1e6:.2f} MB ours):")
     print("| step | median wall s | median CPU s |\n|---|---|---|")
