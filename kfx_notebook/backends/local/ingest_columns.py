@@ -13,7 +13,6 @@ through `convert_value`, one by one, and is merged back in place.
 from __future__ import annotations
 
 import codecs
-import functools
 import itertools
 import operator
 import re
@@ -321,30 +320,40 @@ def _datetime_rule(texts):
 
     covered = _matching(texts, _DATETIME)
     plain = _only(texts, covered)
+    try:        # Arrow's ISO cast, once the fraction is cut to 6 digits and the Z dropped; it refuses Feb 30
+        return pc.utf8_rtrim(pc.utf8_slice_codeunits(plain, 0, 26), characters="Zz").cast(pa.timestamp("us")), covered
+    except pa.ArrowInvalid:
+        pass        # a day the month does not have: find it, field by field
     day = pc.strptime(pc.utf8_slice_codeunits(plain, 0, 10), format="%Y-%m-%d", unit="s", error_is_null=True)
     covered = pc.fill_null(pc.and_(covered, pc.equal(pc.day(day), _int(plain, 8, 10))), False)
     seconds = _sum_scaled([(day.cast(pa.int64()), 1), (_int(plain, 11, 13), 3600), (_int(plain, 14, 16), 60),
                            (_int(plain, 17, 19), 1)])
-    micros = _sum_scaled([(seconds, 1_000_000), (_fraction_micros(pc.utf8_slice_codeunits(plain, 19, 29)), 1)])
+    fraction = pc.utf8_rtrim(pc.utf8_slice_codeunits(plain, 20, 26), characters="Zz")
+    micros = _sum_scaled([(seconds, 1_000_000), (_digits(pc.utf8_rpad(fraction, 6, "0")), 1)])
     return pc.if_else(covered, micros, pa.scalar(None, pa.int64())).cast(pa.timestamp("us")), covered
 
 
-_TIMESPAN = (r"^(?P<neg>-)?(?:(?P<days>[0-9]{1,8})\.)?(?P<hours>[0-9]{1,2}):(?P<minutes>[0-9]{2})"
-             r"(?::(?P<seconds>[0-9]{2})(?:\.(?P<fraction>[0-9]{1,9}))?)?$")
+_TIMESPAN = r"^-?([0-9]{1,8}\.)?[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{7})?$"   # the form Kusto and the payload write
 
 
 def _timespan_rule(texts):
-    """Kusto's [-][d.]hh:mm[:ss[.fffffff]] (literals' _CLOCK rule), fraction cut to 6 digits."""
+    """Kusto's [-][d.]hh:mm:ss[.fffffff] (a subset of literals' _CLOCK rule), fraction cut to 6 digits.
+
+    Every covered text ends in hh:mm:ss.fffffff once a missing fraction is padded, so the
+    fields sit at fixed places from the end; the days (if any) are what precedes them.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     covered = _matching(texts, _TIMESPAN)
-    parts = pc.extract_regex(_only(texts, covered), _TIMESPAN)
-    field = functools.partial(pc.struct_field, parts)
-    seconds = _sum_scaled([(_digits(field(name)), scale) for name, scale in
-                           (("days", 86400), ("hours", 3600), ("minutes", 60), ("seconds", 1))])
-    micros = _sum_scaled([(seconds, 1_000_000), (_fraction_micros(field("fraction")), 1)])
-    signed = pc.if_else(pc.equal(field("neg"), "-"), pc.negate(micros), micros)
+    plain = _only(texts, covered)
+    whole = pc.if_else(_matching(plain, r"\.[0-9]{7}$"), plain, pc.binary_join_element_wise(plain, ".0000000", ""))
+    tail = pc.utf8_slice_codeunits(whole, -16)
+    days = pc.utf8_ltrim(pc.utf8_slice_codeunits(whole, 0, -17), characters="-")
+    seconds = _sum_scaled([(_digits(pc.utf8_rtrim(days, characters=".")), 86400), (_int(tail, 0, 2), 3600),
+                           (_int(tail, 3, 5), 60), (_int(tail, 6, 8), 1)])
+    micros = _sum_scaled([(seconds, 1_000_000), (_int(tail, 9, 15), 1)])
+    signed = pc.if_else(pc.starts_with(plain, "-"), pc.negate(micros), micros)
     return pc.if_else(covered, signed, pa.scalar(None, pa.int64())).cast(pa.duration("us")), covered
 
 
@@ -371,14 +380,6 @@ def _digits(texts):
     import pyarrow.compute as pc
 
     return pc.if_else(pc.equal(texts, ""), "0", texts).cast(pa.int64()).fill_null(0)
-
-
-def _fraction_micros(texts):
-    """".1234567" or "1234567" or "" (also a trailing Z) -> its first 6 digits as microseconds."""
-    import pyarrow.compute as pc
-
-    digits = pc.replace_substring_regex(texts, r"[^0-9]", "")
-    return _digits(pc.utf8_slice_codeunits(pc.utf8_rpad(digits, 6, "0"), 0, 6))
 
 
 #: Kusto type -> (texts -> (staged array, mask of the texts it covered)). A rule only covers a
