@@ -396,9 +396,9 @@ def _dynamic_texts(values: list):
     """Decoded finite JSON values -> json.dumps(value, ensure_ascii=False) of each (codec's C encoder)."""
     import pyarrow as pa
 
-    from ...codec import dynamic_texts
+    from ...codec import decoded_json_texts
 
-    return pa.array(dynamic_texts(values), type=pa.string())
+    return pa.array(decoded_json_texts(values), type=pa.string())
 
 
 def _dynamic_from_texts(texts):
