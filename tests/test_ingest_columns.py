@@ -23,7 +23,7 @@ from kfx_notebook.backends.local import LocalBackend
 from kfx_notebook.backends.local import ingest_columns
 
 from tests.ingest_reference import reference_ingest
-from tests.test_frame_as_payload import KUSTO_TYPES, TABLE, _outcome
+from tests.test_frame_as_payload import KUSTO_TYPES, TABLE, _outcome, pair  # noqa: F401 - pair is a fixture
 
 KEYS = ["a", "b", "c", "d"]
 POOLS = {   # texts by the type they look like, so that a drawn column is mostly of one kind, as payloads are
@@ -140,14 +140,6 @@ def _fresh(backend: LocalBackend, database: str, table, mapping, fmt: str) -> No
         backend.query(database, f".create table {TABLE} ingestion {kind} mapping 'm' '{json.dumps(mapping)}'")
 
 
-@pytest.fixture(scope="module")
-def pair():
-    backends = LocalBackend(None), LocalBackend(None)
-    yield backends
-    for backend in backends:
-        backend.close()
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                     HealthCheck.function_scoped_fixture])
 @given(case=cases())
@@ -204,3 +196,23 @@ def test_bad_csv_mapping_ordinal_is_a_clear_error():
             backend.ingest("Db", TABLE, b"1\n", data_format="csv", mapping_ref="m")
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("fmt, body", [("json", b"[{}]"), ("csv", b'"' + b"x" * 140_000 + b'"\n'),
+                                       ("multijson", b'{"a": 1}\n{"a": [}'), ("csv", b"\xff\xfe,1\n")])
+def test_payloads_the_reference_refuses_are_one_line_4xx_through_serve(fmt, body):
+    import urllib.error
+    import urllib.request
+
+    from kfx_notebook.server import LocalServer
+
+    with LocalServer() as server:
+        request = urllib.request.Request(f"{server.url}/v1/rest/ingest/NetDefaultDB/New?streamFormat={fmt}",
+                                         data=body, method="POST",
+                                         headers={"Content-Type": "application/octet-stream"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=30)
+    reply = json.loads(info.value.read())
+    assert info.value.code == 400
+    message = reply["error"]["@message"]
+    assert "\n" not in message and "Traceback" not in message and message
