@@ -78,7 +78,7 @@ def csv_columns(raw: bytes, fmt: str) -> list | None:
         return None
     columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]
     if any(not pa.types.is_string(c.type) for c in columns):
-        return None     # wider than _CSV_COLUMNS: Arrow inferred a type, so its text is not the field's
+        return None     # wider than _CSV_TEXT_COLUMNS: Arrow inferred a type, so its text is not the field's
     if any((pc.max(pc.utf8_length(c)).as_py() or 0) > _CSV_FIELD_LIMIT for c in columns if len(c)):
         return None
     return columns
