@@ -334,6 +334,16 @@ def dynamic_texts(values: list) -> list[str | None]:
     return [None if v is None else dynamic_text(v) for v in values]
 
 
+def decoded_json_texts(values: list) -> list[str | None]:
+    """Values a JSON decoder made (str keys, JSON's own types, finite) -> json.dumps of each, by one C encoder.
+
+    No type check: what a decoder makes is what json.dumps writes as it is (`dynamic_texts`
+    checks first, for values from anywhere).
+    """
+    encode = _c_encoder()
+    return [None if v is None else "".join(encode(v, 0)) for v in values]
+
+
 def _plain_json(values: list) -> bool:
     """True when every value is already JSON-ready: dumping the list and reading it back gives it again.
 

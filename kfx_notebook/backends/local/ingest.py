@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from ... import gzip_stream
+from ...dataframes import _gc_paused
 from ...errors import IngestionError, UnsupportedError
 from ...kusto_types import kusto_type
 from .catalog import qualified, quote
@@ -58,27 +59,63 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
             raise UnsupportedError("Parquet ingestion with a mapping is not supported locally",
                                    hint="Ingest by column name (no mappingRef).")
         return _ingest_frame(backend, database, table, frame), size
+    utf8_text(raw, fmt)      # checked first, kept only where the reference reader needs it
+    columns = table_columns(backend, database, table)
+    mapping = named_mapping(backend, database, table, mapping_ref, fmt)
+    read = _read_json if fmt in JSON_FORMATS else _read_delimited
+    with _gc_paused():       # the records and values made here hold no cycles
+        rows, columns, arrays = read(raw, fmt, columns, mapping)
+    if not rows:
+        return 0, size
+    write_arrays(backend, database, table, columns, arrays)
+    return rows, size
+
+
+def utf8_text(raw: bytes, fmt: str) -> str:
+    """The payload as text (a leading BOM dropped); refused when it is not UTF-8."""
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise IngestionError(f"The data is not UTF-8 text (byte {exc.start})", code="BadRequest_InvalidEncoding",
                              hint=f"Send {fmt} as UTF-8.") from None
-    columns = table_columns(backend, database, table)
-    mapping = named_mapping(backend, database, table, mapping_ref, fmt)
-    if fmt in JSON_FORMATS:
-        records = parse_json_records(text)
-        if columns is None:
-            columns = _infer_json_columns(records)
-        values = _map_json(records, columns, mapping)
-    else:
-        records = _parse_delimited(text, fmt)
-        if columns is None:
-            columns = _infer_delimited_columns(records)
-        values = _map_delimited(records, columns, mapping)
-    if not values:
-        return 0, size
-    _insert_rows(backend, database, table, columns, values)
-    return len(values), size
+
+
+def _read_json(raw: bytes, fmt: str, columns, mapping):
+    """JSON text -> (records, the table's columns, one staged array per column), column by column."""
+    from . import ingest_columns as fast
+
+    records = fast.json_records(raw)
+    finite = records is not None       # msgspec refuses NaN and infinities; json (the reference reader) keeps them
+    if records is None:
+        records = parse_json_records(utf8_text(raw, fmt))
+    if not records:
+        return 0, columns, []
+    if columns is None:
+        columns = fast.json_inferred_columns(records)
+    values = fast.json_column_values(records, columns, mapping)
+    rows = len(records)
+    try:
+        return rows, columns, [fast.staged_from_json(name, ktype, column, rows, finite=finite)
+                               for (name, ktype), column in zip(columns, values)]
+    except RecursionError:
+        raise IngestionError("Invalid JSON: nested too deeply", code="BadRequest_InvalidJson") from None
+
+
+def _read_delimited(raw: bytes, fmt: str, columns, mapping):
+    """Delimited text -> (records, the table's columns, one staged array per column), column by column."""
+    from . import ingest_columns as fast
+
+    fields, widths = fast.csv_columns(raw, fmt), None
+    if fields is None:
+        fields, widths = fast.fields_from_records(_parse_delimited(utf8_text(raw, fmt), fmt))
+    rows = len(fields[0]) if fields else 0
+    if not rows:
+        return 0, columns, []
+    if columns is None:
+        columns = fast.delimited_inferred_columns(fields)
+    values = fast.delimited_column_values(fields, widths, columns, mapping)
+    return rows, columns, [fast.staged_from_fields(name, ktype, column, rows)
+                           for (name, ktype), column in zip(columns, values)]
 
 
 def table_columns(backend, database: str, table: str) -> list[tuple[str, str]] | None:
@@ -125,7 +162,11 @@ def _parse_delimited(text: str, fmt: str) -> list[list[str]]:
     if fmt == "txt":
         return [[line] for line in text.splitlines() if line]
     reader = csv.reader(io.StringIO(text), delimiter=DELIMITED[fmt], quotechar='"' if fmt != "tsve" else "\x00")
-    return [row for row in reader if row]
+    try:
+        return [row for row in reader if row]
+    except csv.Error as exc:
+        raise IngestionError(f"Invalid {fmt} at record {reader.line_num}: {exc}", code="BadRequest_InvalidCsv",
+                             hint="Check the quoting; a field may hold at most 131072 characters.") from None
 
 
 _PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
@@ -138,9 +179,6 @@ def json_path_steps(path: str) -> list[str] | None:
     return [next(p for p in part if p != "") for part in _PATH_STEP.findall(path[1:] if path.startswith("$") else path)]
 
 
-def _json_path(record: dict, path: str) -> Any:
-    steps = json_path_steps(path)
-    return record if steps is None else walk_json(record, steps)
 
 
 def walk_json(value: Any, steps: list[str]) -> Any:
@@ -178,39 +216,19 @@ def mapping_plan(mapping, columns, source: str, convert=lambda v: v) -> list[tup
             raise IngestionError(f"Mapping refers to column '{column}', which the table does not have",
                                  code="BadRequest_MappingError")
         where = props.get(source)
-        plan.append((names.index(column), None if where is None else convert(where), props.get("ConstValue")))
+        try:
+            where = None if where is None else convert(where)
+        except (TypeError, ValueError):
+            where = -1
+        if source == "Ordinal" and where is not None and where < 0:
+            raise IngestionError(f"Mapping column '{column}' has Ordinal {props.get(source)!r}, not a field "
+                                 "number", code="BadRequest_MappingError", hint="Ordinals count fields from 0.")
+        plan.append((names.index(column), where, props.get("ConstValue")))
     return plan
 
 
-def _map_json(records: list[dict], columns, mapping) -> list[list]:
-    if mapping is None:
-        return [[convert_value(rec.get(name), ktype) for name, ktype in columns] for rec in records]
-    plan = mapping_plan(mapping, columns, "Path")
-    out = []
-    for rec in records:
-        row = [None] * len(columns)
-        for index, path, const in plan:
-            value = const if path is None else _json_path(rec, path)
-            row[index] = convert_value(value, columns[index][1])
-        out.append(row)
-    return out
 
 
-def _map_delimited(records: list[list[str]], columns, mapping) -> list[list]:
-    plan = [(i, i, None) for i in range(len(columns))] if mapping is None else mapping_plan(mapping, columns, "Ordinal", int)
-    out = []
-    for number, rec in enumerate(records, 1):
-        if mapping is None and len(rec) > len(columns):
-            raise IngestionError(f"Record {number} has {len(rec)} fields; table has {len(columns)} columns",
-                                 code="Stream_WrongNumberOfFields",
-                                 hint="Check the delimiter and quoting, or name a csv mapping.")
-        row = [None] * len(columns)
-        for index, ordinal, const in plan:
-            value = const if ordinal is None else (rec[ordinal] if ordinal < len(rec) else None)
-            row[index] = convert_value(None if value == "" and columns[index][1] != "string" else value,
-                                  columns[index][1])
-        out.append(row)
-    return out
 
 
 def convert_value(value: Any, ktype: str) -> Any:
@@ -258,12 +276,6 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[
 _TIMESPAN = re.compile(r"^-?(\d+\.)?\d{2}:\d{2}:\d{2}(\.\d{1,7})?$")
 
 
-def _infer_json_columns(records: list[dict]) -> list[tuple[str, str]]:
-    types: dict[str, str | None] = {}
-    for rec in records:
-        for key, value in rec.items():
-            types[key] = merge_inferred(types.get(key), infer_value(value))
-    return [(k, t or "string") for k, t in types.items()]
 
 
 def merge_inferred(seen: str | None, new: str | None) -> str | None:
@@ -275,36 +287,21 @@ def merge_inferred(seen: str | None, new: str | None) -> str | None:
     return seen
 
 
-def _infer_delimited_columns(records: list[list[str]]) -> list[tuple[str, str]]:
-    width = max((len(r) for r in records), default=0)
-    columns = []
-    for i in range(width):
-        values = [r[i] for r in records if i < len(r) and r[i] != ""]
-        columns.append((f"Column{i + 1}", _infer_text(values)))
-    return columns
 
 
-def _infer_text(values: list[str]) -> str:
-    for ktype in ("long", "real", "bool", "datetime"):
-        try:
-            if values and all(PARSERS[ktype](v) is not None for v in values):
-                return ktype
-        except (ValueParseError, ValueError):
-            continue
-    return "string"
 
 
 # -- writing -------------------------------------------------------------------------------------
 def _ensure_table(backend, database: str, table: str, columns: list[tuple[str, str]]) -> None:
     backend.catalog.ensure_database(database)
     if backend.catalog.columns(database, table) is None:
+        if not columns:
+            raise IngestionError(f"Table '{table}' does not exist and the data has no fields to create it from",
+                                 code="BadRequest_EmptySchema", hint=f"Create it first: .create table {table} (...)")
         spec = ", ".join(f"{quote(n)} {kusto_type(t).duckdb}" for n, t in columns)
         backend.con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(database, table)} ({spec})")
 
 
-def _insert_rows(backend, database: str, table: str, columns, rows: list[list]) -> None:
-    arrays = [arrow_column(name, ktype, [row[i] for row in rows]) for i, (name, ktype) in enumerate(columns)]
-    write_arrays(backend, database, table, columns, arrays)
 
 
 def arrow_column(name: str, ktype: str, values: list):

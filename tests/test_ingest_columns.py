@@ -1,0 +1,218 @@
+"""The column-wise reader of json/multijson/csv gives exactly the table the per-record reference gives.
+
+Differential: random payloads in every layout (one array, JSON lines, indented objects,
+objects on one line, csv with odd quoting, ragged rows, corrupt text), with and without a
+mapping, into new tables (types inferred) and existing ones of any column types, are ingested
+through tests/ingest_reference.py (record by record, every value through convert_value) and
+through LocalBackend.ingest (ingest_columns); column types and every value must be identical,
+or both must fail with the same error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kfx_notebook.backends.local import LocalBackend
+from kfx_notebook.backends.local import ingest_columns
+
+from tests.ingest_reference import reference_ingest
+from tests.test_frame_as_payload import KUSTO_TYPES, TABLE, _outcome, pair  # noqa: F401 - pair is a fixture
+
+KEYS = ["a", "b", "c", "d"]
+POOLS = {   # texts by the type they look like, so that a drawn column is mostly of one kind, as payloads are
+    "datetime": ["2021-03-04T05:06:07Z", "2021-03-04T05:06:07.1234567Z", "2021-03-04 05:06:07", "2021-03-04T05:06:07.1z",
+                 "2021-02-30T00:00:00Z", "2020-02-29T23:59:59.999999999Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59.5Z",
+                 "0001-01-01T00:00:00", "2021-03-04T24:00:00Z", "2021-03-04T05:06Z", "2021-03-04T05:06:07+02:00",
+                 "2021-03-04", "9999-12-31T23:59:59Z", "2021-04-31T00:00:00Z", " 2021-03-04T05:06:07Z"],
+    "timespan": ["1.02:03:04.5", "-00:00:01", "-1.00:00:00.0000001", "00:00:00.0000001", "25:00", "99:59:59.123456789",
+                 "100000000.00:00:00", "1h", "-3d", "P1DT2H", "time(1.5s)", "-00:30", "1.2:03:04"],
+    "number": ["12", "-0", "007", "1e5", "1.5", " 3", "0x1F", "1_000", "-1.25e-7", "123456789012345678901",
+               "9223372036854775808", "2147483648", "-2147483648", "1.", ".5", "1e400", "NaN", "-inf", "3.0"],
+    "bool": ["true", "False", "TRUE", "1", "0", "yes", " true", "bool(false)"],
+    "text": ["", " ", "null", "NULL", "x", "é\u2028ü", 'quo"te', "a,b", "line\nbreak", "tab\there", "cr\rhere",
+             '{"a": 1, "a": 2}', "[1, 2.50, null]", '"x"', "{not json", "[1e-05, 1e+16]", '{"k": [1, {"n": null}]}'],
+}
+TEXTS = [text for pool in POOLS.values() for text in pool]
+NATIVES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**64, 2**64), st.sampled_from([0, -1, 2**63 - 1, 2**31]),
+    st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([-0.0, 1e-05, 1.5e16, 0.1, 1e300]),
+    st.text(max_size=6))
+VALUES = st.recursive(st.one_of(NATIVES, st.sampled_from(TEXTS)), lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["k", "n", "a"]), inner, max_size=3)), max_leaves=6)
+
+
+def _pooled(draw):
+    """A value strategy for one key or field: mostly one pool (or JSON's own values), sometimes anything."""
+    pool = draw(st.sampled_from([*POOLS, "native"]))
+    mostly = NATIVES if pool == "native" else st.sampled_from(POOLS[pool])
+    return st.one_of(mostly, mostly, mostly, st.none(), VALUES if pool == "native" else st.sampled_from(TEXTS))
+
+
+@st.composite
+def record_lists(draw):
+    kinds = {key: _pooled(draw) for key in KEYS}
+    return draw(st.lists(st.fixed_dictionaries({}, optional={k: v for k, v in kinds.items()}), max_size=6))
+
+
+_NUMBER = itertools.count()
+
+
+def _json_payload(draw, records) -> bytes:
+    layout = draw(st.sampled_from(["array", "lines", "indented", "spaced", "commas", "nan", "corrupt"]))
+    if layout == "array":
+        text = json.dumps(records, ensure_ascii=draw(st.booleans()))
+    elif layout == "lines":
+        text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + draw(st.sampled_from(["", "\n", "\r\n"]))
+    elif layout == "indented":
+        text = "\n".join(json.dumps(r, ensure_ascii=False, indent=2) for r in records)
+    elif layout == "spaced":
+        text = " ".join(json.dumps(r) for r in records)
+    elif layout == "commas":
+        text = ",\n".join(json.dumps(r) for r in records)
+    elif layout == "nan":
+        text = "\n".join(json.dumps({**r, "a": float(draw(st.sampled_from(["nan", "inf", "-inf"])))}) for r in records)
+    else:
+        text = "\n".join(json.dumps(r) for r in records)
+        cut = draw(st.integers(0, len(text)))
+        text = text[:cut] + draw(st.sampled_from(["", "}", "{", "[", "\n{\"a\":[{}\n{}]}", "\x0c", "\ud800"])) + text[cut:]
+    data = text.encode("utf-8", "surrogatepass")
+    return (b"\xef\xbb\xbf" + data) if draw(st.integers(0, 9)) == 0 else data
+
+
+def _csv_payload(draw) -> bytes:
+    fields = [_pooled(draw).filter(lambda v: isinstance(v, str)) for _ in range(4)]
+    rows = [list(row[:draw(st.integers(1, 4))]) for row in draw(st.lists(st.tuples(*fields), max_size=6))]
+    if not draw(st.booleans()):
+        width = max((len(r) for r in rows), default=1)
+        rows = [r + [""] * (width - len(r)) for r in rows]
+    out = io.StringIO()
+    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
+    csv.writer(out, lineterminator=draw(st.sampled_from(["\n", "\r\n"])), quoting=quoting).writerows(rows)
+    text = out.getvalue()
+    if draw(st.integers(0, 4)) == 0:
+        cut = draw(st.integers(0, len(text)))
+        text = text[:cut] + draw(st.sampled_from(['"', '""', "\n\n", 'x"y', "\x00", ",", '"a"b', "\r"])) + text[cut:]
+    return text.encode()
+
+
+@st.composite
+def cases(draw):
+    """(payload, format, Kusto columns or None, mapping kind and entries or None)."""
+    fmt = draw(st.sampled_from(["json", "multijson", "csv", "psv"]))
+    if fmt == "psv":
+        fmt_bytes = _csv_payload(draw).replace(b",", b"|")
+    elif fmt == "csv":
+        fmt_bytes = _csv_payload(draw)
+    else:
+        fmt_bytes = _json_payload(draw, draw(record_lists()))
+    if not draw(st.booleans()):
+        return fmt_bytes, fmt, None, None
+    names = KEYS if fmt in ("json", "multijson") else [f"Column{i}" for i in range(1, 5)]
+    table = [(n, draw(st.sampled_from(KUSTO_TYPES))) for n in names if draw(st.booleans())] or [(names[0], "string")]
+    if not draw(st.booleans()):
+        return fmt_bytes, fmt, table, None
+    entries = []
+    for name, _ in table:
+        if draw(st.integers(0, 3)) == 0:
+            entries.append({"column": name, "Properties": {"ConstValue": draw(st.sampled_from(["7", "", "x", "true"]))}})
+        elif fmt in ("json", "multijson"):
+            path = draw(st.sampled_from(["$.a", '$["b"]', '$["c"]', "$.a.k", "$.b[0]", "$.d[1].n", "$", "$.zz"]))
+            entries.append({"column": name, "Properties": {"Path": path}})
+        else:
+            entries.append({"column": name, "Properties": {"Ordinal": str(draw(st.integers(0, 5)))}})
+    return fmt_bytes, fmt, table, entries
+
+
+def _fresh(backend: LocalBackend, database: str, table, mapping, fmt: str) -> None:
+    backend.catalog.ensure_database(database)
+    if table is not None:
+        spec = ", ".join(f"['{name}']:{ktype}" for name, ktype in table)
+        backend.query(database, f".create table {TABLE} ({spec})")
+    if mapping is not None:
+        kind = "json" if fmt in ("json", "multijson") else "csv"
+        backend.query(database, f".create table {TABLE} ingestion {kind} mapping 'm' '{json.dumps(mapping)}'")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(case=cases())
+def test_column_wise_ingest_gives_exactly_the_per_record_table(pair, case):
+    data, fmt, table, mapping = case
+    database = f"Cols{next(_NUMBER)}"
+    reference, fast = pair
+    for backend in pair:
+        _fresh(backend, database, table, mapping, fmt)
+    ref = "m" if mapping is not None else None
+    expected = _outcome(reference, lambda: reference_ingest(reference, database, TABLE, data, data_format=fmt,
+                                                            mapping_ref=ref), database)
+    actual = _outcome(fast, lambda: fast.ingest(database, TABLE, data, data_format=fmt, mapping_ref=ref), database)
+    assert actual == expected
+
+
+@pytest.mark.parametrize("layout", ["[{}, {}]", "{}\n{}", "{}\r\n\n  {}", '\ufeff{"a": {"b": [1]}}\n{}'])
+def test_json_layouts_the_fast_reader_takes(layout):
+    records = ingest_columns.json_records(layout.replace("{}", '{"a": 1}').encode())
+    assert records is not None and len(records) >= 1 and all(type(r) is dict for r in records)
+
+
+@pytest.mark.parametrize("text", ["{} {}", "{},\n{}", "[{}]\n[{}]", '{"a": [{}\n{}]}', "NaN", "", "[1]"])
+def test_json_layouts_left_to_the_reference_reader(text):
+    assert ingest_columns.json_records(text.encode()) is None
+
+
+def test_csv_fast_reader_keeps_quotes_and_newlines_and_declines_ragged_rows():
+    fields = ingest_columns.csv_columns('a,"b ""q"", c"\r\n"x\ny",\n'.encode(), "csv")
+    assert [f.to_pylist() for f in fields] == [["a", "x\ny"], ['b "q", c', ""]]
+    assert ingest_columns.csv_columns(b"a,b\nc\n", "csv") is None
+    assert ingest_columns.csv_columns(b'"open\n', "csv") is None
+
+
+def test_vectorized_texts_agree_with_convert_value_where_they_cover():
+    import pyarrow as pa
+
+    from kfx_notebook.backends.local.ingest import convert_value
+
+    texts = pa.array(TEXTS + [None])
+    for ktype in ("long", "int", "real", "bool", "datetime", "timespan", "dynamic", "string"):
+        staged = ingest_columns.staged_from_json("c", ktype, texts.to_pylist(), len(texts), finite=True)
+        expected = [convert_value(v, ktype) for v in texts.to_pylist()]
+        assert list(map(repr, staged.to_pylist())) == list(map(repr, pa.array(expected, type=staged.type).to_pylist()))
+
+
+def test_bad_csv_mapping_ordinal_is_a_clear_error():
+    from kfx_notebook.errors import IngestionError
+
+    backend = LocalBackend(None)
+    try:
+        _fresh(backend, "Db", [("x", "long")], [{"column": "x", "Properties": {"Ordinal": "-1"}}], "csv")
+        with pytest.raises(IngestionError, match="Ordinal '-1'"):
+            backend.ingest("Db", TABLE, b"1\n", data_format="csv", mapping_ref="m")
+    finally:
+        backend.close()
+
+
+@pytest.mark.parametrize("fmt, body", [("json", b"[{}]"), ("csv", b'"' + b"x" * 140_000 + b'"\n'),
+                                       ("multijson", b'{"a": 1}\n{"a": [}'), ("csv", b"\xff\xfe,1\n")])
+def test_payloads_the_reference_refuses_are_one_line_4xx_through_serve(fmt, body):
+    import urllib.error
+    import urllib.request
+
+    from kfx_notebook.server import LocalServer
+
+    with LocalServer() as server:
+        request = urllib.request.Request(f"{server.url}/v1/rest/ingest/NetDefaultDB/New?streamFormat={fmt}",
+                                         data=body, method="POST",
+                                         headers={"Content-Type": "application/octet-stream"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=30)
+    reply = json.loads(info.value.read())
+    assert info.value.code == 400
+    message = reply["error"]["@message"]
+    assert "\n" not in message and "Traceback" not in message and message
