@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from . import function_names, timespans
+from . import function_names, timespans, tree_walks
 from .literals import rewrite_literals
 
 #: The duckdb-kql version whose internals (function tables, FunctionSpec) this layer extends.
@@ -47,6 +47,7 @@ def install() -> None:
         _make_datetime_to_the_minute()
         timespans.install()
         function_names.install()
+        tree_walks.install()
         _installed = True
 
 
