@@ -10,8 +10,9 @@ anything this layer adds answers as Kusto does or refuses ("unsupported: X").
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
-from . import function_names, timespans, tree_walks
+from . import antlr_runtime, function_names, timespans, tree_walks
 from .literals import rewrite_literals
 
 #: The duckdb-kql version whose internals (function tables, FunctionSpec) this layer extends.
@@ -48,6 +49,7 @@ def install() -> None:
         timespans.install()
         function_names.install()
         tree_walks.install()
+        antlr_runtime.install()
         _installed = True
 
 
@@ -99,6 +101,25 @@ def _spec(base: type, row):
     return _through_row(base, row)(row.name, "template", row.sql, row.arities, note="kfx_notebook.backends.local.kql")
 
 
+@contextmanager
+def as_released():
+    """duckdb-kql's and ANTLR's own internals in place of the faster ones (tree_walks, antlr_runtime)
+    for the duration: what the differential test and bench/bench_translate.py compare against.
+    Swaps process-wide state; not for use while other threads translate."""
+    install()
+    swapped = []
+    for speedup in (tree_walks, antlr_runtime):
+        owner = speedup.owner()
+        for name, original in speedup.ORIGINALS.items():
+            swapped.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, original)
+    try:
+        yield
+    finally:
+        for owner, name, faster in swapped:
+            setattr(owner, name, faster)
+
+
 def register(con) -> None:
     """Put the UDFs the function rows call on a freshly opened DuckDB connection."""
     from .udfs import register as register_udfs
@@ -121,4 +142,4 @@ def prepare(text: str) -> tuple[str, list[list[tuple[int, int, int]]], list[str]
             [kv_text, pattern_text, literal_text, text])
 
 
-__all__ = ["DUCKDB_KQL_VERSION", "install", "prepare", "register"]
+__all__ = ["DUCKDB_KQL_VERSION", "as_released", "install", "prepare", "register"]

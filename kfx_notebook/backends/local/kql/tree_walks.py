@@ -8,7 +8,7 @@ of a cold translation (bench/bench_translate.py). These do the same walk with on
 node and no intermediate lists.
 
 Both are internals of duckdb-kql, replaced only under the exact version `kql.install` checks;
-tests/test_tree_walks.py fails if the originals change, and translates a corpus of queries
+tests/test_translation_speedups.py fails if the originals change, and translates a corpus of queries
 with the originals and with these, comparing the SQL text exactly.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 #: Marks the replacements so a second install does not replace them again.
 _MARK = "kfx_fast_walk"
 
-#: The originals, kept for the differential test (tests/test_tree_walks.py).
+#: The originals, kept for the differential test (tests/test_translation_speedups.py).
 ORIGINALS: dict[str, object] = {}
 
 
@@ -46,6 +46,13 @@ def _collect(node, context_name: str, found: list) -> None:
             found.append(child)
         elif name.endswith("Context") and getattr(child, "children", None):
             _collect(child, context_name, found)
+
+
+def owner():
+    """Where the walks live: duckdb-kql's lowering module."""
+    from duckdb_kql import lower
+
+    return lower
 
 
 def install() -> None:

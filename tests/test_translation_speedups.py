@@ -1,9 +1,11 @@
-"""The faster parse-tree walks (kql/tree_walks.py) translate every query exactly as duckdb-kql's own.
+"""The faster internals (kql/tree_walks.py, kql/antlr_runtime.py) translate every query exactly as
+duckdb-kql as released.
 
 A corpus of the repository's own KQL (every string in tests/ that parses as KQL, every function
-row's example) and generated pipelines is translated twice, with duckdb-kql's walks and with the
-layer's, and the SQL text (or the error) compared exactly. The originals are pinned by their
-source, so a new duckdb-kql that changes them fails here before anything else.
+row's example) and generated pipelines is translated twice, with the released internals
+(`kql.as_released`) and with the layer's, and the SQL text (or the error) compared exactly. The
+originals are pinned by their source, so a new duckdb-kql or ANTLR runtime that changes them
+fails here before anything else.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kfx_notebook.backends.local import kql as layer
-from kfx_notebook.backends.local.kql import tree_walks
+from kfx_notebook.backends.local.kql import antlr_runtime, tree_walks
 
 #: sha256 of the source of each duckdb-kql 1.1.2 function the replacements stand for.
 ORIGINAL_SOURCES = {
@@ -27,6 +29,9 @@ ORIGINAL_SOURCES = {
     "_children": "e0f37b92ede2bbe45499f9c4336161113d8de49053576a64d323b0cae9ae4d72",
     "_cls": "c600dbdd8c62af1fa801dd88a108c36b23179ec51991526b78a800add4ee9d0c",
 }
+
+#: sha256 of the source of ANTLR 4.13.2's `IntervalSet.__contains__`.
+ORIGINAL_CONTAINS = "12c7a3dde2cccf7a7e623f3f7105c7f2bdbd36a64ccac1c1defcbb5cf6cd48bc"
 
 #: Strings of tests/ that start like KQL (a statement keyword, or a pipeline).
 _KQL_START = ("print", "datatable", "let", "range", "declare", "union", "set", "evaluate", ".")
@@ -65,17 +70,9 @@ def _translation(text: str):
     return str(result), repr(sorted(bound.items())), list(result.unbound)
 
 
-def _with_original_walks(fn, *args):
-    from duckdb_kql import lower
-
-    faster = {name: getattr(lower, name) for name in tree_walks.ORIGINALS}
-    try:
-        for name, original in tree_walks.ORIGINALS.items():
-            setattr(lower, name, original)
+def _as_released(fn, *args):
+    with layer.as_released():
         return fn(*args)
-    finally:
-        for name, replacement in faster.items():
-            setattr(lower, name, replacement)
 
 
 SCHEMA = {name: ["a", "b", "x", "y", "s", "t", "d", "Host", "Level", "Duration", "Timestamp"]
@@ -89,6 +86,27 @@ def test_the_originals_are_the_ones_the_replacements_were_written_for():
     functions = {"_children": lower._children, "_cls": lower._cls, **tree_walks.ORIGINALS}
     assert {name: _source_hash(fn) for name, fn in functions.items()} == ORIGINAL_SOURCES
     assert lower._find_all is tree_walks.find_all and lower._rule_children is tree_walks.rule_children
+
+
+def test_the_original_membership_test_is_the_one_replaced():
+    from antlr4.IntervalSet import IntervalSet
+
+    layer.install()
+    assert _source_hash(antlr_runtime.ORIGINALS["__contains__"]) == ORIGINAL_CONTAINS
+    assert IntervalSet.__contains__ is antlr_runtime.contains
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-2, 60), st.integers(0, 6)), max_size=8), st.integers(-3, 70))
+def test_membership_answers_as_the_original(ranges, item):
+    from antlr4.IntervalSet import IntervalSet
+
+    layer.install()
+    token_set = IntervalSet()
+    for start, length in ranges:
+        token_set.addRange(range(start, start + length + 1))
+    assert antlr_runtime.contains(token_set, item) == antlr_runtime.ORIGINALS["__contains__"](token_set, item)
+    assert antlr_runtime.contains(IntervalSet(), item) is False
 
 
 def test_every_rule_class_of_the_grammar_is_a_context_and_nothing_else_is():
@@ -110,7 +128,7 @@ def test_the_repository_kql_translates_to_the_same_sql():
     translated = 0
     for text in corpus:
         fast = _translation(text)
-        assert fast == _with_original_walks(_translation, text), text
+        assert fast == _as_released(_translation, text), text
         translated += not fast[0].endswith("Error")
     assert translated > 200  # most of the corpus translates: the comparison is of SQL, not of errors
 
@@ -132,9 +150,9 @@ def test_the_walks_find_what_the_originals_find_on_every_node():
     names = sorted({type(n).__name__.removesuffix("Context") for n in nodes}) + ["NoSuchRule"]
     find_all, rule_children = tree_walks.ORIGINALS["_find_all"], tree_walks.ORIGINALS["_rule_children"]
     for node in nodes:
-        assert tree_walks.rule_children(node) == _with_original_walks(rule_children, node)
+        assert tree_walks.rule_children(node) == _as_released(rule_children, node)
         for name in names:
-            assert tree_walks.find_all(node, name) == _with_original_walks(find_all, node, name), name
+            assert tree_walks.find_all(node, name) == _as_released(find_all, node, name), name
 
 
 _NAME = st.sampled_from(["a", "b", "x", "s", "t", "Host"])
@@ -184,4 +202,4 @@ def _pipeline(draw):
 @given(_pipeline())
 def test_generated_queries_translate_to_the_same_sql(text):
     layer.install()
-    assert _translation(text) == _with_original_walks(_translation, text)
+    assert _translation(text) == _as_released(_translation, text)
