@@ -45,6 +45,32 @@ def test_databases_are_separate(local_db):
     assert local_db.query("A", "database('B').T | project y").frame["y"].tolist() == ["b"]
 
 
+def test_one_statement_resolves_what_three_did(local_db):
+    """Catalog.resolve (the query path's one catalog read) answers as schema + function_definitions."""
+    local_db.ingest("A", "T", b'{"x":1, "y":"a"}', data_format="json")
+    local_db.ingest("A", "U", b'{"z":1}', data_format="json")
+    local_db.ingest("B", "T", b'{"q":1}', data_format="json")
+    local_db.query("A", ".create function Z() { T | take 1 }")
+    local_db.query("A", ".create function F(n:long) { U | take n }")
+    local_db.query("B", ".create function G() { T }")
+    local_db.catalog.ensure_database("Empty")
+    for database in ("A", "B", "Empty"):
+        resolved = local_db.catalog.resolve(database)
+        assert resolved.schema == local_db.catalog.schema(database)
+        assert list(resolved.schema) == list(local_db.catalog.schema(database))
+        assert resolved.definitions == local_db.catalog.function_definitions(database)
+    assert local_db.catalog.resolve("A").definitions == ["function F(n:long) { U | take n }",
+                                                         "function Z() { T | take 1 }"]
+    assert local_db.catalog.resolve("A").schema == {"A.T": ["x", "y"], "A.U": ["z"], "B.T": ["q"],
+                                                    "T": ["x", "y"], "U": ["z"]}
+    for missing in ("Nowhere", "a", "_kfx", "main"):
+        with pytest.raises(UnknownEntityError) as resolved:
+            local_db.catalog.resolve(missing)
+        with pytest.raises(UnknownEntityError) as required:
+            local_db.catalog.require_database(missing)
+        assert str(resolved.value) == str(required.value) and "known: A, B, Empty" in str(resolved.value)
+
+
 def test_file_database_survives_a_restart(tmp_path):
     path = str(tmp_path / "keep.duckdb")
     first = LocalBackend.open(path)

@@ -226,11 +226,11 @@ class LocalBackend:
         that exist only as SQL (kql/stages.py), spliced in where the translation names them."""
         from . import engine
 
-        self.catalog.require_database(database)
+        resolved = self.catalog.resolve(database)
         typed: dict[str, Any] = {}
         types: dict[str, str] = {}
         named = self._column_names(database, text, parameters, options)
-        expanded, definitions, position_map = engine.expand_functions(named, self.catalog.function_definitions(database))
+        expanded, definitions, position_map = engine.expand_functions(named, resolved.definitions)
         unstaged = expanded
         if parameters or "query_parameters" in text:
             # read from the expanded text: the engine cannot parse a call with a pipeline argument
@@ -243,7 +243,7 @@ class LocalBackend:
                 typed[name] = _typed_parameter(name, kind, value, text)
         expanded, staged = self._run_stages(database, expanded, parameters, options)
         virtual = {**(virtual or {}), **staged}
-        schema = self.catalog.schema(database)
+        schema = resolved.schema
         for name, (_, _, columns) in virtual.items():
             schema[name] = schema[f"{database}.{name}"] = columns
         rewritten, edits = engine.bridge_gaps(expanded, typed, types)

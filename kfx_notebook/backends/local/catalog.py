@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import NamedTuple
 
 from ...errors import NameCaseConflictError, UnknownEntityError
 
@@ -70,8 +71,7 @@ class Catalog:
 
     # -- databases -------------------------------------------------------------------------
     def databases(self) -> list[str]:
-        rows = self._rows("SELECT schema_name FROM information_schema.schemata "
-                          "WHERE catalog_name = current_database() ORDER BY schema_name")
+        rows = self._rows(f"SELECT schema_name FROM ({_SCHEMATA}) ORDER BY schema_name")
         return [r[0] for r in rows if not is_internal(r[0])]
 
     def canonical_database(self, database: str) -> str:
@@ -90,12 +90,9 @@ class Catalog:
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}")
 
     def require_database(self, database: str) -> None:
-        if database not in self.databases():
-            known = ", ".join(self.databases()) or "none yet"
-            raise UnknownEntityError(
-                f"Database '{database}' was not found in the local database (known: {known})",
-                entity=database, kind="database",
-                hint="Create it by ingesting into it (%%kusto_output, .create table) or check --database.")
+        databases = self.databases()
+        if database not in databases:
+            raise _unknown_database(database, databases)
 
     # -- tables ----------------------------------------------------------------------------
     def tables(self, database: str) -> list[str]:
@@ -129,17 +126,25 @@ class Catalog:
 
     def schema(self, database: str) -> dict[str, list[str]]:
         """Table -> column names, as the engine wants it: `Db.T` for all, bare `T` for this database."""
-        rows = self._rows("SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                          "WHERE table_catalog = current_database() ORDER BY table_schema, table_name, "
-                          "ordinal_position")
-        out: dict[str, list[str]] = {}
-        for schema_name, table, column in rows:
-            if is_internal(schema_name):
-                continue
-            out.setdefault(f"{schema_name}.{table}", []).append(column)
-            if schema_name == database:
-                out.setdefault(table, []).append(column)
-        return out
+        rows = self._rows(f"SELECT schema_name, table_name, column_name FROM ({_COLUMNS}) "
+                          "ORDER BY schema_name, table_name, column_index")
+        return _engine_schema(rows, database)
+
+    def resolve(self, database: str) -> "Resolution":
+        """What translating a query in *database* needs, read in one statement (so from one state,
+        and about a third of the time of three): the engine's schema (as `schema`) and the stored
+        functions (as `function_definitions`). Refuses a database that does not exist (as
+        `require_database`)."""
+        rows = self._rows(
+            f"SELECT 0 AS kind, schema_name AS a, NULL AS b, NULL AS c, NULL AS d, 0 AS i FROM ({_SCHEMATA}) "
+            f"UNION ALL SELECT 1, schema_name, table_name, column_name, NULL, column_index FROM ({_COLUMNS}) "
+            f"UNION ALL SELECT 2, database, name, parameters, body, 0 FROM {META}.functions WHERE database = ? "
+            "ORDER BY kind, a, b, i", [database])
+        databases = [r[1] for r in rows if r[0] == 0 and not is_internal(r[1])]
+        if database not in databases:
+            raise _unknown_database(database, databases)
+        schema = _engine_schema([r[1:4] for r in rows if r[0] == 1], database)
+        return Resolution(schema, [_definition(r[2], r[3], r[4]) for r in rows if r[0] == 2])
 
     def table_info(self, database: str, table: str) -> tuple[str, str]:
         rows = self._rows(f"SELECT folder, docstring FROM {META}.table_info WHERE database = ? AND table_name = ?",
@@ -164,7 +169,7 @@ class Catalog:
 
     def function_definitions(self, database: str) -> list[str]:
         """Definitions in the form the engine takes: `function Name(params) { body }`."""
-        return [f"function {name}{params} {body}" for name, params, body, _, _ in self.functions(database)]
+        return [_definition(name, params, body) for name, params, body, _, _ in self.functions(database)]
 
     def put_function(self, database: str, name: str, parameters: str, body: str, folder: str, docstring: str):
         self.con.execute(f"INSERT OR REPLACE INTO {META}.functions VALUES (?, ?, ?, ?, ?, ?)",
@@ -218,6 +223,43 @@ class Catalog:
         if database:
             return self._rows(sql + " WHERE database = ? ORDER BY failed_on", [database])
         return self._rows(sql + " ORDER BY failed_on")
+
+
+class Resolution(NamedTuple):
+    """A database's tables and stored functions, as the engine takes them (`Catalog.resolve`)."""
+
+    schema: dict[str, list[str]]
+    definitions: list[str]
+
+
+#: This database's schemata and columns (DuckDB's own tables; information_schema is a view over them).
+_SCHEMATA = "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+_COLUMNS = ("SELECT schema_name, table_name, column_name, column_index FROM duckdb_columns() "
+            "WHERE database_name = current_database()")
+
+
+def _engine_schema(rows, database: str) -> dict[str, list[str]]:
+    """(schema, table, column) rows in column order -> `Db.T` for all tables, bare `T` for *database*'s."""
+    out: dict[str, list[str]] = {}
+    for schema_name, table, column in rows:
+        if is_internal(schema_name):
+            continue
+        out.setdefault(f"{schema_name}.{table}", []).append(column)
+        if schema_name == database:
+            out.setdefault(table, []).append(column)
+    return out
+
+
+def _definition(name: str, parameters: str, body: str) -> str:
+    """A stored function in the form the engine takes: `function Name(params) { body }`."""
+    return f"function {name}{parameters} {body}"
+
+
+def _unknown_database(database: str, known: list[str]) -> UnknownEntityError:
+    return UnknownEntityError(
+        f"Database '{database}' was not found in the local database (known: {', '.join(known) or 'none yet'})",
+        entity=database, kind="database",
+        hint="Create it by ingesting into it (%%kusto_output, .create table) or check --database.")
 
 
 def _now() -> dt.datetime:
