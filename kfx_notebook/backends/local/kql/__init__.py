@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from . import antlr_runtime, function_names, timespans, tree_walks
+from . import antlr_runtime, function_names, timespans, tree_walks, where_truth
 from .literals import rewrite_literals
 
 #: The duckdb-kql version whose internals (function tables, FunctionSpec) this layer extends.
@@ -50,6 +50,7 @@ def install() -> None:
         function_names.install()
         tree_walks.install()
         antlr_runtime.install()
+        where_truth.install()
         _installed = True
 
 
@@ -102,13 +103,14 @@ def _spec(base: type, row):
 
 
 @contextmanager
-def as_released():
-    """duckdb-kql's and ANTLR's own internals in place of the faster ones (tree_walks, antlr_runtime)
-    for the duration: what the differential test and bench/bench_translate.py compare against.
-    Swaps process-wide state; not for use while other threads translate."""
+def as_released(*speedups):
+    """duckdb-kql's and ANTLR's own internals in place of the layer's faster ones for the duration
+    (*speedups*: modules with `owner()` and `ORIGINALS`; by default tree_walks and antlr_runtime,
+    which keep the SQL text): what the differential tests and bench/bench_translate.py compare
+    against. Swaps process-wide state; not for use while other threads translate."""
     install()
     swapped = []
-    for speedup in (tree_walks, antlr_runtime):
+    for speedup in speedups or (tree_walks, antlr_runtime):
         owner = speedup.owner()
         for name, original in speedup.ORIGINALS.items():
             swapped.append((owner, name, getattr(owner, name)))
