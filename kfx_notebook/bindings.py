@@ -8,6 +8,7 @@ magics, the exporter and function.json all read that table. Pure: no I/O, no IPy
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import shlex
@@ -207,7 +208,9 @@ def _flags(parser: argparse.ArgumentParser) -> list[str]:
     return [s for a in parser._actions for s in a.option_strings if s not in ("-h", "--help")]
 
 
+@functools.cache
 def _parser(magic: str) -> argparse.ArgumentParser:
+    """The option parser of a magic: built once (a cell re-run pays only the parse), never mutated."""
     direction = {"kusto_input": "in", "kusto_output": "out"}[magic]
     parser = _Parser(prog=magic, add_help=False, allow_abbrev=False)
     if direction == "in":

@@ -231,3 +231,20 @@ def test_the_pure_and_the_engine_parser_find_the_same_names_types_and_which_have
         return [(d.name, d.type, d.default is None) for d in found]
 
     assert shape(declared_parameters(kql)) == shape(engine.declared_parameters(kql))
+
+
+def test_the_engine_reads_a_text_s_declarations_once_and_refuses_a_bad_one_every_time(monkeypatch):
+    import duckdb_kql
+
+    from kfx_notebook.backends.local import engine
+    from kfx_notebook.errors import KustoSyntaxError
+
+    kql = "declare query_parameters(n:long = 3, s:string);\nT | where x > n | take 7"
+    first = engine.declared_parameters(kql)
+    first.append("changed by the caller")
+    monkeypatch.setattr(duckdb_kql, "query_parameters", None)  # a second parse of this text would fail
+    assert engine.declared_parameters(kql) == [Declared("n", "long", "3"), Declared("s", "string", None)]
+    monkeypatch.undo()
+    for _ in range(2):
+        with pytest.raises(KustoSyntaxError):
+            engine.declared_parameters("declare query_parameters(n:long = ); T")

@@ -19,6 +19,7 @@ paths, case variants), is Kusto's unknown-table error, and the sealed connection
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from contextvars import ContextVar
@@ -54,11 +55,19 @@ def declared_parameters(kql: str) -> list[Declared]:
     ('[1,2]', 'True', '1:00:00'). expressions.declared_parameters is the pure parser for the paths
     without the engine (the form, cluster backends); its defaults are the literal text as written.
     """
+    return list(_declared_parameters(kql))
+
+
+@functools.lru_cache(maxsize=256)
+def _declared_parameters(kql: str) -> tuple[Declared, ...]:
+    """declared_parameters, once per text: a parse of the whole query (as long as its translation)
+    that a re-run of a parameterized cell would otherwise pay although its translation is cached.
+    Only the text decides it; a failure is not cached (it raises again)."""
     import duckdb_kql
 
     try:
-        return [Declared(d.name, d.type, None if d.default is None else str(d.default))
-                for d in duckdb_kql.query_parameters(kql)]
+        return tuple(Declared(d.name, d.type, None if d.default is None else str(d.default))
+                     for d in duckdb_kql.query_parameters(kql))
     except duckdb_kql.KqlError as exc:
         raise translate_error(exc, kql) from None
     except RecursionError:
