@@ -31,12 +31,47 @@ def rule_children(node) -> list:
 
 def find_all(node, class_name: str) -> list:
     """Every node named *class_name* (without "Context") at or under *node*, in source order;
-    the walk does not descend into a match."""
+    the walk does not descend into a match.
+
+    Lowering searches the whole tree (the root: no parent) for eight classes; the first such
+    search indexes the root's matches for every class in one walk, and the others read it."""
+    if getattr(node, "parentCtx", False) is None:
+        root, index = _root_index
+        if root is not node:
+            index = _index(node)
+            globals()["_root_index"] = (node, index)
+        return list(index.get(class_name, ()))
     if type(node).__name__.removesuffix("Context") == class_name:
         return [node]
     found: list = []
     _collect(node, class_name + "Context", found)
     return found
+
+
+#: The last root searched and its index: class name -> what find_all(root, name) answers. The
+#: tree is never changed once parsed; holding the root keeps its identity from being reused.
+_root_index: tuple[object, dict[str, list]] = (None, {})
+
+
+def _index(root) -> dict[str, list]:
+    """Class name -> the nodes of that class under *root* (itself included) with no ancestor of
+    the same class below *root*: find_all(root, name) for every name, in one walk."""
+    index: dict[str, list] = {}
+    open_classes: dict[str, int] = {}
+
+    def visit(node):
+        name = type(node).__name__.removesuffix("Context")
+        depth = open_classes.get(name, 0)
+        if not depth:
+            index.setdefault(name, []).append(node)
+        open_classes[name] = depth + 1
+        for child in getattr(node, "children", None) or ():
+            if type(child).__name__.endswith("Context"):
+                visit(child)
+        open_classes[name] = depth
+
+    visit(root)
+    return index
 
 
 def _collect(node, context_name: str, found: list) -> None:
