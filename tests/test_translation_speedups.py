@@ -30,8 +30,12 @@ ORIGINAL_SOURCES = {
     "_cls": "c600dbdd8c62af1fa801dd88a108c36b23179ec51991526b78a800add4ee9d0c",
 }
 
-#: sha256 of the source of ANTLR 4.13.2's `IntervalSet.__contains__`.
-ORIGINAL_CONTAINS = "12c7a3dde2cccf7a7e623f3f7105c7f2bdbd36a64ccac1c1defcbb5cf6cd48bc"
+#: sha256 of the source of each ANTLR 4.13.2 method replaced (LA is BufferedTokenStream's, inherited).
+ORIGINAL_RUNTIME = {
+    "__contains__": "12c7a3dde2cccf7a7e623f3f7105c7f2bdbd36a64ccac1c1defcbb5cf6cd48bc",
+    "LT": "16c3ccb9dcef35f5689c758be02bd99a1d969d8b3802e3d38354ed43ea12b0ec",
+    "LA": "016997755a308735ac8cbfe31252095d569226e7102d46add25db86b53b33a5e",
+}
 
 #: Strings of tests/ that start like KQL (a statement keyword, or a pipeline).
 _KQL_START = ("print", "datatable", "let", "range", "declare", "union", "set", "evaluate", ".")
@@ -88,12 +92,39 @@ def test_the_originals_are_the_ones_the_replacements_were_written_for():
     assert lower._find_all is tree_walks.find_all and lower._rule_children is tree_walks.rule_children
 
 
-def test_the_original_membership_test_is_the_one_replaced():
-    from antlr4.IntervalSet import IntervalSet
+def _outcome(fn, *args):
+    """What a call answers, or the type of what it raises (LA before the first token has none)."""
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return type(exc)
+
+
+def test_the_original_runtime_methods_are_the_ones_replaced():
+    layer.install()
+    assert {name: _source_hash(fn) for name, fn in antlr_runtime.ORIGINALS.items()} == ORIGINAL_RUNTIME
+    assert all(getattr(antlr_runtime.owner(name), name) is not fn for name, fn in antlr_runtime.ORIGINALS.items())
+
+
+def test_the_token_stream_answers_as_the_original_at_every_position():
+    from antlr4 import CommonTokenStream, InputStream
+    from duckdb_kql._antlr.KqlLexer import KqlLexer
 
     layer.install()
-    assert _source_hash(antlr_runtime.ORIGINALS["__contains__"]) == ORIGINAL_CONTAINS
-    assert IntervalSet.__contains__ is antlr_runtime.contains
+    fast_lt, fast_la = antlr_runtime.next_token, antlr_runtime.next_type
+    original_lt, original_la = antlr_runtime.ORIGINALS["LT"], antlr_runtime.ORIGINALS["LA"]
+    for text in _repository_kql()[:60] + ["", "T", "// only a comment\n"]:
+        stream = CommonTokenStream(KqlLexer(InputStream(text)))
+        first = fast_lt(stream, 1)  # before the stream is started: the original way, which starts it
+        assert first is original_lt(stream, 1)
+        while True:
+            for k in (-2, -1, 0, 1, 2, 3):
+                assert fast_lt(stream, k) is original_lt(stream, k), (text, stream.index, k)
+                if k:
+                    assert _outcome(fast_la, stream, k) == _outcome(original_la, stream, k), (text, stream.index, k)
+            if stream.LA(1) == -1:  # EOF
+                break
+            stream.consume()
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,25 +1,27 @@
-"""A faster token-set membership test for the ANTLR runtime under duckdb-kql; rule: the same answers.
+"""Faster hot paths of the ANTLR runtime under duckdb-kql; rule: the same answers.
 
-duckdb-kql parses with ANTLR's pure-Python runtime, whose parser asks "is the next token in
-this set?" about 550 times per short query (`DefaultErrorStrategy.sync` before each loop and
-rule, prediction). `IntervalSet.__contains__` answers with `any()` over a generator of the
-set's ranges; the same loop written out, without the generator, takes about a fifth of a parse
-off (bench/bench_translate.py).
+duckdb-kql parses with ANTLR's pure-Python runtime. Per short query its parser asks "is the
+next token in this set?" about 550 times (`DefaultErrorStrategy.sync` before each loop and
+rule, prediction) and "what is the next token?" about 1,700 times. `IntervalSet.__contains__`
+answers the first with `any()` over a generator of the set's ranges: the same loop written out
+takes about a fifth of a parse off (bench/bench_translate.py). `CommonTokenStream.LT(1)` /
+`LA(1)` answer the second through `lazyInit`, a look-ahead loop and (LA) a second call: for the
+next token of a started stream they now read it directly; any other request goes the original way.
 
 The runtime is pinned by duckdb-kql (`antlr4-python3-runtime==4.13.2`, which `kql.install`
-pins in turn by duckdb-kql's exact version); the method is replaced only for that runtime
-version, and tests/test_translation_speedups.py fails if the original changes.
+pins in turn by duckdb-kql's exact version); the methods are replaced only for that runtime
+version, and tests/test_translation_speedups.py fails if the originals change.
 """
 
 from __future__ import annotations
 
-#: The runtime whose `IntervalSet.__contains__` this stands for.
+#: The runtime whose methods these stand for.
 ANTLR_RUNTIME_VERSION = "4.13.2"
 
 #: Marks the replacement so a second install does not replace it again.
 _MARK = "kfx_fast_contains"
 
-#: The original, kept for the differential test.
+#: The originals, kept for the differential test.
 ORIGINALS: dict[str, object] = {}
 
 
@@ -34,25 +36,48 @@ def contains(self, item) -> bool:
     return False
 
 
-def owner():
-    """Where the method lives: the runtime's `IntervalSet`."""
+def next_token(self, k: int):
+    """`CommonTokenStream.LT`: the k-th token ahead; the current one read directly."""
+    index = self.index
+    if k == 1 and index != -1:
+        return self.tokens[index]
+    return _LT(self, k)
+
+
+def next_type(self, i: int) -> int:
+    """`CommonTokenStream.LA`: the type of the i-th token ahead; the current one's read directly."""
+    index = self.index
+    if i == 1 and index != -1:
+        return self.tokens[index].type
+    return self.LT(i).type
+
+
+def owner(name: str):
+    """The runtime class each replaced method lives on."""
+    from antlr4.CommonTokenStream import CommonTokenStream
     from antlr4.IntervalSet import IntervalSet
 
-    return IntervalSet
+    return IntervalSet if name == "__contains__" else CommonTokenStream
 
 
 def install() -> None:
-    """Replace `IntervalSet.__contains__` (idempotent; only on the runtime version it was written for)."""
+    """Replace the methods (idempotent; only on the runtime version they were written for)."""
     from importlib.metadata import version
 
-    from antlr4.IntervalSet import IntervalSet
-
-    if getattr(IntervalSet.__contains__, _MARK, False):
+    global _LT
+    if getattr(owner("__contains__").__contains__, _MARK, False):
         return
     installed = version("antlr4-python3-runtime")
     if installed != ANTLR_RUNTIME_VERSION:
         raise RuntimeError(f"kfx_notebook's KQL layer speeds up antlr4-python3-runtime {ANTLR_RUNTIME_VERSION} "
                            f"exactly; {installed} is installed. Install duckdb-kql==1.1.2 and its pinned runtime.")
-    ORIGINALS["__contains__"] = IntervalSet.__contains__
-    setattr(contains, _MARK, True)
-    IntervalSet.__contains__ = contains
+    replacements = {"__contains__": contains, "LT": next_token, "LA": next_type}
+    ORIGINALS.update({name: getattr(owner(name), name) for name in replacements})
+    _LT = ORIGINALS["LT"]
+    for name, replacement in replacements.items():
+        setattr(replacement, _MARK, True)
+        setattr(owner(name), name, replacement)
+
+
+#: The original `CommonTokenStream.LT`, for the requests next_token does not answer itself.
+_LT = None

@@ -83,7 +83,7 @@ def _collect(node, context_name: str, found: list) -> None:
             _collect(child, context_name, found)
 
 
-def owner():
+def owner(name: str = ""):
     """Where the walks live: duckdb-kql's lowering module."""
     from duckdb_kql import lower
 

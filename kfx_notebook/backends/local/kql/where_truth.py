@@ -76,7 +76,7 @@ def _visit_counts(root) -> dict[int, int] | None:
     return counts
 
 
-def owner():
+def owner(name: str = ""):
     """Where the two functions live: duckdb-kql's translate package."""
     from duckdb_kql import translate
 
