@@ -122,8 +122,8 @@ def translate(kql: str, *, database: str, schema: dict[str, list[str]], paramete
               functions: list[str]) -> tuple[str, dict[str, object]]:
     """KQL -> (DuckDB SQL, bound values). Raises kfx_notebook.errors with positions.
 
-    Translation costs about 12 ms for a short query (ANTLR parse + lowering), as much as
-    running it on 1M rows; re-runs of a cell, the interactive form and a served workload
+    Translation costs about 10 ms for a short query (ANTLR parse + lowering,
+    bench/bench_translate.py), as much as running it on 1M rows; re-runs of a cell, the interactive form and a served workload
     repeat the same text, so results are cached on everything the SQL depends on.
     """
     key = (kql, database, repr(sorted(schema.items())), tuple(functions), repr(sorted(parameters.items())))
