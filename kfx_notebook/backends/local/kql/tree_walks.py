@@ -5,7 +5,7 @@ children) and `lower._find_all` (every node of one rule class under a node, in s
 not descending into a match). Lowering calls them about 2,600 times per short query (eight
 walks of the whole tree among them), through three nested Python calls per node: about a fifth
 of a cold translation (bench/bench_translate.py). These do the same walk with one call per
-node and no intermediate lists.
+node and no intermediate lists, and the whole-tree searches read one index of the root.
 
 Both are internals of duckdb-kql, replaced only under the exact version `kql.install` checks;
 tests/test_translation_speedups.py fails if the originals change, and translates a corpus of queries
@@ -35,11 +35,12 @@ def find_all(node, class_name: str) -> list:
 
     Lowering searches the whole tree (the root: no parent) for eight classes; the first such
     search indexes the root's matches for every class in one walk, and the others read it."""
+    global _root_index
     if getattr(node, "parentCtx", False) is None:
         root, index = _root_index
         if root is not node:
             index = _index(node)
-            globals()["_root_index"] = (node, index)
+            _root_index = (node, index)
         return list(index.get(class_name, ()))
     if type(node).__name__.removesuffix("Context") == class_name:
         return [node]
