@@ -104,10 +104,11 @@ def _spec(base: type, row):
 
 @contextmanager
 def as_released(*speedups):
-    """duckdb-kql's and ANTLR's own internals in place of the layer's faster ones for the duration
-    (*speedups*: modules with `ORIGINALS` and `owner(name)`, the object each lives on; by default tree_walks and antlr_runtime,
-    which keep the SQL text): what the differential tests and bench/bench_translate.py compare
-    against. Swaps process-wide state; not for use while other threads translate."""
+    """duckdb-kql's and ANTLR's own internals in place of the layer's faster ones for the duration:
+    what the differential tests and bench/bench_translate.py compare against. *speedups*: modules
+    with `ORIGINALS` and `owner(name)` (the object each original lives on); by default tree_walks
+    and antlr_runtime, which keep the SQL text. Swaps process-wide state: not for use while other
+    threads translate."""
     install()
     swapped = []
     for speedup in speedups or (tree_walks, antlr_runtime):
