@@ -141,16 +141,31 @@ def _dynamics(values, name):
     return pd.Series([_dynamic(v) for v in values], dtype=object)
 
 
-def _datetimes(values, name):
+def _datetime_texts(values):
+    """The values as an Arrow string array, or None when one of them is not text."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+
+
+def _datetimes_fast(texts):
+    """Arrow parses ISO-8601 with 'Z' and up to 9 fraction digits in C++; None when it refuses one."""
     import pandas as pd
     import pyarrow as pa
 
-    try:  # Arrow parses ISO-8601 with 'Z' and up to 9 fraction digits in C++
-        array = pa.array(values, type=pa.string()).cast(pa.timestamp("ns", "UTC"))
-        return pd.Series(array.to_pandas(), copy=False)
+    try:
+        return pd.Series(texts.cast(pa.timestamp("ns", "UTC")).to_pandas(), copy=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        pass
-    return _datetimes_slow(values, name)
+        return None
+
+
+def _datetimes(values, name):
+    texts = _datetime_texts(values)
+    fast = None if texts is None else _datetimes_fast(texts)
+    return fast if fast is not None else _datetimes_slow(values, name)
 
 
 _FRACTION = re.compile(r"(\.\d{6})(\d+)")
@@ -326,28 +341,139 @@ def frame_from_columns(columns: list[tuple[str, str]], rows: list[list], *, cons
     With ``consume=True`` the ``rows`` list is emptied once transposed, so each row's list is
     freed before conversion (lower peak memory); the caller must not need it any more.
     """
+    frame = ChunkedFrame(columns)
+    frame.add(rows if consume else list(rows))
+    return frame.finish()
+
+
+# -- chunk by chunk: rows that arrive in pieces, the same frame as all of them at once -------------
+
+_NULLABLE = ("Int32", "Int64", "boolean")
+
+
+class _Column:
+    """One column converted chunk by chunk by its CONVERTERS row; ``finish`` joins the parts so the
+    result is what the converter gives the whole column (a null in any part makes the whole
+    int/bool column nullable). A ConversionError waits for ``finish``, so columns fail in order."""
+
+    def __init__(self, name: str, ktype: str):
+        self.name, self.convert = name, CONVERTERS[ktype]
+        self.parts: list = []
+        self.error: ConversionError | None = None
+
+    def add(self, values) -> None:
+        if self.error is None:
+            try:
+                self.parts.append(self.convert(values, self.name))
+            except ConversionError as exc:
+                self.error, self.parts = exc, []
+
+    def finish(self):
+        if self.error is not None:
+            raise self.error
+        parts, self.parts = self.parts, []
+        if not parts:
+            return self.convert((), self.name)
+        return parts[0] if len(parts) == 1 else _joined(parts)
+
+
+def _joined(parts: list):
     import pandas as pd
 
-    converters = [CONVERTERS[kusto_type(ktype).name] for _, ktype in columns]
-    width = len(columns)
-    for row in rows:
-        if len(row) != width:
-            raise ConversionError(f"a result row has {len(row)} values for {width} columns",
-                                  hint="The server sent a malformed table; report it with the query.")
-        break
-    by_column = list(zip(*rows)) if rows else [() for _ in columns]
-    if consume:
+    dtypes = {str(p.dtype) for p in parts}
+    nullable = next((d for d in _NULLABLE if d in dtypes), None)
+    if len(dtypes) > 1 and nullable:
+        parts = [p if str(p.dtype) == nullable else p.astype(nullable) for p in parts]
+    return pd.concat(parts, ignore_index=True)
+
+
+class _DatetimeColumn(_Column):
+    """Datetimes decide for the whole column: Arrow's parse when every part takes it, else the slow
+    path (and its one warning) over all the column's values, kept as Arrow text meanwhile."""
+
+    def __init__(self, name: str, ktype: str):
+        super().__init__(name, ktype)
+        self.texts: list = []
+        self.slow = False
+
+    def add(self, values) -> None:
+        texts = _datetime_texts(values)
+        self.texts.append(list(values) if texts is None else texts)
+        if texts is None:
+            self.slow, self.parts = True, []
+        elif not self.slow:
+            fast = _datetimes_fast(texts)
+            if fast is None:
+                self.slow, self.parts = True, []
+            else:
+                self.parts.append(fast)
+
+    def finish(self):
+        if not self.slow:
+            return super().finish()
+        values = [v for part in self.texts for v in (part if isinstance(part, list) else part.to_pylist())]
+        self.texts = []
+        return _datetimes_slow(values, self.name)
+
+
+_COLUMN_KINDS = {"datetime": _DatetimeColumn}
+
+
+class ChunkedFrame:
+    """A DataFrame from (name, Kusto type) columns and rows added in chunks: each chunk is
+    converted to its final column form as it comes, so no chunk's Python rows outlive it.
+    Errors (malformed rows, bad values) are raised by ``finish`` in the order converting the whole
+    table at once raises them."""
+
+    def __init__(self, columns: list[tuple[str, str]]):
+        self.names = [name for name, _ in columns]
+        kinds = [kusto_type(ktype).name for _, ktype in columns]
+        self._columns = [_COLUMN_KINDS.get(kind, _Column)(name, kind) for name, kind in zip(self.names, kinds)]
+        self.rows = 0
+        self._first_row_checked = False
+        self._error: ConversionError | None = None
+
+    def add(self, rows: list) -> None:
+        """Convert these rows (the list is emptied, so each row is freed before its columns are made)."""
+        if self._error is not None:
+            rows.clear()
+            return
+        width = len(self._columns)
+        if rows and not self._first_row_checked:
+            self._first_row_checked = True
+            if len(rows[0]) != width:
+                self._fail(f"a result row has {len(rows[0])} values for {width} columns", rows)
+                return
+        count = len(rows)
+        by_column = list(zip(*rows))
         rows.clear()
-    if by_column and len(by_column) != width:
-        raise ConversionError("result rows have different lengths",
-                              hint="The server sent a malformed table; report it with the query.")
-    series = {}
-    for i, ((name, _), convert) in enumerate(zip(columns, converters)):
-        series[i] = convert(by_column[i], name)
-        by_column[i] = None  # free the column's Python values as soon as they are converted
-    frame = pd.DataFrame(series, copy=False) if series else pd.DataFrame(index=pd.RangeIndex(0))
-    frame.columns = [name for name, _ in columns]
-    return frame
+        if count and by_column and len(by_column) != width:
+            self._fail("result rows have different lengths", rows)
+            return
+        self.rows += count
+        if not count:
+            return
+        for i, column in enumerate(self._columns):
+            column.add(by_column[i])
+            by_column[i] = None  # free the column's Python values as soon as they are converted
+
+    def _fail(self, message: str, rows: list) -> None:
+        rows.clear()
+        self._error = ConversionError(message, hint="The server sent a malformed table; report it with the query.")
+        self._columns = []
+
+    def finish(self):
+        import pandas as pd
+
+        if self._error is not None:
+            raise self._error
+        series = {}
+        for i, column in enumerate(self._columns):
+            series[i] = column.finish()
+            self._columns[i] = None
+        frame = pd.DataFrame(series, copy=False) if series else pd.DataFrame(index=pd.RangeIndex(0))
+        frame.columns = self.names
+        return frame
 
 
 def frame_from_sdk_table(table):
@@ -467,52 +593,12 @@ class _gc_paused:
 
 def frame_from_v2_frames(frames: list):
     """A JSON-decoded v2 query response (which it consumes: empties) -> (DataFrame of the first
-    PrimaryResult, column types, completion facts).
+    PrimaryResult, column types, completion facts); the rules live in v2_result.
 
     Raises ResultTruncatedError when Kusto cut the result (inline OneApiErrors, a
     QueryCompletionInformation row with Level < 4, or DataSetCompletion errors), and
-    KustoQueryError for any other inline error. Raising, not warning: a cell that goes on
-    with a silently partial frame is the pain this project exists to remove.
+    KustoQueryError for any other inline error.
     """
-    if isinstance(frames, dict) and "error" in frames:
-        _code, message = _error_text(frames)
-        raise KustoQueryError(f"Kusto refused the query: {message[:300]}", code=_code or None)
-    if not isinstance(frames, list):
-        raise ConversionError("the response is not a v2 frame list",
-                              hint="Point the connection at a Kusto v2 query endpoint.")
-    tables = [f for f in frames if isinstance(f, dict) and f.get("FrameType") == "DataTable"]
-    primary = next((t for t in tables if t.get("TableKind") == "PrimaryResult"), None)
-    if primary is None and len(tables) == 1:
-        primary = tables[0]
-    if primary is None:
-        raise ConversionError("the response has no PrimaryResult table",
-                              hint="The server sent no result table; report it with the query.")
-    errors: list[Any] = []
-    warnings_seen: list[str] = []
-    for table in tables:
-        if table.get("TableKind") == "QueryCompletionInformation":
-            found, seen = completion_errors([c["ColumnName"] for c in table.get("Columns", [])],
-                                            table.get("Rows", []))
-            errors.extend(found)
-            warnings_seen.extend(seen)
-    for frame_ in frames:
-        if isinstance(frame_, dict) and frame_.get("FrameType") == "DataSetCompletion":
-            errors.extend(frame_.get("OneApiErrors") or [])
-    rows = primary.get("Rows", [])
-    inline = [r for r in rows if isinstance(r, dict)]
-    if inline:
-        rows = [r for r in rows if not isinstance(r, dict)]
-        for r in inline:
-            errors.extend(r.get("OneApiErrors") or [r])
-    columns = [(c["ColumnName"], c.get("ColumnType") or c.get("DataType")) for c in primary["Columns"]]
-    primary["Rows"] = None
-    if isinstance(frames, list):
-        frames.clear()
-    del frames, tables, primary
-    count = len(rows)
-    frame = frame_from_columns(columns, rows, consume=True)
-    completion: dict[str, Any] = {"rows": count, "truncated": False}
-    if warnings_seen:
-        completion["warnings"] = warnings_seen
-    raise_for_errors(errors, count, frame)
-    return frame, columns, completion
+    from .v2_result import frame_from_v2_frames as from_frames
+
+    return from_frames(frames)

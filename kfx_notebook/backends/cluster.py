@@ -8,6 +8,7 @@ Imports azure-kusto and pandas on first use, never at import time.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -285,7 +286,7 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
     Uses two private members of KustoClient 6.0.4 (`_execute`, `ExecuteRequestParams._from_query`),
     called, never patched; if a future SDK renames them, falls back to the SDK's parsed table.
     """
-    from .. import dataframes
+    from .. import dataframes, v2_result, v2_split
 
     try:
         from azure.kusto.data.client_base import ExecuteRequestParams
@@ -299,24 +300,22 @@ def _fast_query(client, database: str, text: str, crp, request_id: str):
         response = client.execute_query(database, text, crp)
         return _from_sdk_response(response, "fast", request_id)
     response = execute(endpoint, request, crp, stream_response=True)
-    try:  # read the body once, uncached, so it can be freed as soon as it is parsed
-        body = response.raw.read(decode_content=True)
-    finally:
-        response.close()
-    if not body:
-        raise KustoQueryError("Kusto answered with an empty body", request_id=request_id,
-                              hint="Check that the Data Source is a Kusto query endpoint.")
-    try:
+    try:  # read the body in pieces, uncached, and convert its rows as they arrive
+        read = functools.partial(response.raw.read, decode_content=True)
+        first = read(v2_split.PIECE)
+        if not first:
+            raise KustoQueryError("Kusto answered with an empty body", request_id=request_id,
+                                  hint="Check that the Data Source is a Kusto query endpoint.")
         with dataframes._gc_paused():
-            parsed = dataframes.decode_json(body)
-            del body
-            return dataframes.frame_from_v2_frames(parsed)
+            return v2_result.frame_from_v2_stream(read, first)
     except ValueError:
         raise KustoQueryError("Kusto answered with a body that is not JSON", request_id=request_id,
                               hint="Check that the Data Source is a Kusto query endpoint.") from None
     except KfxError as exc:
         exc.request_id = request_id
         raise
+    finally:
+        response.close()
 
 
 def _from_sdk_response(response, converter: str, request_id: str):
