@@ -45,7 +45,7 @@ class _Table:
             rows.clear()
 
     def _convert(self, rows: list) -> None:
-        if any(isinstance(r, dict) for r in rows):
+        if dict in set(map(type, rows)):  # in C; rows are lists, error rows dicts
             self.inline.extend(r for r in rows if isinstance(r, dict))
             rows[:] = [r for r in rows if not isinstance(r, dict)]
         self.frame.add(rows)
