@@ -221,9 +221,9 @@ def _whole_rows(body: _Body):
                 break
             cuts.append(m.end())
         for cut in reversed(cuts):
-            rows = _decode_rows(body, pos, cut)
-            if rows is not None:
-                return rows, cut
+            found = _decode_rows(body, pos, cut)
+            if found is not None:
+                return found
             tries += 1
             if tries >= _TRIES:
                 return _scanned_rows(body)
@@ -232,15 +232,31 @@ def _whole_rows(body: _Body):
         hi, lo, window = lo, max(pos, lo - window), window * 4
 
 
+_TRAILING = re.compile(r"trailing characters \(byte (\d+)\)")
+
+
 def _decode_rows(body: _Body, start: int, end: int):
-    """buf[start:end] decoded as the items of an array, or None when it is not a run of whole values.
-    The bytes just outside it (a separator and a `,`/`]`/space) are set to `[` and `]` meanwhile."""
+    """(items, end) of buf[start:end] decoded as the items of an array, or None when it is not a run
+    of whole values. The bytes just outside it (a separator and a `,`/`]`/space) are set to `[` and
+    `]` meanwhile. When the run holds the array's own `]`, the items before it and its place."""
     buf = body.buf
     before, after = buf[start - 1], buf[end]
     buf[start - 1], buf[end] = 0x5B, 0x5D
     try:
         with memoryview(buf) as view:
-            return body.decode(view[start - 1:end + 1])
+            try:
+                return body.decode(view[start - 1:end + 1]), end
+            except ValueError as exc:
+                trailing = _TRAILING.search(str(exc))
+        if trailing is None:
+            return None
+        close = start - 2 + int(trailing.group(1)) - 1  # msgspec names the byte after the array, 1-based
+        while close > start and buf[close] in _WS:
+            close -= 1
+        if close <= start - 1 or buf[close] != 0x5D:
+            return None
+        with memoryview(buf) as view:  # `[` still stands before the first item
+            return body.decode(view[start - 1:close + 1]), close
     except ValueError:
         return None
     finally:
@@ -264,7 +280,7 @@ def _scanned_rows(body: _Body):
             cut = m.end()
     if cut is None or cut >= len(buf):
         return None
-    rows = _decode_rows(body, pos, cut)
-    if rows is None:
+    found = _decode_rows(body, pos, cut)
+    if found is None:
         raise ValueError("malformed v2 response: a row that is not JSON")
-    return rows, cut
+    return found
