@@ -6,7 +6,8 @@ One precomputed v2 response per size (10 columns, one per Kusto type, about 1 va
 null) is served from a loopback http.server thread. In this process, alternating:
 (a) KustoClient(with_no_authentication).execute_query + dataframe_from_result_table;
 (b) ClusterBackend("http://127.0.0.1:<port>").query (SDK transport, kfx_notebook.dataframes).
-Wall time: median of --runs, measured in this process. Peak memory: for each run a forked
+Wall time and CPU time (time.process_time: this process, the loopback server thread's small
+share included): median of --runs, measured in this process. Peak memory: for each run a forked
 child does one call; peak RSS growth = VmHWM after the call minus VmRSS before it, with the
 peak counter reset (/proc/self/clear_refs = 5) first; median over --runs.
 """
@@ -136,10 +137,11 @@ def main(argv=None) -> int:
         return frame_from_columns(columns, [list(row) for row in table.raw_rows])
 
     import pandas as pd  # noqa: F401 - loaded before measuring, like in a notebook
-    print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), runs={args.runs}")
-    print("| rows | body MB | SDK median s | ours median s | speed-up | SDK peak MB | ours peak MB | memory ratio "
-          "| SDK streaming + ours s | its peak MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cpu(s), runs={args.runs}, "
+          f"load average {os.getloadavg()[0]:.2f} at the start")
+    print("| rows | body MB | SDK median s | ours median s | speed-up | SDK CPU s | ours CPU s | CPU ratio "
+          "| SDK peak MB | ours peak MB | memory ratio | SDK streaming + ours s | its peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for rows in [int(r) for r in args.rows.split(",")]:
         csl = f"T{rows}"
         Handler.bodies = {csl: response(rows)}
@@ -147,18 +149,22 @@ def main(argv=None) -> int:
         assert len(a) == len(b) == rows and list(a.columns) == list(b.columns)
         del a, b
         times = {"sdk": [], "ours": [], "streaming": []}
+        cpu = {"sdk": [], "ours": [], "streaming": []}
         mem = {"sdk": [], "ours": [], "streaming": []}
         for _ in range(args.runs):
             for name, fn in (("sdk", sdk), ("ours", fast), ("streaming", streaming))[:2 if args.without_streaming else 3]:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 frame = fn(csl)
                 times[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
                 del frame
                 mem[name].append(peak_in_child(lambda fn=fn, csl=csl: fn(csl)))
         t_sdk, t_ours = statistics.median(times["sdk"]), statistics.median(times["ours"])
         m_sdk, m_ours = statistics.median(mem["sdk"]), statistics.median(mem["ours"])
+        c_sdk, c_ours = statistics.median(cpu["sdk"]), statistics.median(cpu["ours"])
         print(f"| {rows:,} | {len(Handler.bodies[csl]) / 2**20:.1f} | {t_sdk:.3f} | {t_ours:.3f} | "
-              f"{t_sdk / t_ours:.2f}x | {m_sdk:.0f} | {m_ours:.0f} | {m_ours / m_sdk:.2f} | "
+              f"{t_sdk / t_ours:.2f}x | {c_sdk:.3f} | {c_ours:.3f} | {c_sdk / c_ours:.2f}x | "
+              f"{m_sdk:.0f} | {m_ours:.0f} | {m_ours / m_sdk:.2f} | "
               f"{_median(times['streaming'], '.3f')} | {_median(mem['streaming'], '.0f')} |", flush=True)
     httpd.shutdown()
     return 0
