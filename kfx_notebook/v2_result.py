@@ -52,7 +52,7 @@ class _Table:
 
     def end(self, tail: dict) -> None:
         self.header.update((k, v) for k, v in tail.items() if k != "Rows")
-        if self.candidate and self.frame is None:
+        if self.candidate and self.frame is None and "Columns" in self.header:
             self.frame = ChunkedFrame(_columns(self.header))
             self._convert(list(self.kept))
 
@@ -118,6 +118,7 @@ class _Response:
         if chosen is None or (chosen.kind != "PrimaryResult" and self.tables != 1):
             raise ConversionError("the response has no PrimaryResult table",
                                   hint="The server sent no result table; report it with the query.")
+        columns = _columns(chosen.header)  # a result without Columns raises KeyError, as ever
         errors = self.completion_errors + self.set_errors
         for row in chosen.inline:
             errors.extend(row.get("OneApiErrors") or [row])
@@ -127,7 +128,7 @@ class _Response:
         if self.warnings:
             completion["warnings"] = self.warnings
         raise_for_errors(errors, count, frame)
-        return frame, _columns(chosen.header), completion
+        return frame, columns, completion
 
 
 def frame_from_v2_frames(frames: list):

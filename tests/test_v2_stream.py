@@ -3,6 +3,7 @@ once gives: the same frame (values and dtypes), warnings and errors, for any pie
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import threading
@@ -200,20 +201,26 @@ def test_a_body_cut_anywhere_is_refused_as_not_json():
 
 class _Large(BaseHTTPRequestHandler):
     body = b""
+    gzipped = False
 
     def log_message(self, *a):
         pass
 
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
+        body = gzip.compress(self.body) if self.gzipped else self.body
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(self.body)))
+        if self.gzipped:  # as a real cluster answers
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
 
-def test_a_body_of_many_pieces_over_real_http_is_the_whole_body_frame():
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_a_body_of_many_pieces_over_real_http_is_the_whole_body_frame(gzipped):
+    _Large.gzipped = gzipped
     columns = [("i", "long"), ("s", "string"), ("d", "dynamic"), ("t", "timespan")]
     rows = [[i, f'"{i}"],[', {"k": [i, "]"]}, f"{i % 3}.01:02:03.5"] for i in range(60_000)]
     _Large.body = body_of(columns, rows)
