@@ -296,9 +296,12 @@ def _timespans_vectorized(values):
     if found is None:
         return None
     days, hours, minutes, seconds, nanos = found
-    total = pc.add(pc.add(pc.multiply(days, _NS_PER[0]), pc.multiply(hours, _NS_PER[1])),
-                   pc.add(pc.multiply(minutes, _NS_PER[2]), pc.multiply(seconds, _NS_PER[3])))
-    total = pc.add(total, nanos)
+    add, times = pc.add_checked, pc.multiply_checked  # beyond int64 nanoseconds: the slow path reports it
+    try:
+        total = add(add(add(times(days, _NS_PER[0]), times(hours, _NS_PER[1])),
+                        add(times(minutes, _NS_PER[2]), times(seconds, _NS_PER[3]))), nanos)
+    except pa.ArrowInvalid:
+        return None
     signed = pc.if_else(pc.starts_with(text, "-"), pc.negate(total), total)
     ns = np.array(pc.fill_null(signed, 0).to_numpy(zero_copy_only=False), dtype="int64")  # exact: no float
     if text.null_count:
@@ -355,9 +358,18 @@ def _timespans(values, name):
             mask = _nulls(values)
             ns = np.array([0 if v is None else _timespan_ns(v) for v in values], dtype="int64")
             ns[mask] = np.iinfo("int64").min  # NaT
-    except (TypeError, ValueError, OverflowError) as exc:
+    except OverflowError:
+        raise _timespan_range(name, values) from None
+    except (TypeError, ValueError) as exc:
         raise _bad(name, "timespan", values, exc) from None
     return pd.Series(ns.view("timedelta64[ns]"), copy=False)
+
+
+def _timespan_range(name: str, values) -> ConversionError:
+    """A timespan past pandas' timedelta64[ns] (about 292 years; .NET's go to 29,000): said, not wrapped."""
+    first = next(v for v in values if v is not None and not -2**63 <= _timespan_ns(v) < 2**63)
+    return ConversionError(f"column {name!r} holds the timespan {first!r}, beyond pandas' range (about 292 years)",
+                           hint=f"Convert it in the query, e.g. extend {name} = tostring({name}) or {name} / 1d.")
 
 
 # One converter per canonical Kusto type name (kusto_types.TYPES); tests walk every row.

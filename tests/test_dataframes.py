@@ -215,3 +215,17 @@ def test_import_stays_light():
     out = subprocess.run([sys.executable, "-c", code],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("text", ["-10675199.02:48:05.4775808", "10675199.02:48:05.4775807", "106752.00:00:00"])
+def test_a_timespan_past_pandas_range_is_said_never_wrapped(text):
+    # .NET's TimeSpan.MinValue/MaxValue overflow int64 nanoseconds: Arrow's unchecked arithmetic
+    # wrapped them silently into small spans of the other sign.
+    with pytest.raises(dataframes.ConversionError, match="beyond pandas' range") as caught:
+        dataframes.frame_from_columns([("t", "timespan")], [["00:00:01"], [text], [None]])
+    assert text in str(caught.value) and "tostring(t)" in caught.value.hint
+
+
+def test_the_longest_timespan_pandas_holds_stays_exact():
+    frame = dataframes.frame_from_columns([("t", "timespan")], [["106751.23:47:16.8547758"]])
+    assert frame["t"][0].value == 9_223_372_036_854_775_800
