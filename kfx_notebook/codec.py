@@ -433,7 +433,8 @@ def _arrow_json_texts(series):
         numpy_type = "uint64" if str(series.dtype).lower() == "uint64" else "int64"
         texts = pc.cast(pa.array(series.to_numpy(dtype=numpy_type, na_value=0)), pa.string())
     elif kind == "real":
-        texts = _real_json_texts(series.to_numpy(dtype="float64", na_value=math.nan))
+        numbers = series.to_numpy(dtype="float64", na_value=math.nan)
+        texts = real_json_texts(numbers, None, _PAYLOAD_SPECIAL_REALS)   # json_ready: NaN null, ±Infinity texts
     elif kind == "object":
         texts = string_json_texts(series)
         if texts is None:
@@ -442,21 +443,6 @@ def _arrow_json_texts(series):
         return None
     mask = series.isna().to_numpy()
     return pc.if_else(pa.array(mask), "null", texts) if mask.any() else texts
-
-
-def _real_json_texts(numbers):
-    """Doubles -> their JSON texts as json_ready writes them: float.__repr__ (real_texts), NaN null,
-    ±Infinity the texts "Infinity" and "-Infinity"."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    texts = real_texts(numbers)
-    if np.isfinite(numbers).all():
-        return texts
-    for special, text in ((np.isnan, "null"), (np.isposinf, '"Infinity"'), (np.isneginf, '"-Infinity"')):
-        texts = pc.if_else(pa.array(special(numbers)), text, texts)
-    return texts
 
 
 def string_json_texts(series):
@@ -603,10 +589,7 @@ def wire_json_texts(column, kusto_type: str):
         texts = pc.cast(column, pa.string())
     elif pa.types.is_floating(kind):
         numbers = column.to_numpy(zero_copy_only=False).astype("float64")
-        texts = list(map(float.__repr__, numbers.tolist()))
-        if not np.isfinite(numbers).all():
-            texts = [_WIRE_SPECIAL_REALS.get(t, t) for t in texts]
-        texts = pa.array(texts, pa.string(), mask=np.asarray(column.is_null()))
+        texts = real_json_texts(numbers, np.asarray(column.is_null()), _WIRE_SPECIAL_REALS)
     elif pa.types.is_timestamp(kind) and kind.unit == "us":
         micros = column.cast(pa.int64()).fill_null(0).to_numpy().astype("datetime64[us]")
         if micros.size and (micros.min() < np.datetime64("0001-01-01") or micros.max() > np.datetime64("9999-12-31")):
@@ -629,7 +612,7 @@ def wire_json_texts(column, kusto_type: str):
 #: The Kusto types whose values wire_json_texts writes from their Arrow column (by its Arrow type).
 _WIRE_COLUMN_WISE = {"string", "guid", "bool", "int", "long", "real", "datetime", "timespan"}
 
-#: float.__repr__ of the reals JSON cannot carry -> the texts Kusto's wire writes for them.
+#: The reals JSON cannot carry (by float.__repr__) -> the texts Kusto's wire writes for them.
 _WIRE_SPECIAL_REALS = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}
 
 #: The characters json.dumps escapes in a string (ensure_ascii=False) -> its escapes, backslash first.
@@ -711,3 +694,23 @@ def real_texts(numbers):
 
 #: The magnitudes both Arrow's float->string cast and float.__repr__ write in fixed notation.
 _BOTH_FIXED = (1e-4, 1e10)
+
+
+#: The reals JSON cannot carry (by float.__repr__) -> the texts a payload writes for them (json_ready's rule).
+_PAYLOAD_SPECIAL_REALS = {"nan": "null", "inf": '"Infinity"', "-inf": '"-Infinity"'}
+
+
+def real_json_texts(numbers, nulls, specials: dict):
+    """Doubles and their null mask (numpy, or None: no nulls) -> an Arrow string array of each one's
+    JSON text: real_texts' token, "null" for a null, and for nan/inf/-inf the text *specials* maps it to."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = real_texts(numbers)
+    finite = np.isfinite(numbers)
+    if not finite.all():
+        special = pc.if_else(pa.array(np.isnan(numbers)), specials["nan"],
+                             pc.if_else(pa.array(numbers > 0), specials["inf"], specials["-inf"]))
+        texts = pc.if_else(pa.array(finite), texts, special)
+    return pc.if_else(pa.array(nulls), pa.scalar("null"), texts) if nulls is not None and nulls.any() else texts

@@ -11,7 +11,11 @@ ROWS = st.integers(min_value=0, max_value=6)
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
 LOOKS_TYPED = st.sampled_from(["2024-01-31T12:00:00Z", "2024-01-31T12:00:00.1234567Z", "01:02:03", "1.02:03:04.5",
                                "true", "12", "1.5", "Infinity", '{"a": 1}', "[1,2]", "null", ""])
-FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([-0.0, 1e16, 1e-7, 0.1, 2.5])
+#: Reals at the edges of how they are spelled: signed zero, where repr turns scientific, the extremes, integers.
+EDGE_FLOATS = [-0.0, 0.0, 1e16, 1e-5, 1e-7, 1e-4, 1e10, 5e-324, 1.7976931348623157e308, -1.7976931348623157e308,
+               0.1, 2.5, 2.0, -3.0, 1e15, 123456789012345.0, 9999999999999998.0, float("nan"), float("inf"),
+               float("-inf")]
+FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(EDGE_FLOATS)
 SCALARS = st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | FLOATS | TEXT | LOOKS_TYPED
 KEYS = TEXT | LOOKS_TYPED | st.integers(-2, 2) | st.booleans() | st.none()   # non-str keys: str() in the payload
 JSONISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.lists(inner, max_size=2).map(tuple)

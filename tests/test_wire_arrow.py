@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from kfx_notebook.kusto_types import from_duckdb
 from kfx_notebook.server import wire
-from tests.frame_strategies import JSONISH
+from tests.frame_strategies import EDGE_FLOATS, JSONISH
 
 
 def _is_strict_json(value) -> bool:
@@ -29,6 +29,7 @@ def _is_strict_json(value) -> bool:
 
 
 _DAYS = 10_000 * 365
+_FLOAT_EDGES = [v for v in EDGE_FLOATS if not abs(v) > 3.4e38]   # DuckDB refuses a FLOAT out of its range
 #: DuckDB column type -> (values of it as Python gives them to DuckDB, the SQL that casts the parameter).
 VALUES = {
     "BOOLEAN": (st.booleans(), "?"),
@@ -38,8 +39,8 @@ VALUES = {
     "BIGINT": (st.integers(-2**63, 2**63 - 1), "?"),
     "UBIGINT": (st.integers(0, 2**64 - 1), "?"),
     "HUGEINT": (st.integers(-2**127 + 1, 2**127 - 1), "?::HUGEINT"),
-    "DOUBLE": (st.floats(), "?"),
-    "FLOAT": (st.floats(width=32), "?"),
+    "DOUBLE": (st.floats() | st.sampled_from(EDGE_FLOATS), "?"),
+    "FLOAT": (st.floats(width=32) | st.sampled_from(_FLOAT_EDGES), "?"),
     "DECIMAL(38,18)": (st.decimals(min_value=-10**19, max_value=10**19, places=18, allow_nan=False), "?"),
     "VARCHAR": (st.text(), "?"),
     "TIMESTAMP": (st.datetimes(), "?"),
@@ -101,3 +102,8 @@ def test_many_columns_and_no_rows_encode_as_their_rows_do():
     _both_ways(column_types, relation.fetchall(), relation.to_arrow_table())
     empty = relation.limit(0)
     _both_ways(column_types, empty.fetchall(), empty.to_arrow_table())
+
+
+@pytest.mark.parametrize("duckdb_type, edges", [("DOUBLE", EDGE_FLOATS), ("FLOAT", _FLOAT_EDGES)])
+def test_reals_at_every_edge_of_their_spelling_encode_as_their_rows_do(duckdb_type, edges):
+    _both_ways(*_table(duckdb_type, [*edges, None, *(float(f"1e{e}") for e in range(-20, 25))]))
