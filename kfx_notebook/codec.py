@@ -244,46 +244,12 @@ def timespan_text_array(series, quote: str = ""):
     return pc.binary_join_element_wise(quote, texts, quote, "") if quote else texts
 
 
-def tick_timespan_texts(negative, ticks, *, fraction: bool = True):
-    """Signs and absolute 100-ns ticks (numpy) -> an Arrow string array of format_timespan's texts.
+def tick_timespan_texts(negative, ticks, *, fraction: bool = True, before: bytes = b"", after: bytes = b""):
+    """Signs and absolute 100-ns ticks (numpy) -> an Arrow string array of format_timespan's texts
+    (between *before* and *after*), laid out in a byte matrix by text_matrix."""
+    from .text_matrix import timespan_texts
 
-    The clock 'hh:mm:ss.fffffff' is fixed-width: its digits are written by numpy into one byte
-    buffer; the day part and the sign are joined on only when some value has them.
-    """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    days, ticks = np.divmod(ticks, 864_000_000_000)
-    hours, ticks = np.divmod(ticks, 36_000_000_000)
-    minutes, ticks = np.divmod(ticks, 600_000_000)
-    seconds, ticks = np.divmod(ticks, 10_000_000)
-    texts = _clock_texts(hours, minutes, seconds, ticks)
-    if not fraction and not ticks.all():
-        texts = pc.if_else(pa.array(ticks > 0), texts, pc.utf8_slice_codeunits(texts, 0, 8))
-    if days.any():
-        day_text = pc.binary_join_element_wise(pc.cast(pa.array(days), pa.string()), "", ".")
-        texts = pc.binary_join_element_wise(pc.if_else(pa.array(days > 0), day_text, ""), texts, "")
-    if np.any(negative):
-        texts = pc.binary_join_element_wise(pc.if_else(pa.array(negative), "-", ""), texts, "")
-    return texts
-
-
-def _clock_texts(hours, minutes, seconds, ticks):
-    """numpy hours (< 24), minutes, seconds, ticks (< 10**7) -> an Arrow string array of 'hh:mm:ss.fffffff'."""
-    import numpy as np
-    import pyarrow as pa
-
-    n = len(hours)
-    out = np.empty((n, 16), dtype=np.uint8)
-    for start, width, values in ((0, 2, hours), (3, 2, minutes), (6, 2, seconds), (9, 7, ticks)):
-        rest = np.asarray(values, dtype=np.int64)
-        for column in range(start + width - 1, start - 1, -1):
-            rest, digit = np.divmod(rest, 10)
-            out[:, column] = digit + 48
-    out[:, [2, 5]], out[:, 8] = ord(":"), ord(".")
-    offsets = np.arange(0, 16 * (n + 1), 16, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
+    return timespan_texts(negative, ticks, fraction=fraction, before=before, after=after)
 
 
 # -- Arrow staging (the embedded database) --------------------------------------------------------
@@ -602,11 +568,19 @@ def wire_json_texts(column, kusto_type: str):
         ticks = _interval_ticks(column)
         if ticks is None:
             return None
-        texts = tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False)
-        texts = pc.if_else(column.is_valid(), pc.binary_join_element_wise('"', texts, '"', ""), pa.scalar(None, pa.string()))
+        texts = _with_null_texts(column, tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False,
+                                                             before=b'"', after=b'"'))
     else:
         return None
     return texts.fill_null("null")
+
+
+def _with_null_texts(column, texts):
+    """Texts of every slot of *column* -> the same with its null slots null (then written as null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(column.is_valid(), texts, pa.scalar(None, pa.string())) if column.null_count else texts
 
 
 #: The Kusto types whose values wire_json_texts writes from their Arrow column (by its Arrow type).
