@@ -56,6 +56,27 @@ SUPPORTED_OPTIONS = {
 }
 
 
+def _rows_up_to(relation, most: int | None) -> list:
+    """The relation's rows as Python tuples, at most `most` of them (None: all)."""
+    return (relation.limit(most) if most else relation).fetchall()
+
+
+def _arrow_up_to(relation, most: int | None):
+    """The relation's rows as an Arrow table, read batch by batch and stopped once it holds `most`
+    (None: all; it may hold up to a batch more). Streamed, not `LIMIT`: DuckDB runs a query under a
+    LIMIT about 3x slower (0.047 s against 0.017 s for 100,000 rows x 9 columns)."""
+    import pyarrow as pa
+
+    reader = relation.to_arrow_reader()
+    batches, rows = [], 0
+    for batch in reader:
+        batches.append(batch)
+        rows += batch.num_rows
+        if most and rows >= most:
+            break
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
 class LocalBackend:
     """The embedded database. Use `LocalBackend.open(path)`; None means the shared in-memory one."""
 
@@ -172,7 +193,7 @@ class LocalBackend:
         else:
             prepared = self._prepare(database, text, parameters, options)
             column_types = prepared.column_types
-            table = self._fetch(prepared, options, request_id, lambda relation: relation.to_arrow_table())
+            table = self._fetch(prepared, options, request_id, _arrow_up_to)
             from .results import frame_from_arrow
 
             frame = frame_from_arrow(table, column_types)
@@ -189,7 +210,7 @@ class LocalBackend:
             rows = [tuple(_python(v) for v in row) for row in result.frame.itertuples(index=False, name=None)]
             return result.column_types, rows
         prepared = self._prepare(database, text, parameters, options)
-        return prepared.column_types, self._fetch(prepared, options, None, lambda relation: relation.fetchall())
+        return prepared.column_types, self._fetch(prepared, options, None, _rows_up_to)
 
     def query_table(self, database: str, text: str, parameters: Mapping[str, Any] | None = None,
                     options: Mapping[str, Any] | None = None, request_id: str | None = None):
@@ -202,8 +223,7 @@ class LocalBackend:
         options = _check_options(options)
         database = self.catalog.canonical_database(database)
         prepared = self._prepare(database, text, parameters, options)
-        return prepared.column_types, self._fetch(prepared, options, request_id,
-                                                  lambda relation: relation.to_arrow_table())
+        return prepared.column_types, self._fetch(prepared, options, request_id, _arrow_up_to)
 
     def _prepare(self, database: str, text: str, parameters: Mapping[str, Any] | None,
                  options: Mapping[str, Any], virtual: dict | None = None) -> "_Prepared":
@@ -385,7 +405,8 @@ class LocalBackend:
         return self._run_stages(database, stages.bag_unpack_kql(split, unpack, columns, slots), parameters, options)
 
     def _fetch(self, prepared: "_Prepared", options, request_id: str | None, read):
-        """`read(relation)` (an Arrow table or a row list) under the record limit and servertimeout."""
+        """`read(relation, most)` (an Arrow table or a row list of at most `most` rows, None: all) under
+        the record limit (read up to one row past it) and servertimeout."""
         from . import engine
 
         limit = _record_limit(options)
@@ -394,8 +415,7 @@ class LocalBackend:
         if timer:
             timer.start()
         try:
-            relation = prepared.relation.limit(limit + 1) if limit else prepared.relation
-            table = read(relation)
+            table = read(prepared.relation, limit + 1 if limit else None)
         except Exception as exc:
             if timer and not timer.is_alive():
                 raise _timed_out(prepared.timeout, request_id) from None
