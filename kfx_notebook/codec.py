@@ -531,10 +531,12 @@ _CONTAINERS = _DICT | _SEQUENCES
 
 # -- the REST wire's JSON text of an Arrow column (`serve` answers built column-wise) -------------
 
-def wire_json_texts(column, kusto_type: str):
-    """An Arrow column from DuckDB of a (lowercase) Kusto type -> an Arrow string array of each value's
-    JSON text exactly as server/wire.py's per-value encoder writes it, or None when the pair has no
-    column-wise rule here (dynamic, decimal, odd Arrow types: then encode value by value).
+def wire_json_pieces(column, kusto_type: str):
+    """An Arrow column from DuckDB of a (lowercase) Kusto type -> (before, texts, after): each value's
+    JSON text, exactly as server/wire.py's per-value encoder writes it, is before + texts[i] + after.
+    Or None when the pair has no column-wise rule here (dynamic, decimal, odd Arrow types: then
+    encode value by value). A column without nulls leaves its quotes to before and after, so the
+    row join writes them (one pass fewer); with nulls, texts are whole ("null" for a null).
 
     The wire's rules, not the payload's: real NaN/±Infinity as "NaN"/"Infinity" texts, datetimes
     with 7 fraction digits (the seventh always 0: DuckDB keeps microseconds), nulls as null.
@@ -548,42 +550,43 @@ def wire_json_texts(column, kusto_type: str):
     if kusto_type not in _WIRE_COLUMN_WISE:
         return None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        texts = pc.binary_join_element_wise('"', json_string_escaped(column), '"', "")
-    elif pa.types.is_boolean(kind):
-        texts = pc.if_else(column, "true", "false")
-    elif pa.types.is_integer(kind):
-        texts = pc.cast(column, pa.string())
-    elif pa.types.is_floating(kind):
+        return _between(column, '"', json_string_escaped(column), '"')
+    if pa.types.is_boolean(kind):
+        return _between(column, "", pc.if_else(column, "true", "false"), "")
+    if pa.types.is_integer(kind):
+        return _between(column, "", pc.cast(column, pa.string()), "")
+    if pa.types.is_floating(kind):
         numbers = column.to_numpy(zero_copy_only=False).astype("float64")
-        texts = real_json_texts(numbers, np.asarray(column.is_null()), _WIRE_SPECIAL_REALS)
-    elif pa.types.is_timestamp(kind) and kind.unit == "us":
+        return "", real_json_texts(numbers, np.asarray(column.is_null()), _WIRE_SPECIAL_REALS), ""
+    if pa.types.is_timestamp(kind) and kind.unit == "us":
         micros = column.cast(pa.int64()).fill_null(0).to_numpy().astype("datetime64[us]")
         if micros.size and (micros.min() < np.datetime64("0001-01-01") or micros.max() > np.datetime64("9999-12-31")):
             return None   # outside Python's datetime: the per-value encoder decides
         # Arrow writes a naive microsecond timestamp 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC values kept)
         full = pc.utf8_replace_slice(pc.cast(column.cast(pa.timestamp("us")), pa.string()), start=10, stop=11,
                                      replacement="T")
-        texts = pc.binary_join_element_wise('"', full, '0Z"', "")
-    elif pa.types.is_interval(kind):
+        return _between(column, '"', full, '0Z"')
+    if pa.types.is_interval(kind):
         ticks = _interval_ticks(column)
         if ticks is None:
             return None
-        texts = _with_null_texts(column, tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False,
-                                                             before=b'"', after=b'"'))
-    else:
-        return None
-    return texts.fill_null("null")
+        return _between(column, "", tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False,
+                                                        before=b'"', after=b'"'), "")
+    return None
 
 
-def _with_null_texts(column, texts):
-    """Texts of every slot of *column* -> the same with its null slots null (then written as null)."""
-    import pyarrow as pa
+def _between(column, before: str, texts, after: str):
+    """(before, texts, after) for a column without nulls; with nulls, ("", whole texts or "null", "")."""
     import pyarrow.compute as pc
 
-    return pc.if_else(column.is_valid(), texts, pa.scalar(None, pa.string())) if column.null_count else texts
+    if not column.null_count:
+        return before, texts, after
+    if before or after:
+        texts = pc.binary_join_element_wise(before, texts, after, "")
+    return "", pc.if_else(column.is_valid(), texts, "null"), ""
 
 
-#: The Kusto types whose values wire_json_texts writes from their Arrow column (by its Arrow type).
+#: The Kusto types whose values wire_json_pieces writes from their Arrow column (by its Arrow type).
 _WIRE_COLUMN_WISE = {"string", "guid", "bool", "int", "long", "real", "datetime", "timespan"}
 
 #: The reals JSON cannot carry (by float.__repr__) -> the texts Kusto's wire writes for them.
@@ -596,16 +599,18 @@ _JSON_ESCAPES = {c: json.dumps(c)[1:-1] for c in ["\\", '"', *map(chr, range(0x2
 def json_string_escaped(column):
     """An Arrow string column -> its values escaped as JSON writes them inside quotes (backslash first).
 
-    Most text needs no escape: one search finds out, and the passes run only when one is needed;
-    control characters are rare: the 32 passes for them run only when one occurs."""
+    Each pass runs only when its bytes occur in the column's data buffer (UTF-8 writes '\\\\', '"'
+    and control characters only as themselves), so a column with none of them is returned as is."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not pc.any(pc.match_substring_regex(column, '[\\x00-\\x1f"\\\\]')).as_py():
-        return column
-    for char in ("\\", '"'):
-        column = pc.replace_substring(column, char, _JSON_ESCAPES[char])
-    if pc.any(pc.match_substring_regex(column, "[\\x00-\\x1f]")).as_py():
-        for char, escape in list(_JSON_ESCAPES.items())[2:]:
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        column = column.cast(pa.large_string())   # a view type keeps short strings outside its data buffer
+    data = column.buffers()[2]
+    counts = np.bincount(np.frombuffer(data, "uint8"), minlength=256) if data is not None else np.zeros(256)
+    for char, escape in _JSON_ESCAPES.items():
+        if counts[ord(char)]:
             column = pc.replace_substring(column, char, escape)
     return column
 
