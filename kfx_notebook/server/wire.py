@@ -64,10 +64,15 @@ def encode_decimal(value: Any) -> str | None:
 
 
 def encode_dynamic(value: Any) -> Any:
-    """DuckDB gives dynamic as JSON text; the wire carries it as native JSON."""
+    """DuckDB gives dynamic as JSON text; the wire carries it as native JSON.
+
+    DuckDB's JSON may hold NaN and ±Infinity (`to_json` of a real NaN writes `NaN`), which JSON
+    cannot carry: Kusto serializes "values that JSON can't represent into string values"
+    (learn.microsoft.com/kusto/query/scalar-data-types/dynamic), so they go out as the texts
+    "NaN", "Infinity", "-Infinity", as a real column's do."""
     if isinstance(value, (str, bytes)):
         try:
-            return json.loads(value)
+            return _plain(json.loads(value))
         except ValueError:
             return value
     return _plain(value)
