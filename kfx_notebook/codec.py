@@ -534,7 +534,7 @@ _CONTAINERS = _DICT | _SEQUENCES
 def wire_json_pieces(column, kusto_type: str):
     """An Arrow column from DuckDB of a (lowercase) Kusto type -> (before, texts, after): each value's
     JSON text, exactly as server/wire.py's per-value encoder writes it, is before + texts[i] + after.
-    Or None when the pair has no column-wise rule here (dynamic, decimal, odd Arrow types: then
+    Or None when the pair has no column-wise rule here (dynamic, odd Arrow types: then
     encode value by value). A column without nulls leaves its quotes to before and after, so the
     row join writes them (one pass fewer); with nulls, texts are whole ("null" for a null).
 
@@ -555,6 +555,11 @@ def wire_json_pieces(column, kusto_type: str):
         return _between(column, "", pc.if_else(column, "true", "false"), "")
     if pa.types.is_integer(kind):
         return _between(column, "", pc.cast(column, pa.string()), "")
+    if kusto_type == "decimal" or pa.types.is_decimal(kind):   # its plain digits, quoted
+        texts = pc.cast(column, pa.string()) if kusto_type == "decimal" and pa.types.is_decimal(kind) else None
+        if texts is None or pc.any(pc.match_substring(texts, "E")).as_py():
+            return None   # Arrow writes |x| < 1e-6 as '1E-18' (zero too): the per-value encoder decides
+        return _between(column, '"', texts, '"')
     if pa.types.is_floating(kind):
         numbers = column.to_numpy(zero_copy_only=False).astype("float64")
         return "", real_json_texts(numbers, np.asarray(column.is_null()), _WIRE_SPECIAL_REALS), ""
@@ -587,7 +592,7 @@ def _between(column, before: str, texts, after: str):
 
 
 #: The Kusto types whose values wire_json_pieces writes from their Arrow column (by its Arrow type).
-_WIRE_COLUMN_WISE = {"string", "guid", "bool", "int", "long", "real", "datetime", "timespan"}
+_WIRE_COLUMN_WISE = {"string", "guid", "bool", "int", "long", "real", "decimal", "datetime", "timespan"}
 
 #: The reals JSON cannot carry (by float.__repr__) -> the texts Kusto's wire writes for them.
 _WIRE_SPECIAL_REALS = {"nan": '"NaN"', "inf": '"Infinity"', "-inf": '"-Infinity"'}

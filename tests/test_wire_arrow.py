@@ -107,3 +107,13 @@ def test_a_dynamic_holding_nan_or_infinity_writes_them_as_kusto_texts_both_ways(
     _both_ways(column_types, relation.fetchall(), relation.to_arrow_table())
     assert json.loads(wire.v1_response(column_types, relation.to_arrow_table()))["Tables"][0]["Rows"] == \
         [[{"a": "NaN", "b": [1.5, "Infinity", "-Infinity"]}, "NaN", None]]
+
+
+@pytest.mark.parametrize("decimal_type", ["DECIMAL(38,18)", "DECIMAL(4,1)", "DECIMAL(38,0)", "DECIMAL(18,6)"])
+def test_decimals_plain_and_tiny_encode_as_their_rows_do(decimal_type):
+    values = "(12.5), (-7), (0), (NULL), (0.1), (-0.000001), (0.0000001), (1e-18), (99)"
+    relation = duckdb.connect().sql(f"SELECT x::{decimal_type} AS x FROM (VALUES {values}) AS v(x)")
+    column_types = [("x", from_duckdb(str(relation.types[0])))]
+    _both_ways(column_types, relation.fetchall(), relation.to_arrow_table())
+    plain = duckdb.connect().sql(f"SELECT x::{decimal_type} AS x FROM (VALUES (12.5), (-7), (NULL), (99)) AS v(x)")
+    _both_ways(column_types, plain.fetchall(), plain.to_arrow_table())

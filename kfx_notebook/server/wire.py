@@ -146,7 +146,12 @@ def encode_rows(column_types: Sequence[tuple[str, str]], rows: Iterable[Sequence
 
 
 def rows_json(column_types: Sequence[tuple[str, str]], table) -> bytes:
-    """An Arrow table -> the JSON text (UTF-8) of its encoded rows, built column by column.
+    """An Arrow table -> the JSON text (UTF-8) of its encoded rows, built column by column."""
+    return b"".join(_rows_json_parts(column_types, table))
+
+
+def _rows_json_parts(column_types: Sequence[tuple[str, str]], table) -> list:
+    """rows_json's text in consecutive bytes-like parts (the rows in Arrow's buffer, not copied).
 
     The same bytes `_dumps(encode_rows(...))` writes for the table's rows (tests/test_wire_arrow.py
     holds the two equal); a column codec.wire_json_pieces has no rule for goes value by value.
@@ -158,9 +163,9 @@ def rows_json(column_types: Sequence[tuple[str, str]], table) -> bytes:
     import pyarrow.compute as pc
 
     if not table.num_rows:
-        return b"[]"
+        return [b"[]"]
     if not table.num_columns:
-        return b"[" + b",".join([b"[]"] * table.num_rows) + b"]"
+        return [b"[" + b",".join([b"[]"] * table.num_rows) + b"]"]
     pieces: list = ["["]
     for (_, kusto_type), column in zip(column_types, table.columns):
         before, texts, after = wire_json_pieces(column, wire_type(kusto_type)) or _per_value_pieces(column, kusto_type)
@@ -174,7 +179,7 @@ def rows_json(column_types: Sequence[tuple[str, str]], table) -> bytes:
     width = "int32" if kind == pa.string() else "int64"
     offsets = np.frombuffer(rows.buffers()[1], dtype=width, count=len(rows) + 1, offset=rows.offset * np.dtype(width).itemsize)
     data = memoryview(rows.buffers()[2])[offsets[0]:offsets[-1] - 1]   # the last row's "," dropped
-    return b"".join((b"[", data, b"]"))
+    return [b"[", data, b"]"]
 
 
 def _per_value_pieces(column, kusto_type: str):
@@ -201,12 +206,13 @@ def _rows_slot(column_types, rows, slots: list) -> tuple[Any, int]:
 
 
 def _dumps_filled(document: Any, slots: list) -> bytes:
-    """`_dumps(document)` with each placeholder of `slots` replaced by its table's rows text."""
-    text = _dumps(document)
+    """`_dumps(document)` with each placeholder of `slots` (in document order) replaced by its
+    table's rows text, copied once into the reply."""
+    parts, rest = [], _dumps(document)
     for placeholder, column_types, table in slots:
-        head, tail = text.split(json.dumps(placeholder).encode("utf-8"))
-        text = b"".join((head, rows_json(column_types, table), tail))
-    return text
+        head, rest = rest.split(json.dumps(placeholder).encode("utf-8"))
+        parts += [head, *_rows_json_parts(column_types, table)]
+    return b"".join([*parts, rest])
 
 
 def _dumps(value: Any) -> bytes:
