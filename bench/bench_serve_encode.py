@@ -1,6 +1,6 @@
 """A 100k-row `kfx-notebook serve` query answer against a raw loopback fetch of the same bytes.
 
-    python bench/bench_serve_encode.py [--rows 100000] [--runs 7]
+    python bench/bench_serve_encode.py [--rows 100000] [--runs 7] [--breakdown]
 
 In one process: a LocalServer (in-memory database) holding a table of --rows rows and 9
 columns (bool, int, long, real, two strings, datetime, timespan, a column with nulls), and a
@@ -8,6 +8,8 @@ plain `http.server` thread that answers every GET with the bytes the server's re
 Alternating, --runs times each: (a) POST /v2/rest/query `T` to the server (translation,
 DuckDB, encoding, HTTP), (b) GET the same bytes from the raw server (HTTP and copying only).
 Prints the medians and their ratio. PYTHONPATH=<other checkout> measures another version.
+--breakdown also prints, in-process and without HTTP, the median wall and CPU (process_time)
+seconds of each stage of one answer: the query to Arrow, each column's texts, the whole reply.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import os
 import statistics
 import threading
 import time
@@ -52,16 +55,41 @@ def _raw_server(payload: bytes) -> http.server.ThreadingHTTPServer:
     return server
 
 
-def _timed(fetch) -> tuple[float, bytes]:
-    started = time.perf_counter()
+def _breakdown(backend, runs: int) -> None:
+    """Median wall and CPU seconds of each stage of one answer, in this process (no HTTP)."""
+    from kfx_notebook import codec
+    from kfx_notebook.server import wire
+
+    column_types, table = backend.query_table(DB, "T")
+    stages = {"query to Arrow (translate, DuckDB, fetch)": lambda: backend.query_table(DB, "T")}
+    if hasattr(codec, "wire_json_pieces"):
+        for (name, kusto_type), column in zip(column_types, table.columns):
+            stages[f"  column {name} ({kusto_type})"] = \
+                lambda c=column, t=kusto_type: codec.wire_json_pieces(c, wire.wire_type(t))
+    stages["v2 reply from the Arrow table (all columns, joins)"] = lambda: wire.v2_response(column_types, table)
+    times: dict = {name: [] for name in stages}
+    for _ in range(runs):
+        for name, stage in stages.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            stage()
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    for name, pairs in times.items():
+        print(f"{name:55s} wall {statistics.median(p[0] for p in pairs):.4f} s  "
+              f"cpu {statistics.median(p[1] for p in pairs):.4f} s")
+
+
+def _timed(fetch) -> tuple[tuple[float, float], bytes]:
+    """(wall seconds, this process's CPU seconds: client and in-process server), and what fetch returned."""
+    started, cpu = time.perf_counter(), time.process_time()
     data = fetch()
-    return time.perf_counter() - started, data
+    return (time.perf_counter() - started, time.process_time() - cpu), data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     args = parser.parse_args()
     with LocalServer() as server:
         _post(server.url, "/v1/rest/mgmt", ".set T <| " + TABLE.format(rows=args.rows))
@@ -76,9 +104,13 @@ def main() -> None:
             fetched.append(seconds)
             assert len(data) == len(payload) and copy == payload
         raw.shutdown()
-    serve_median, raw_median = statistics.median(served), statistics.median(fetched)
+        if args.breakdown:
+            _breakdown(server.backend, args.runs)
+    serve_median, raw_median = (statistics.median(t[0] for t in times) for times in (served, fetched))
+    serve_cpu, raw_cpu = (statistics.median(t[1] for t in times) for times in (served, fetched))
     print(f"{args.rows} rows x 9 columns, {len(payload) / 1e6:.1f} MB, medians of {args.runs}: "
-          f"serve {serve_median:.3f} s, raw loopback {raw_median:.3f} s, ratio {serve_median / raw_median:.1f}x")
+          f"serve {serve_median:.3f} s (cpu {serve_cpu:.3f} s), raw loopback {raw_median:.3f} s (cpu {raw_cpu:.3f} s), "
+          f"ratio {serve_median / raw_median:.1f}x; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
