@@ -665,15 +665,19 @@ def real_texts(numbers):
 
     numbers = np.asarray(numbers, dtype="float64").ravel()
     spelled = pc.cast(pa.array(numbers), pa.string())
-    texts = pc.if_else(pc.match_substring(spelled, "."), spelled, pc.binary_join_element_wise(spelled, ".0", ""))
     size = np.abs(numbers)
-    others = np.flatnonzero(~(((size >= _BOTH_FIXED[0]) & (size < _BOTH_FIXED[1])) | (size == 0)))
-    if not others.size:
-        return texts
+    fixed = ((size >= _BOTH_FIXED[0]) & (size < _BOTH_FIXED[1])) | (size == 0)
+    with np.errstate(invalid="ignore"):
+        integers = np.flatnonzero(fixed & (numbers == np.trunc(numbers)))   # Arrow wrote no '.' for exactly these
+    others = np.flatnonzero(~fixed)
+    if not (integers.size or others.size):
+        return spelled
+    with_point = pc.binary_join_element_wise(spelled.take(pa.array(integers)), ".0", "")
     spelled_by_repr = pa.array(list(map(float.__repr__, numbers[others].tolist())), pa.string())
-    where = np.arange(len(numbers))
-    where[others] = len(numbers) + np.arange(others.size)
-    return pa.concat_arrays([texts, spelled_by_repr]).take(pa.array(where))
+    where = np.arange(len(numbers))   # each value's place in spelled, then with_point, then spelled_by_repr
+    where[integers] = len(numbers) + np.arange(integers.size)
+    where[others] = len(numbers) + integers.size + np.arange(others.size)
+    return pa.concat_arrays([spelled, with_point, spelled_by_repr]).take(pa.array(where))
 
 
 #: The magnitudes both Arrow's float->string cast and float.__repr__ write in fixed notation.
