@@ -534,8 +534,8 @@ _CONTAINERS = _DICT | _SEQUENCES
 def wire_json_pieces(column, kusto_type: str):
     """An Arrow column from DuckDB of a (lowercase) Kusto type -> (before, texts, after): each value's
     JSON text, exactly as server/wire.py's per-value encoder writes it, is before + texts[i] + after.
-    Or None when the pair has no column-wise rule here (dynamic, odd Arrow types: then
-    encode value by value). A column without nulls leaves its quotes to before and after, so the
+    Or None when the pair has no column-wise rule here (odd Arrow types, dynamic texts that are not
+    already in the wire's form: then encode value by value). A column without nulls leaves its quotes to before and after, so the
     row join writes them (one pass fewer); with nulls, texts are whole ("null" for a null).
 
     The wire's rules, not the payload's: real NaN/±Infinity as "NaN"/"Infinity" texts, datetimes
@@ -547,6 +547,8 @@ def wire_json_pieces(column, kusto_type: str):
 
     column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
     kind = column.type
+    if kusto_type == "dynamic" and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return _dynamic_as_stored(column)
     if kusto_type not in _WIRE_COLUMN_WISE:
         return None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -578,6 +580,26 @@ def wire_json_pieces(column, kusto_type: str):
         return _between(column, "", tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False,
                                                         before=b'"', after=b'"'), "")
     return None
+
+
+def _dynamic_as_stored(column):
+    """("", the stored JSON texts, "") when each already is what the per-value encoder writes for it
+    (json.loads, then compact json.dumps), else None (value by value).
+
+    Checked for the whole column at once, one decode, one encode and one comparison in C: the
+    encoding of the decoded array equals the stored texts joined by commas only if every text is
+    its own encoding (a complete JSON value cannot be a proper prefix of another one ending at a
+    top-level comma, so the boundaries line up). Whitespace, other number spellings, duplicate
+    keys, NaN/Infinity or text that is not JSON all make the two differ."""
+    import pyarrow.compute as pc
+
+    texts = pc.fill_null(column, "null")   # a SQL null and a JSON null are both written null
+    joined = "[" + ",".join(texts.to_pylist()) + "]"
+    try:
+        again = json.dumps(json.loads(joined), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (ValueError, RecursionError):
+        return None
+    return ("", texts, "") if again == joined else None
 
 
 def _between(column, before: str, texts, after: str):
