@@ -589,17 +589,23 @@ def _dynamic_as_stored(column):
     Checked for the whole column at once, one decode, one encode and one comparison in C: the
     encoding of the decoded array equals the stored texts joined by commas only if every text is
     its own encoding (a complete JSON value cannot be a proper prefix of another one ending at a
-    top-level comma, so the boundaries line up). Whitespace, other number spellings, duplicate
-    keys, NaN/Infinity or text that is not JSON all make the two differ."""
+    top-level comma, so the boundaries line up) — and if every text is one whole JSON value, which
+    the array's elements read raw (msgspec.Raw) must show: `[1` and `2]` are not. Whitespace,
+    other number spellings, duplicate keys, NaN/Infinity or text that is not JSON all make the
+    two differ."""
+    import msgspec
     import pyarrow.compute as pc
 
     texts = pc.fill_null(column, "null")   # a SQL null and a JSON null are both written null
-    joined = "[" + ",".join(texts.to_pylist()) + "]"
+    values = texts.to_pylist()
+    joined = "[" + ",".join(values) + "]"
     try:
+        elements = msgspec.json.decode(joined.encode("utf-8"), type=list[msgspec.Raw])
         again = json.dumps(json.loads(joined), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, msgspec.DecodeError):
         return None
-    return ("", texts, "") if again == joined else None
+    whole = len(elements) == len(values) and list(map(bytes, elements)) == [v.encode("utf-8") for v in values]
+    return ("", texts, "") if whole and again == joined else None
 
 
 def _between(column, before: str, texts, after: str):
