@@ -144,6 +144,23 @@ def _fresh(backend: LocalBackend, database: str, table, mapping, fmt: str) -> No
                                                                     HealthCheck.function_scoped_fixture])
 @given(case=cases())
 def test_column_wise_ingest_gives_exactly_the_per_record_table(pair, case):
+    _compare(pair, case)
+
+
+EXISTING = [("a", "long"), ("b", "dynamic")]
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": 1, "a": 2, "b": {"k": 1, "k": [2]}}\n{"b": 3}', b'[{"\\u0061": 5, "A": 6, "B": 7}]',
+    b'{"a": 1, "zz": "\xff"}\n{"a": 2}', b'[{"a": 1, "zz": {"q": [1e400, -0.0]}}]', b'[{"a": 1}, 2]', b'[]',
+    b'{"a": 1}\n[{"a": 2}]', b'{"a": 1, "b": NaN}', b'\xef\xbb\xbf[{"b": "\xc3\xa9", "zz": "\xc3\xa9"}]'])
+def test_records_into_an_existing_table_read_as_the_per_record_table(pair, data):
+    """The Struct reading (json_table_columns): repeated, escaped and other-case keys, skipped values."""
+    for fmt in ("json", "multijson"):
+        _compare(pair, (data, fmt, EXISTING, None))
+
+
+def _compare(pair, case):
     data, fmt, table, mapping = case
     database = f"Cols{next(_NUMBER)}"
     reference, fast = pair
