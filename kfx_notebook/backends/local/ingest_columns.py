@@ -92,7 +92,7 @@ def csv_columns(raw: bytes, fmt: str) -> list | None:
     import pyarrow.csv as pcsv
 
     body = _without_bom(raw)
-    if body.count(b"\r") != body.count(b"\r\n"):
+    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return None     # Python's reader refuses a lone carriage return outside quotes; Arrow ends the record
     try:
         table = pcsv.read_csv(
@@ -439,6 +439,6 @@ def _dynamic_from_texts(texts):
         parsed = [None if v is None else decode(v) for v in values]
     except (msgspec.DecodeError, RecursionError):
         return None
-    if any(v is None for v, t in zip(parsed, values) if t is not None):
+    if parsed.count(None) != texts.null_count:
         return None     # the text "null": convert_value keeps it as JSON null text
     return _dynamic_texts(parsed)
