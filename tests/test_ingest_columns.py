@@ -144,6 +144,29 @@ def _fresh(backend: LocalBackend, database: str, table, mapping, fmt: str) -> No
                                                                     HealthCheck.function_scoped_fixture])
 @given(case=cases())
 def test_column_wise_ingest_gives_exactly_the_per_record_table(pair, case):
+    _compare(pair, case)
+
+
+EXISTING = [("a", "long"), ("b", "dynamic")]
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a": 1, "a": 2, "b": {"k": 1, "k": [2]}}\n{"b": 3}', b'[{"\\u0061": 5, "A": 6, "B": 7}]',
+    b'{"a": 1, "zz": "\xff"}\n{"a": 2}', b'[{"a": 1, "zz": {"q": [1e400, -0.0]}}]', b'[{"a": 1}, 2]', b'[]',
+    b'{"a": 1}\n[{"a": 2}]', b'{"a": 1, "b": NaN}', b'\xef\xbb\xbf[{"b": "\xc3\xa9", "zz": "\xc3\xa9"}]'])
+def test_records_into_an_existing_table_read_as_the_per_record_table(pair, data):
+    """The Struct reading (json_table_columns): repeated, escaped and other-case keys, skipped values."""
+    for fmt in ("json", "multijson"):
+        _compare(pair, (data, fmt, EXISTING, None))
+
+
+@pytest.mark.parametrize("data", [b"a,1\rb,2\n", b'"x\ry",1\r\n', b"a,1\r\nb,2\r\n", b"a,1\r"])
+def test_carriage_returns_in_csv_read_as_the_per_record_table(pair, data):
+    for table in (None, [("Column1", "string"), ("Column2", "long")]):
+        _compare(pair, (data, "csv", table, None))
+
+
+def _compare(pair, case):
     data, fmt, table, mapping = case
     database = f"Cols{next(_NUMBER)}"
     reference, fast = pair
@@ -179,11 +202,13 @@ def test_vectorized_texts_agree_with_convert_value_where_they_cover():
 
     from kfx_notebook.backends.local.ingest import convert_value
 
-    texts = pa.array(TEXTS + [None])
-    for ktype in ("long", "int", "real", "bool", "datetime", "timespan", "dynamic", "string"):
-        staged = ingest_columns.staged_from_json("c", ktype, texts.to_pylist(), len(texts), finite=True)
-        expected = [convert_value(v, ktype) for v in texts.to_pylist()]
-        assert list(map(repr, staged.to_pylist())) == list(map(repr, pa.array(expected, type=staged.type).to_pylist()))
+    json_texts = ["null", "[1, 2.50, null]", '"x"', '{"a": 1, "a": 2}', " 3", None]   # all JSON: one vector pass
+    for texts, ktypes in ((TEXTS + [None], ("long", "int", "real", "bool", "datetime", "timespan", "dynamic", "string")),
+                          (json_texts, ("dynamic",))):
+        for ktype in ktypes:
+            staged = ingest_columns.staged_from_json("c", ktype, texts, len(texts), finite=True)
+            expected = pa.array([convert_value(v, ktype) for v in texts], type=staged.type).to_pylist()
+            assert list(map(repr, staged.to_pylist())) == list(map(repr, expected))
 
 
 def test_bad_csv_mapping_ordinal_is_a_clear_error():

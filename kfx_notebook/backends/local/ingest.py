@@ -84,16 +84,20 @@ def _read_json(raw: bytes, fmt: str, columns, mapping):
     """JSON text -> (records, the table's columns, one staged array per column), column by column."""
     from . import ingest_columns as fast
 
-    records = fast.json_records(raw)
-    finite = records is not None       # msgspec refuses NaN and infinities; json (the reference reader) keeps them
-    if records is None:
-        records = parse_json_records(utf8_text(raw, fmt))
-    if not records:
-        return 0, columns, []
-    if columns is None:
-        columns = fast.json_inferred_columns(records)
-    values = fast.json_column_values(records, columns, mapping)
-    rows = len(records)
+    values = fast.json_table_columns(raw, columns) if columns is not None and mapping is None else None
+    if values is not None:
+        rows, finite = len(values[0]), True
+    else:
+        records = fast.json_records(raw)
+        finite = records is not None   # msgspec refuses NaN and infinities; json (the reference reader) keeps them
+        if records is None:
+            records = parse_json_records(utf8_text(raw, fmt))
+        if not records:
+            return 0, columns, []
+        if columns is None:
+            columns = fast.json_inferred_columns(records)
+        values = fast.json_column_values(records, columns, mapping)
+        rows = len(records)
     try:
         return rows, columns, [fast.staged_from_json(name, ktype, column, rows, finite=finite)
                                for (name, ktype), column in zip(columns, values)]

@@ -36,23 +36,51 @@ def json_records(raw: bytes) -> list[dict] | None:
     """
     import msgspec
 
-    body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
-    start = len(body) - len(body.lstrip(b" \t\r\n"))
-    decode = msgspec.json.Decoder().decode
-    try:
-        if body[start:start + 1] == b"[":
-            records = decode(body)
-        elif body[start:start + 1] == b"{":
-            cuts = [m.start() + 1 for m in _BOUNDARY.finditer(body)]
-            view = memoryview(body)
-            records = list(map(decode, map(view.__getitem__, map(slice, [start, *cuts], [*cuts, len(body)]))))
-        else:
-            return None
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    if type(records) is not list or set(map(type, records)) != {dict}:
+    records = _decoded_objects(raw, msgspec.json.Decoder(), msgspec.json.Decoder(list))
+    if records is None or set(map(type, records)) != {dict}:
         return None
     return records
+
+
+def json_table_columns(raw: bytes, columns) -> list[list] | None:
+    """JSON records into an existing table without a mapping -> each column's values; None as json_records.
+
+    The records are decoded into a msgspec Struct with one field per column (renamed to the
+    column's name), so no dict is built and the other keys are only skipped: a missing key is
+    None and a repeated one keeps its last value, as dict.get on json's dict. A skipped value is
+    not checked for UTF-8: the caller has checked the whole body (ingest does, first).
+    """
+    import msgspec
+
+    fields = [f"f{i}" for i in range(len(columns))]
+    record = msgspec.defstruct("Record", [(f, Any, None) for f in fields], gc=False,
+                               rename={f: name for f, (name, _) in zip(fields, columns)})
+    records = _decoded_objects(raw, msgspec.json.Decoder(record), msgspec.json.Decoder(list[record]))
+    if not records or not fields:
+        return None     # no records (or no columns): the reference's reading, as json_records
+    return [list(map(operator.attrgetter(f), records)) for f in fields]
+
+
+def _decoded_objects(raw: bytes, one, array) -> list | None:
+    """The payload's objects, each by *one*, or its array by *array* (decoders); None for any other layout."""
+    import msgspec
+
+    body = _without_bom(raw)
+    start = len(body) - len(body.lstrip(b" \t\r\n"))
+    try:
+        if body[start:start + 1] == b"[":
+            return array.decode(body)
+        if body[start:start + 1] == b"{":
+            cuts = [m.start() + 1 for m in _BOUNDARY.finditer(body)]
+            view = memoryview(body)
+            return list(map(one.decode, map(view.__getitem__, map(slice, [start, *cuts], [*cuts, len(body)]))))
+    except (msgspec.DecodeError, RecursionError):    # ValidationError is a DecodeError
+        return None
+    return None
+
+
+def _without_bom(raw: bytes) -> bytes:
+    return raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
 
 
 def csv_columns(raw: bytes, fmt: str) -> list | None:
@@ -63,8 +91,8 @@ def csv_columns(raw: bytes, fmt: str) -> list | None:
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    body = raw[3:] if raw.startswith(codecs.BOM_UTF8) else raw
-    if body.count(b"\r") != body.count(b"\r\n"):
+    body = _without_bom(raw)
+    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
         return None     # Python's reader refuses a lone carriage return outside quotes; Arrow ends the record
     try:
         table = pcsv.read_csv(
@@ -411,6 +439,6 @@ def _dynamic_from_texts(texts):
         parsed = [None if v is None else decode(v) for v in values]
     except (msgspec.DecodeError, RecursionError):
         return None
-    if any(v is None for v, t in zip(parsed, values) if t is not None):
+    if parsed.count(None) != texts.null_count:
         return None     # the text "null": convert_value keeps it as JSON null text
     return _dynamic_texts(parsed)
