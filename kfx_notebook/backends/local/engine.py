@@ -328,13 +328,6 @@ def map_position(edits: list[tuple[int, int, int]], rewritten: str, original: st
     return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
-def _case_hint(hint: str | None) -> str | None:
-    """The built-in a mis-cased call meant (kql.function_names), as the error's hint."""
-    if hint and "case-sensitive" in hint:
-        return hint.split("; ", 1)[-1][0].upper() + hint.split("; ", 1)[-1][1:] + "."
-    return None
-
-
 def translate_error(exc: Exception, kql: str) -> KfxError:
     """One engine error -> one kfx error, with the Kusto-like message and position."""
     import duckdb_kql
@@ -353,9 +346,11 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
             line, column = _position(kql, exc.span.line, exc.span.column)
         if exc.construct.startswith("function:") and "no stored function" in (exc.hint or ""):
             name = exc.construct.split(":", 1)[1]
+            meant = getattr(exc, "meant", None)   # kql.function_names: a built-in spelled in another case
             return UnknownEntityError(f"Semantic error: Unknown function: '{name}'", entity=name, kind="function",
                                       line=line, column=column, text=kql,
-                                      hint=_case_hint(exc.hint) or "Create it with .create function, or check the name.")
+                                      hint=f"KQL function names are case-sensitive: write '{meant}'." if meant
+                                      else "Create it with .create function, or check the name.")
         return UnsupportedError(
             f"The local database (duckdb-kql) does not support {exc.construct!r}"
             + (f" ({exc.hint})" if exc.hint else ""), line=line, column=column, text=kql,

@@ -48,8 +48,10 @@ def _miscased(node, name: str):
     from duckdb_kql import lower
     from duckdb_kql.errors import KqlUnsupportedError
 
-    # engine.translate_error turns a "function:" refusal whose hint says "no stored function"
-    # into Kusto's "Unknown function" with this hint and the caret at the call.
-    return KqlUnsupportedError(
-        f"function:{name}", span=lower._span(node),
-        hint=f"no stored function {name!r}; KQL function names are case-sensitive: write {name.lower()!r}")
+    # A refusal duckdb-kql passes through like its own; engine.translate_error turns a "function:"
+    # refusal whose hint says "no stored function" into Kusto's "Unknown function", and reads
+    # `meant` for its hint.
+    error = KqlUnsupportedError(f"function:{name}", span=lower._span(node),
+                                hint=f"no stored function {name!r} (built-in names are lowercase)")
+    error.meant = name.lower()
+    return error
