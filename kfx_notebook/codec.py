@@ -292,9 +292,8 @@ def dynamic_text(value) -> str | None:
 def dynamic_texts(values: list) -> list[str | None]:
     """`dynamic_text` of every value; a column of plain JSON values is dumped by one reused C encoder."""
     if _json_types_and_str_keys(values):
-        encode = _c_encoder()
         try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
-            return [None if v is None else "".join(encode(v, 0)) for v in values]
+            return _c_encoded(values, none=None)
         except (TypeError, ValueError, RecursionError):
             pass
     return [None if v is None else dynamic_text(v) for v in values]
@@ -306,8 +305,13 @@ def decoded_json_texts(values: list) -> list[str | None]:
     No type check: what a decoder makes is what json.dumps writes as it is (`dynamic_texts`
     checks first, for values from anywhere).
     """
+    return _c_encoded(values, none=None)
+
+
+def _c_encoded(values: list, *, none: str | None) -> list:
+    """json.dumps of each value (a None as *none*) by one reused C encoder; raises as json.dumps would."""
     encode = _c_encoder()
-    return [None if v is None else "".join(encode(v, 0)) for v in values]
+    return [none if v is None else "".join(encode(v, 0)) for v in values]
 
 
 def _plain_json(values: list) -> bool:
@@ -358,9 +362,8 @@ def json_texts_column(series) -> list[str]:
         return arrow.to_pylist()
     cells = series.astype(object).tolist()
     if _json_types_and_str_keys(cells):
-        encode = _c_encoder()
         try:   # the encoder refuses NaN, infinities, cycles: then the per-value rule decides
-            return ["".join(encode(v, 0)) for v in cells]
+            return _c_encoded(cells, none="null")
         except (TypeError, ValueError, RecursionError):
             pass
     return [_dumps(object_cell(v)) for v in cells]
