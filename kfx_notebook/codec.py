@@ -551,7 +551,10 @@ def wire_json_pieces(column, kusto_type: str):
     column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
     kind = column.type
     if kusto_type == "dynamic" and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        return _dynamic_as_stored(column)
+        from .dynamic_wire import compact_wire_texts
+
+        texts = compact_wire_texts(column)
+        return None if texts is None else ("", texts, "")
     if kusto_type not in _WIRE_COLUMN_WISE:
         return None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -583,32 +586,6 @@ def wire_json_pieces(column, kusto_type: str):
         return _between(column, "", tick_timespan_texts(ticks < 0, np.abs(ticks), fraction=False,
                                                         before=b'"', after=b'"'), "")
     return None
-
-
-def _dynamic_as_stored(column):
-    """("", the stored JSON texts, "") when each already is what the per-value encoder writes for it
-    (json.loads, then compact json.dumps), else None (value by value).
-
-    Checked for the whole column at once, one decode, one encode and one comparison in C: the
-    encoding of the decoded array equals the stored texts joined by commas only if every text is
-    its own encoding (a complete JSON value cannot be a proper prefix of another one ending at a
-    top-level comma, so the boundaries line up) — and if every text is one whole JSON value, which
-    the array's elements read raw (msgspec.Raw) must show: `[1` and `2]` are not. Whitespace,
-    other number spellings, duplicate keys, NaN/Infinity or text that is not JSON all make the
-    two differ."""
-    import msgspec
-    import pyarrow.compute as pc
-
-    texts = pc.fill_null(column, "null")   # a SQL null and a JSON null are both written null
-    values = texts.to_pylist()
-    joined = "[" + ",".join(values) + "]"
-    try:
-        elements = msgspec.json.decode(joined.encode("utf-8"), type=list[msgspec.Raw])
-        again = json.dumps(json.loads(joined), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (ValueError, RecursionError, msgspec.DecodeError):
-        return None
-    whole = len(elements) == len(values) and list(map(bytes, elements)) == [v.encode("utf-8") for v in values]
-    return ("", texts, "") if whole and again == joined else None
 
 
 def _between(column, before: str, texts, after: str):
