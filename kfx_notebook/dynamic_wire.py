@@ -4,7 +4,7 @@ The rule it keeps: the result is exactly what the per-value encoder writes for e
 (`json.loads`, then compact `json.dumps`), or None (then the caller goes value by value). The
 texts are minified by msgspec (which copies every string and number token as it is and refuses
 what is not JSON); that equals the encoder's text exactly when every token is already the one
-json writes for its value, which is checked on the tokens themselves, at C speed:
+json writes for its value, which is checked on the tokens themselves, with numpy over the bytes:
 - strings: every backslash escape is one json writes (`\\"`, `\\\\`, `\\n` ..., `\\u00XX` for the
   other control characters); `\\/`, `\\u00e9` or a surrogate pair is not;
 - numbers: an integer is not `-0` and short enough for `int()`, a real is finite and is
@@ -22,9 +22,25 @@ import re
 #: The escapes json.dumps writes inside a string (ensure_ascii=False): one per character it escapes.
 _JSON_ESCAPES = frozenset(json.dumps(chr(c))[1:-1].encode() for c in [*range(0x20), ord('"'), ord("\\")])
 _ESCAPE = re.compile(rb"\\(?:u[0-9a-fA-F]{4}|.)", re.DOTALL)
-#: Outside strings, the punctuation between tokens (and the quote standing for a string) -> a space.
-_BETWEEN_TOKENS = bytes.maketrans(b'[]{},:"', b"       ")
-_LITERALS = frozenset({b"true", b"false", b"null"})
+#: Byte classes, as lookup tables over a byte's value (built on first use).
+_CLASSES = {"separator": b"[]{},:", "numeric_start": b"-0123456789", "real_mark": b".eE"}
+_TABLES: dict = {}
+
+
+def _table(name: str):
+    import numpy as np
+
+    if name not in _TABLES:
+        if name == "bracket":
+            table = np.zeros(256, "int8")
+            table[list(b"{[")], table[list(b"}]")] = 1, -1
+        else:
+            table = np.zeros(256, bool)
+            table[list(_CLASSES[name])] = True
+        _TABLES[name] = table
+    return _TABLES[name]
+
+
 #: Longer integers than this may exceed int()'s digit limit (then json.loads refuses the text).
 _MAX_INT_DIGITS = 4000
 
@@ -33,25 +49,36 @@ def compact_wire_texts(column):
     """An Arrow string column of dynamic JSON texts -> an Arrow string array of each one's wire text
     (a null as "null"), or None when a text is not already json's own tokens."""
     import msgspec
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(column):
+        return pa.array([], pa.string())
+    texts = pc.fill_null(column, "null")   # a SQL null and a JSON null are both written null
+    joined = b"[" + _comma_joined(texts) + b"]"
+    try:
+        elements = msgspec.json.decode(joined, type=list[msgspec.Raw])
+        compact = msgspec.json.format(joined, indent=-1)
+    except msgspec.DecodeError:
+        return None
+    if not _one_value_each(texts, elements) or b"\\" in compact and not _escapes_are_jsons(compact):
+        return None
+    scan = _Scan(compact)
+    if not (scan.numbers_are_jsons() and scan.no_repeated_key()):
+        return None
+    return scan.rows()
+
+
+def _comma_joined(texts) -> bytes:
+    """An Arrow string array's values joined by commas (one Arrow kernel and one copy)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    texts = pc.fill_null(column, "null")   # a SQL null and a JSON null are both written null
-    joined = ("[" + ",".join(texts.to_pylist()) + "]").encode("utf-8")
-    try:
-        elements = msgspec.json.decode(joined, type=list[msgspec.Raw])
-        compact = msgspec.json.format(joined, indent=-1)
-        rows = msgspec.json.decode(compact, type=list[msgspec.Raw])
-    except msgspec.DecodeError:
-        return None
-    if not (_one_value_each(texts, elements) and _tokens_are_jsons(compact)):
-        return None
-    # The rows lie in `compact` one after the other, each followed by one ',' (the last by ']')
-    ends = np.cumsum(np.fromiter(map(len, rows), "int64", len(rows)) + 1)
-    offsets = pa.py_buffer(np.concatenate([[1], 1 + ends]).astype("int64"))
-    with_comma = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(rows), [None, offsets, pa.py_buffer(compact)])
-    return pc.binary_slice(with_comma, 0, -1).cast(pa.large_string())
+    kind = pa.large_string()
+    with_commas = pc.binary_join_element_wise(texts.cast(kind), pa.scalar(",", kind), pa.scalar("", kind))
+    offsets = np.frombuffer(with_commas.buffers()[1], "int64", len(with_commas) + 1, with_commas.offset * 8)
+    return bytes(memoryview(with_commas.buffers()[2])[offsets[0]:offsets[-1] - 1])
 
 
 def _one_value_each(texts, elements) -> bool:
@@ -69,59 +96,107 @@ def _one_value_each(texts, elements) -> bool:
     return bool(np.array_equal(lengths, pc.binary_length(texts).to_numpy(zero_copy_only=False)))
 
 
-def _tokens_are_jsons(compact: bytes) -> bool:
-    """Whether every token of minified JSON text is the one json.dumps writes for its value."""
-    if b"\\" in compact and not set(_ESCAPE.findall(compact)) <= _JSON_ESCAPES:
-        return False
-    # An escaped backslash, then an escaped quote, become two bytes valid JSON cannot hold raw (so
-    # distinct strings stay distinct): what is left of the quotes bounds the strings (parts at odd
-    # places are string contents).
-    parts = compact.replace(b"\\\\", b"\0\0").replace(b'\\"', b"\1\1").split(b'"')
-    outside = b'"'.join(parts[::2])
-    return _numbers_are_jsons(outside) and _no_repeated_key(outside, parts[1::2])
+def _escapes_are_jsons(compact: bytes) -> bool:
+    return set(_ESCAPE.findall(compact)) <= _JSON_ESCAPES
 
 
-def _numbers_are_jsons(outside: bytes) -> bool:
-    """Whether every number token (outside strings) is json's spelling of the value it reads as."""
+def _runs(mask):
+    """(starts, ends) of the runs of True in a boolean numpy array."""
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from .codec import real_texts
-
-    tokens = set(outside.translate(_BETWEEN_TOKENS).split()) - _LITERALS
-    if not tokens:
-        return True
-    if b"-0" in tokens or max(map(len, tokens)) > _MAX_INT_DIGITS:
-        return False
-    spelled = pa.array(list(tokens), pa.binary()).cast(pa.string())
-    reals = spelled.filter(pc.match_substring_regex(spelled, "[.eE]"))
-    if not len(reals):
-        return True
-    numbers = reals.cast(pa.float64()).to_numpy()   # Arrow's parse rounds correctly, as float() does
-    return bool(np.isfinite(numbers).all()) and pc.all(pc.equal(real_texts(numbers), reals)).as_py()
+    edges = np.diff(np.concatenate([[False], mask, [False]]).astype("int8"))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
-def _no_repeated_key(outside: bytes, strings: list) -> bool:
-    """Whether no object has a key twice. `outside` is the text with each string a bare quote,
-    `strings` the strings' contents in order; a key is a string followed by ':'. Each key's object
-    is the last '{' before it at its own nesting depth."""
+def _pieces(chars, starts, ends):
+    """An Arrow binary array of the byte runs chars[starts[i]:ends[i]], gathered in one numpy take."""
     import numpy as np
     import pyarrow as pa
 
-    chars = np.frombuffer(outside, dtype="uint8")
-    quotes = np.flatnonzero(chars == ord('"'))
-    after = quotes + 1
-    is_key = chars[np.minimum(after, len(chars) - 1)] == ord(":")
-    if is_key.sum() < 2:
-        return True
-    depth = np.cumsum((chars == ord("{")).astype("int64") + (chars == ord("[")) - (chars == ord("}")) - (chars == ord("]")))
-    opens = np.flatnonzero(chars == ord("{"))
-    span = len(chars) + 1
-    open_keys = depth[opens] * span + opens            # sorted by depth, then position
-    order = np.argsort(open_keys, kind="stable")
-    keys_at = quotes[is_key]
-    owner = np.searchsorted(open_keys[order], depth[keys_at] * span + keys_at) - 1
-    names = pa.array(strings, pa.binary()).filter(pa.array(is_key)).dictionary_encode()
-    pairs = np.sort(owner.astype("int64") * (len(names.dictionary) + 1) + names.indices.to_numpy())
-    return not (pairs[1:] == pairs[:-1]).any()
+    lengths = ends - starts
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype("int64")
+    where = np.arange(offsets[-1]) + np.repeat(starts - offsets[:-1], lengths)
+    data = pa.py_buffer(chars[where].tobytes())
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts), [None, pa.py_buffer(offsets), data])
+
+
+class _Scan:
+    """Minified JSON text (an array of rows) read as bytes: where its strings, tokens and brackets are."""
+
+    def __init__(self, compact: bytes):
+        import numpy as np
+
+        # An escaped backslash, then an escaped quote, become two bytes valid JSON cannot hold raw
+        # (so distinct strings stay distinct): every quote left bounds a string.
+        self.compact = compact
+        chars = self.chars = np.frombuffer(compact.replace(b"\\\\", b"\0\0").replace(b'\\"', b"\1\1"), "uint8")
+        is_quote = chars == ord('"')
+        seen = np.cumsum(is_quote, dtype="int32")
+        in_string = (seen & 1).astype(bool)
+        self.outside = ~(in_string | is_quote)                     # not a string, nor a quote
+        quotes = np.flatnonzero(is_quote)
+        self.opening, self.closing = quotes[0::2], quotes[1::2]
+        bracket = _table("bracket")[chars]
+        bracket[in_string] = 0
+        self.depth = np.cumsum(bracket, dtype="int32")             # after each byte
+
+    def numbers_are_jsons(self) -> bool:
+        """Whether every number token is json's spelling of the value it reads as."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from .codec import real_texts
+
+        chars = self.chars
+        in_token = self.outside & ~_table("separator")[chars]
+        starts, ends = _runs(in_token)
+        numeric = _table("numeric_start")[chars[starts]]
+        if not len(starts):
+            return True
+        # each token's stretch up to the next one holds no real mark but its own
+        real = numeric & np.maximum.reduceat((in_token & _table("real_mark")[chars]).view("uint8"), starts).astype(bool)
+        integer = numeric & ~real
+        lengths = ends - starts
+        if integer.any():
+            s, n = starts[integer], lengths[integer]
+            if n.max() > _MAX_INT_DIGITS or ((n == 2) & (chars[s] == ord("-")) & (chars[s + 1] == ord("0"))).any():
+                return False
+        if not real.any():
+            return True
+        spelled = _pieces(chars, starts[real], ends[real]).cast(pa.large_string())
+        numbers = spelled.cast(pa.float64()).to_numpy()   # Arrow's parse rounds correctly, as float() does
+        return bool(np.isfinite(numbers).all()) and \
+            pc.all(pc.equal(real_texts(numbers).cast(pa.large_string()), spelled)).as_py()
+
+    def no_repeated_key(self) -> bool:
+        """Whether no object has a key twice. A key is a string followed by ':'; its object is the
+        last '{' before it at its own nesting depth."""
+        import numpy as np
+        import pyarrow as pa
+
+        chars = self.chars
+        is_key = chars[self.closing + 1] == ord(":")
+        if is_key.sum() < 2:
+            return True
+        key_open, key_close = self.opening[is_key], self.closing[is_key]
+        names = _pieces(chars, key_open + 1, key_close).dictionary_encode()
+        objects = np.flatnonzero(self.outside & (chars == ord("{")))
+        span = len(chars) + 1
+        object_keys = np.sort(self.depth[objects].astype("int64") * span + objects)        # by depth, then position
+        owner = np.searchsorted(object_keys, self.depth[key_open].astype("int64") * span + key_open) - 1
+        pairs = np.sort(owner.astype("int64") * (len(names.dictionary) + 1) + names.indices.to_numpy())
+        return not (pairs[1:] == pairs[:-1]).any()
+
+    def rows(self):
+        """The array's elements, as an Arrow string array: the text between its top-level commas."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        commas = np.flatnonzero(self.outside & (self.chars == ord(",")) & (self.depth == 1))
+        # each row with the ',' (the last with the ']') after it, then that byte cut
+        offsets = np.concatenate([[1], commas + 1, [len(self.chars)]]).astype("int64")
+        with_comma = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1,
+                                                      [None, pa.py_buffer(offsets), pa.py_buffer(self.compact)])
+        return pc.binary_slice(with_comma, 0, -1).cast(pa.large_string())
