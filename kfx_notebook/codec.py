@@ -621,10 +621,15 @@ def json_string_escaped(column):
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = column.cast(pa.large_string())   # a view type keeps short strings outside its data buffer
     data = column.buffers()[2]
-    counts = np.bincount(np.frombuffer(data, "uint8"), minlength=256) if data is not None else np.zeros(256)
-    for char, escape in _JSON_ESCAPES.items():
-        if counts[ord(char)]:
-            column = pc.replace_substring(column, char, escape)
+    if data is None:
+        return column
+    raw = np.frombuffer(data, "uint8")
+    # one comparison per byte class (a bincount of the buffer costs about 8x as much)
+    found = [c for c in ("\\", '"') if (raw == ord(c)).any()]
+    if (raw < 0x20).any():
+        found += [c for c in _JSON_ESCAPES if ord(c) < 0x20 and (raw == ord(c)).any()]
+    for char in found:
+        column = pc.replace_substring(column, char, _JSON_ESCAPES[char])
     return column
 
 
