@@ -23,7 +23,7 @@ import re
 _JSON_ESCAPES = frozenset(json.dumps(chr(c))[1:-1].encode() for c in [*range(0x20), ord('"'), ord("\\")])
 _ESCAPE = re.compile(rb"\\(?:u[0-9a-fA-F]{4}|.)", re.DOTALL)
 #: Byte classes, as lookup tables over a byte's value (built on first use).
-_CLASSES = {"separator": b"[]{},:", "numeric_start": b"-0123456789", "real_mark": b".eE"}
+_CLASSES = {"real_mark": b".eE"}
 _TABLES: dict = {}
 
 
@@ -41,6 +41,10 @@ def _table(name: str):
     return _TABLES[name]
 
 
+#: A byte's class for _Scan (bytes.translate writes it): a quote, a separator, a number's first byte, or 0.
+_QUOTE, _SEPARATOR, _NUMERIC_START = 1, 2, 3
+_BYTE_CLASSES = bytes(_QUOTE if b == ord('"') else _SEPARATOR if b in b"[]{},:" else
+                      _NUMERIC_START if b in b"-0123456789" else 0 for b in range(256))
 #: Longer integers than this may exceed int()'s digit limit (then json.loads refuses the text).
 _MAX_INT_DIGITS = 4000
 
@@ -100,14 +104,6 @@ def _escapes_are_jsons(compact: bytes) -> bool:
     return set(_ESCAPE.findall(compact)) <= _JSON_ESCAPES
 
 
-def _runs(mask):
-    """(starts, ends) of the runs of True in a boolean numpy array."""
-    import numpy as np
-
-    edges = np.diff(np.concatenate([[False], mask, [False]]).astype("int8"))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
 def _pieces(chars, starts, ends):
     """An Arrow binary array of the byte runs chars[starts[i]:ends[i]], gathered in one numpy take."""
     import numpy as np
@@ -121,7 +117,11 @@ def _pieces(chars, starts, ends):
 
 
 class _Scan:
-    """Minified JSON text (an array of rows) read as bytes: where its strings, tokens and brackets are."""
+    """Minified JSON text (an array of rows) read as bytes: where its strings, separators and numbers are.
+
+    Few passes over the bytes (their classes by bytes.translate, the quotes' running parity), then
+    work on positions: a byte is inside a string when an odd number of quotes comes before it;
+    the nesting depth after each separator outside strings is the running sum of its brackets."""
 
     def __init__(self, compact: bytes):
         import numpy as np
@@ -129,42 +129,54 @@ class _Scan:
         # An escaped backslash, then an escaped quote, become two bytes valid JSON cannot hold raw
         # (so distinct strings stay distinct): every quote left bounds a string.
         self.compact = compact
-        chars = self.chars = np.frombuffer(compact.replace(b"\\\\", b"\0\0").replace(b'\\"', b"\1\1"), "uint8")
-        is_quote = chars == ord('"')
-        seen = np.cumsum(is_quote, dtype="int32")
-        in_string = (seen & 1).astype(bool)
-        self.outside = ~(in_string | is_quote)                     # not a string, nor a quote
+        neutral = compact.replace(b"\\\\", b"\0\0").replace(b'\\"', b"\1\1")
+        chars = self.chars = np.frombuffer(neutral, "uint8")
+        classes = np.frombuffer(neutral.translate(_BYTE_CLASSES), "uint8")
+        is_quote = classes == _QUOTE
+        self.parity = np.cumsum(is_quote.view("uint8"), dtype="uint8") & 1   # 1: inside a string
         quotes = np.flatnonzero(is_quote)
         self.opening, self.closing = quotes[0::2], quotes[1::2]
-        bracket = _table("bracket")[chars]
-        bracket[in_string] = 0
-        self.depth = np.cumsum(bracket, dtype="int32")             # after each byte
+        separators = np.flatnonzero(classes == _SEPARATOR)
+        self.separators = separators[self.parity[separators] == 0]
+        self.kinds = chars[self.separators]
+        self.depth = np.cumsum(_table("bracket")[self.kinds], dtype="int64")   # after each separator
+        # a number starts with '-' or a digit right after '[', ',' or ':' (outside strings)
+        starts = np.flatnonzero((classes[1:] == _NUMERIC_START) & (classes[:-1] == _SEPARATOR)) + 1
+        self.number_starts = starts[self.parity[starts] == 0]
+
+    def _depth_at(self, positions):
+        """The nesting depth at each of these positions (outside strings, or a string's opening quote)."""
+        import numpy as np
+
+        before = np.searchsorted(self.separators, positions) - 1
+        return np.where(before >= 0, self.depth[np.maximum(before, 0)], 0)
 
     def numbers_are_jsons(self) -> bool:
-        """Whether every number token is json's spelling of the value it reads as."""
+        """Whether every number token is json's spelling of the value it reads as (it ends at the
+        next separator)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
         from .codec import real_texts
 
-        chars = self.chars
-        in_token = self.outside & ~_table("separator")[chars]
-        starts, ends = _runs(in_token)
-        numeric = _table("numeric_start")[chars[starts]]
+        chars, starts = self.chars, self.number_starts
         if not len(starts):
             return True
-        # each token's stretch up to the next one holds no real mark but its own
-        real = numeric & np.maximum.reduceat((in_token & _table("real_mark")[chars]).view("uint8"), starts).astype(bool)
-        integer = numeric & ~real
+        ends = self.separators[np.searchsorted(self.separators, starts)]
+        tokens = _pieces(chars, starts, ends)
+        offsets = np.frombuffer(tokens.buffers()[1], "int64", len(tokens) + 1)
+        spelled_bytes = np.frombuffer(tokens.buffers()[2], "uint8")
+        real = np.maximum.reduceat(_table("real_mark")[spelled_bytes].view("uint8"), offsets[:-1]).astype(bool)
         lengths = ends - starts
+        integer = ~real
         if integer.any():
             s, n = starts[integer], lengths[integer]
             if n.max() > _MAX_INT_DIGITS or ((n == 2) & (chars[s] == ord("-")) & (chars[s + 1] == ord("0"))).any():
                 return False
         if not real.any():
             return True
-        spelled = _pieces(chars, starts[real], ends[real]).cast(pa.large_string())
+        spelled = tokens.filter(pa.array(real)).cast(pa.large_string())
         numbers = spelled.cast(pa.float64()).to_numpy()   # Arrow's parse rounds correctly, as float() does
         return bool(np.isfinite(numbers).all()) and \
             pc.all(pc.equal(real_texts(numbers).cast(pa.large_string()), spelled)).as_py()
@@ -173,18 +185,17 @@ class _Scan:
         """Whether no object has a key twice. A key is a string followed by ':'; its object is the
         last '{' before it at its own nesting depth."""
         import numpy as np
-        import pyarrow as pa
 
-        chars = self.chars
-        is_key = chars[self.closing + 1] == ord(":")
+        is_key = self.chars[self.closing + 1] == ord(":")
         if is_key.sum() < 2:
             return True
         key_open, key_close = self.opening[is_key], self.closing[is_key]
-        names = _pieces(chars, key_open + 1, key_close).dictionary_encode()
-        objects = np.flatnonzero(self.outside & (chars == ord("{")))
-        span = len(chars) + 1
-        object_keys = np.sort(self.depth[objects].astype("int64") * span + objects)        # by depth, then position
-        owner = np.searchsorted(object_keys, self.depth[key_open].astype("int64") * span + key_open) - 1
+        names = _pieces(self.chars, key_open + 1, key_close).dictionary_encode()
+        is_object = self.kinds == ord("{")
+        objects, object_depth = self.separators[is_object], self.depth[is_object]
+        span = len(self.chars) + 1
+        object_keys = np.sort(object_depth * span + objects)        # by depth, then position
+        owner = np.searchsorted(object_keys, self._depth_at(key_open) * span + key_open) - 1
         pairs = np.sort(owner.astype("int64") * (len(names.dictionary) + 1) + names.indices.to_numpy())
         return not (pairs[1:] == pairs[:-1]).any()
 
@@ -194,7 +205,7 @@ class _Scan:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        commas = np.flatnonzero(self.outside & (self.chars == ord(",")) & (self.depth == 1))
+        commas = self.separators[(self.kinds == ord(",")) & (self.depth == 1)]
         # each row with the ',' (the last with the ']') after it, then that byte cut
         offsets = np.concatenate([[1], commas + 1, [len(self.chars)]]).astype("int64")
         with_comma = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1,
