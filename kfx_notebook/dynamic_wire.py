@@ -22,29 +22,13 @@ import re
 #: The escapes json.dumps writes inside a string (ensure_ascii=False): one per character it escapes.
 _JSON_ESCAPES = frozenset(json.dumps(chr(c))[1:-1].encode() for c in [*range(0x20), ord('"'), ord("\\")])
 _ESCAPE = re.compile(rb"\\(?:u[0-9a-fA-F]{4}|.)", re.DOTALL)
-#: Byte classes, as lookup tables over a byte's value (built on first use).
-_CLASSES = {"real_mark": b".eE"}
-_TABLES: dict = {}
-
-
-def _table(name: str):
-    import numpy as np
-
-    if name not in _TABLES:
-        if name == "bracket":
-            table = np.zeros(256, "int8")
-            table[list(b"{[")], table[list(b"}]")] = 1, -1
-        else:
-            table = np.zeros(256, bool)
-            table[list(_CLASSES[name])] = True
-        _TABLES[name] = table
-    return _TABLES[name]
-
-
 #: A byte's class for _Scan (bytes.translate writes it): a quote, a separator, a number's first byte, or 0.
 _QUOTE, _SEPARATOR, _NUMERIC_START = 1, 2, 3
 _BYTE_CLASSES = bytes(_QUOTE if b == ord('"') else _SEPARATOR if b in b"[]{},:" else
                       _NUMERIC_START if b in b"-0123456789" else 0 for b in range(256))
+#: bytes.translate tables: a real's marks -> 1; a bracket -> 1 + how it changes the nesting depth.
+_REAL_MARKS = bytes(1 if b in b".eE" else 0 for b in range(256))
+_DEPTH_STEP = bytes(2 if b in b"{[" else 0 if b in b"}]" else 1 for b in range(256))
 #: Longer integers than this may exceed int()'s digit limit (then json.loads refuses the text).
 _MAX_INT_DIGITS = 4000
 
@@ -101,6 +85,7 @@ def _one_value_each(texts, elements) -> bool:
 
 
 def _escapes_are_jsons(compact: bytes) -> bool:
+    """Whether every backslash escape in the (valid JSON) text is one json.dumps writes."""
     return set(_ESCAPE.findall(compact)) <= _JSON_ESCAPES
 
 
@@ -139,7 +124,8 @@ class _Scan:
         separators = np.flatnonzero(classes == _SEPARATOR)
         self.separators = separators[self.parity[separators] == 0]
         self.kinds = chars[self.separators]
-        self.depth = np.cumsum(_table("bracket")[self.kinds], dtype="int64")   # after each separator
+        steps = np.frombuffer(self.kinds.tobytes().translate(_DEPTH_STEP), "uint8").astype("int64") - 1
+        self.depth = np.cumsum(steps)   # after each separator
         # a number starts with '-' or a digit right after '[', ',' or ':' (outside strings)
         starts = np.flatnonzero((classes[1:] == _NUMERIC_START) & (classes[:-1] == _SEPARATOR)) + 1
         self.number_starts = starts[self.parity[starts] == 0]
@@ -166,8 +152,8 @@ class _Scan:
         ends = self.separators[np.searchsorted(self.separators, starts)]
         tokens = _pieces(chars, starts, ends)
         offsets = np.frombuffer(tokens.buffers()[1], "int64", len(tokens) + 1)
-        spelled_bytes = np.frombuffer(tokens.buffers()[2], "uint8")
-        real = np.maximum.reduceat(_table("real_mark")[spelled_bytes].view("uint8"), offsets[:-1]).astype(bool)
+        marks = np.frombuffer(tokens.buffers()[2].to_pybytes().translate(_REAL_MARKS), "uint8")
+        real = np.maximum.reduceat(marks, offsets[:-1]).astype(bool)
         lengths = ends - starts
         integer = ~real
         if integer.any():
