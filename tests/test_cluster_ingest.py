@@ -121,7 +121,7 @@ def test_streaming_or_queued_is_decided_on_the_stream_we_send_to_the_byte(served
     fits, over = _sizes_around_the_limit(limit)
     assert len(fits) > 2 * BLOCK_BYTES          # compressed on threads, in blocks
     assert len(_gzipped(fits)) <= limit < len(_gzipped(over))
-    server, backend = served
+    _, backend = served
     receipt = backend.ingest("Db", "T", fits, data_format="multijson")
     assert (receipt.path, receipt.bytes) == (IngestPath.STREAMING, len(fits))
     receipt = backend.ingest("Db", "T", over, data_format="multijson")
