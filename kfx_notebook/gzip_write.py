@@ -22,11 +22,17 @@ _WINDOW = 32 * 1024                      # deflate's window: what the next block
 _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 
+def _cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it, else the machine's)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
 def gzipped(data: bytes, level: int, threads: int | None = None) -> bytes:
     """`data` as one gzip member at `level`, its blocks deflated on up to `threads` threads (default: the cores)."""
     from zlib_ng import gzip_ng
 
-    threads = threads or os.cpu_count() or 1
+    threads = threads or _cores()
     if threads < 2 or len(data) < 2 * BLOCK_BYTES:
         return gzip_ng.compress(data, level, mtime=0)
     from concurrent.futures import ThreadPoolExecutor
