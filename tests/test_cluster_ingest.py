@@ -84,3 +84,46 @@ def test_a_payload_streams_gzipped_once_at_the_default_level_with_its_own_row_co
     [sent] = received
     assert gzip.decompress(sent) == body.data          # compressed once: inflates to the payload itself
     assert sent[8] == 0                                # gzip's XFL byte: 2 at level 9 (the SDK's), 4 at 1, 0 between
+
+
+
+_LETTERS = bytes(b"abcdefgh"[b % 8] for b in range(256))
+_RANDOM_TEXT = random.Random(11).randbytes(12_000_000).translate(_LETTERS)  # about 0.4 of it survives gzip
+
+
+def _rows_of(chars: int) -> bytes:
+    """multijson rows of random text over 8 letters, `chars` letters in all, 1000 a row."""
+    return b"\n".join(b'{"s": "%s"}' % _RANDOM_TEXT[i:min(i + 1000, chars)] for i in range(0, chars, 1000))
+
+
+def _sizes_around_the_limit(limit: int) -> tuple[bytes, bytes]:
+    """Two payloads whose stream as we send it (`_gzipped`) is at most `limit` bytes, and one letter more is over."""
+    from kfx_notebook.backends.cluster import _gzipped
+
+    estimate = limit * 1_000_000 // len(_gzipped(_rows_of(1_000_000)))
+    low, high = estimate - 20_000, estimate + 20_000
+    assert len(_gzipped(_rows_of(low))) <= limit < len(_gzipped(_rows_of(high)))
+    while high - low > 1:    # keeps: low's stream fits, high's does not
+        middle = (low + high) // 2
+        if len(_gzipped(_rows_of(middle))) <= limit:
+            low = middle
+        else:
+            high = middle
+    return _rows_of(low), _rows_of(high)
+
+def test_streaming_or_queued_is_decided_on_the_stream_we_send_to_the_byte(served):
+    from azure.kusto.ingest import ManagedStreamingIngestClient
+
+    from kfx_notebook.backends.cluster import _gzipped
+    from kfx_notebook.gzip_write import BLOCK_BYTES
+
+    limit = ManagedStreamingIngestClient.MAX_STREAMING_SIZE_IN_BYTES
+    fits, over = _sizes_around_the_limit(limit)
+    assert len(fits) > 2 * BLOCK_BYTES          # compressed on threads, in blocks
+    assert len(_gzipped(fits)) <= limit < len(_gzipped(over))
+    _, backend = served
+    receipt = backend.ingest("Db", "T", fits, data_format="multijson")
+    assert (receipt.path, receipt.bytes) == (IngestPath.STREAMING, len(fits))
+    receipt = backend.ingest("Db", "T", over, data_format="multijson")
+    assert receipt.path is IngestPath.FELL_BACK
+    assert count(backend) == fits.count(b"\n") + 1 + over.count(b"\n") + 1

@@ -40,7 +40,8 @@ _TIMESPAN_OPTIONS = ("servertimeout",)
 # The gzip level of a stream we send: zlib's default, what a gzip writer uses unless told otherwise (the
 # Python SDK's own GzipFile is told 9: 3x the CPU for 4% fewer bytes). The SDK
 # decides streaming against queued by the compressed size (4 MiB), so the level is ours to state, here.
-# Written by zlib-ng (one gzip member, as zlib writes it; 1.5-2x zlib's speed, about as many bytes).
+# Written by zlib-ng (one gzip member, as zlib writes it; 1.5-2x zlib's speed, about as many bytes), its
+# blocks deflated on every core (gzip_write.py: a few bytes more than one pass, never another member).
 GZIP_LEVEL = 6
 _POSITION = (re.compile(r"Line:\s*(\d+),\s*Position:\s*(\d+)", re.IGNORECASE),
              re.compile(r"\[line:position=(\d+):(\d+)\]", re.IGNORECASE))
@@ -438,10 +439,10 @@ def _payload(data, data_format: str) -> tuple[bytes, int, str]:
 
 
 def _gzipped(data: bytes) -> bytes:
-    """`data` as one gzip member at GZIP_LEVEL (zlib-ng; any gzip reader inflates it)."""
-    from zlib_ng import gzip_ng
+    """`data` as one gzip member at GZIP_LEVEL (zlib-ng on every core; any gzip reader inflates it)."""
+    from ..gzip_write import gzipped
 
-    return gzip_ng.compress(data, GZIP_LEVEL)
+    return gzipped(data, GZIP_LEVEL)
 
 
 def _poll(client, source_id: str, properties: Mapping[str, str]) -> str:
