@@ -83,7 +83,7 @@ class LocalBackend:
     def __init__(self, path: str | None = None):
         import duckdb
 
-        from .catalog import Catalog
+        from .catalog import Catalog, WriteLock
         from .sealed import seal
 
         self.path = path
@@ -100,14 +100,14 @@ class LocalBackend:
 
         register(self._root)  # KQL functions' UDFs: at open, before the configuration is locked
         seal(self._root)
-        # `lock` serialises writers (catalog changes, ingestion); readers never take it. `_root`
-        # only hands out cursors (under `_cursor_lock`, held for microseconds); `con` is the
-        # writers' own cursor, used only while holding `lock`.
-        self.lock = threading.RLock()
+        # `lock` serialises writers (catalog changes, ingestion) and its release drops the catalog's
+        # cache; readers never take it. `_root` only hands out cursors (under `_cursor_lock`, held
+        # for microseconds); `con` is the writers' own cursor, used only while holding `lock`.
+        self.lock = WriteLock()
         self._cursor_lock = threading.Lock()
         self.con = self.cursor()
         with self.lock:
-            self.catalog = Catalog(self.con, self.cursor)
+            self.catalog = Catalog(self.con, self.cursor, self.lock)
 
     @classmethod
     def open(cls, path: str | None = None) -> "LocalBackend":
@@ -263,7 +263,7 @@ class LocalBackend:
                 typed[name] = _typed_parameter(name, kind, value, text)
         expanded, staged = self._run_stages(database, expanded, parameters, options)
         virtual = {**(virtual or {}), **staged}
-        schema = resolved.schema
+        schema = dict(resolved.schema) if virtual else resolved.schema   # the catalog's cached one stays
         for name, (_, _, columns) in virtual.items():
             schema[name] = schema[f"{database}.{name}"] = columns
         rewritten, edits = engine.bridge_gaps(expanded, typed, types)
