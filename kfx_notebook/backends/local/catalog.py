@@ -70,9 +70,12 @@ class WriteLock:
         self._depth = 0
         self.generation = 0
 
-    def acquire(self) -> None:
-        self._lock.acquire()
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """As `threading.RLock.acquire`."""
+        if not self._lock.acquire(blocking, timeout):
+            return False
         self._depth += 1
+        return True
 
     def release(self) -> None:
         try:
