@@ -61,13 +61,12 @@ def _rows_up_to(relation, most: int | None) -> list:
     return (relation.limit(most) if most else relation).fetchall()
 
 
-def _arrow_up_to(relation, most: int | None):
-    """The relation's rows as an Arrow table, read batch by batch and stopped once it holds `most`
-    (None: all; it may hold up to a batch more). Streamed, not `LIMIT`: DuckDB runs a query under a
-    LIMIT about 3x slower (0.047 s against 0.017 s for 100,000 rows x 9 columns)."""
+def _arrow_up_to(reader, most: int | None):
+    """A query's Arrow stream read into a table batch by batch, stopped once it holds `most` (None:
+    all; it may hold up to a batch more). Streamed, not `LIMIT`: DuckDB runs a query under a LIMIT
+    about 3x slower (0.047 s against 0.017 s for 100,000 rows x 9 columns)."""
     import pyarrow as pa
 
-    reader = relation.to_arrow_reader()
     batches, rows = [], 0
     for batch in reader:
         batches.append(batch)
@@ -191,9 +190,7 @@ class LocalBackend:
             column_types, frame = run_command(self, database, text, timeout=_seconds(timeout) if timeout else None,
                                               request_id=request_id)
         else:
-            prepared = self._prepare(database, text, parameters, options)
-            column_types = prepared.column_types
-            table = self._fetch(prepared, options, request_id, _arrow_up_to)
+            column_types, table = self._select(database, text, parameters, options, request_id)
             from .results import frame_from_arrow
 
             frame = frame_from_arrow(table, column_types)
@@ -222,8 +219,7 @@ class LocalBackend:
             return self.query_rows(database, text, parameters, options)
         options = _check_options(options)
         database = self.catalog.canonical_database(database)
-        prepared = self._prepare(database, text, parameters, options)
-        return prepared.column_types, self._fetch(prepared, options, request_id, _arrow_up_to)
+        return self._select(database, text, parameters, options, request_id)
 
     def _prepare(self, database: str, text: str, parameters: Mapping[str, Any] | None,
                  options: Mapping[str, Any], virtual: dict | None = None) -> "_Prepared":
@@ -404,33 +400,53 @@ class LocalBackend:
             before.cursor.close()
         return self._run_stages(database, stages.bag_unpack_kql(split, unpack, columns, slots), parameters, options)
 
+    def _select(self, database: str, text: str, parameters, options, request_id: str | None):
+        """A query's ([(column, Kusto type)], Arrow table): translated, then run and bound once
+        (duckdb_stream) and read under the record limit and servertimeout."""
+        from .duckdb_stream import stream
+
+        sql, bound = self._translate(database, text, parameters, options)
+        timeout = options.get("servertimeout")
+
+        def read(cursor, most):
+            types, reader = stream(cursor, sql, bound)
+            return types, _arrow_up_to(reader, most)
+
+        return self._limited(self.cursor(), text, _seconds(timeout) if timeout else None, options, request_id, read)
+
     def _fetch(self, prepared: "_Prepared", options, request_id: str | None, read):
-        """`read(relation, most)` (an Arrow table or a row list of at most `most` rows, None: all) under
-        the record limit (read up to one row past it) and servertimeout."""
+        """`read(relation, most)` (a row list of at most `most` rows, None: all) under the record limit
+        and servertimeout."""
+        return self._limited(prepared.cursor, prepared.text, prepared.timeout, options, request_id,
+                             lambda _cursor, most: (prepared.column_types, read(prepared.relation, most)))[1]
+
+    def _limited(self, cursor, text: str, timeout: float | None, options, request_id: str | None, read):
+        """`read(cursor, most)`: (column types, rows: an Arrow table or a row list of at most `most` rows,
+        None: all), under the record limit (read up to one row past it) and servertimeout; closes the cursor."""
         from . import engine
 
         limit = _record_limit(options)
-        timer = threading.Timer(prepared.timeout, prepared.cursor.interrupt) if prepared.timeout else None
+        timer = threading.Timer(timeout, cursor.interrupt) if timeout else None
         started = time.perf_counter()
         if timer:
             timer.start()
         try:
-            table = read(prepared.relation, limit + 1 if limit else None)
+            types, rows = read(cursor, limit + 1 if limit else None)
         except Exception as exc:
             if timer and not timer.is_alive():
-                raise _timed_out(prepared.timeout, request_id) from None
-            raise engine.translate_duckdb_error(exc, prepared.text) from None
+                raise _timed_out(timeout, request_id) from None
+            raise engine.translate_duckdb_error(exc, text) from None
         finally:
             if timer:
                 timer.cancel()
-            prepared.cursor.close()
+            cursor.close()
         # DuckDB checks for interrupts only now and then: a query that outran the timeout but
         # finished anyway is still reported as Kusto would have, cancelled.
-        if prepared.timeout and time.perf_counter() - started > prepared.timeout:
-            raise _timed_out(prepared.timeout, request_id)
-        if limit and (table.num_rows if hasattr(table, "num_rows") else len(table)) > limit:
+        if timeout and time.perf_counter() - started > timeout:
+            raise _timed_out(timeout, request_id)
+        if limit and (rows.num_rows if hasattr(rows, "num_rows") else len(rows)) > limit:
             raise _truncated(limit, request_id)
-        return table
+        return types, rows
 
     # -- ingestion ---------------------------------------------------------------------------
     def ingest(self, database: str, table: str, data, *, data_format: str, mapping_ref: str | None = None,
