@@ -35,6 +35,21 @@ def test_each_kusto_type_keeps_its_dtype(ktype, plain, plain_dtype, nullable, nu
         assert frame["c"].isna().sum() == values.null_count
 
 
+@pytest.mark.parametrize("arrow_type", [pa.timestamp("us"), pa.timestamp("us", "UTC"), pa.timestamp("ns")])
+def test_datetimes_are_utc_nanoseconds_and_out_of_range_ones_are_kept_with_a_warning(arrow_type):
+    inside = [dt.datetime(2024, 1, 1, 12, 30, 0, 123456), None, dt.datetime(1970, 1, 1)]
+    frame = frame_from_arrow(pa.table({"d": pa.array(inside, arrow_type)}), [("d", "datetime")])
+    assert str(frame["d"].dtype) == "datetime64[ns, UTC]"
+    assert frame["d"].tolist()[0] == pd.Timestamp("2024-01-01 12:30:00.123456", tz="UTC")
+    assert frame["d"].isna().tolist() == [False, True, False]
+    if arrow_type.unit == "us":
+        outside = pa.array([dt.datetime(3000, 1, 1), None], arrow_type)
+        with pytest.warns(UserWarning, match="outside pandas' nanosecond range"):
+            kept = frame_from_arrow(pa.table({"d": outside}), [("d", "datetime")])
+        assert str(kept["d"].dtype) == "datetime64[us, UTC]"
+        assert kept["d"].tolist()[0] == pd.Timestamp("3000-01-01", tz="UTC")
+
+
 def test_the_frame_can_be_written_to():
     """Arrow hands out read-only buffers; the frame holds its own copy."""
     table = pa.table({"l": pa.array([1, 2]), "r": pa.array([0.5, 1.5]), "b": pa.array([True, False])})

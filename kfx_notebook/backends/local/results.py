@@ -86,6 +86,11 @@ def _datetimes(column, name: str):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_timestamp(column.type) and column.type.tz in (None, "UTC"):
+        try:   # one cast (naive values are UTC here; a safe cast refuses what nanoseconds cannot hold)
+            return pd.Series(column.cast(pa.timestamp("ns", "UTC")).to_pandas())
+        except pa.ArrowInvalid:
+            pass   # outside 1677-2262: kept at microseconds below, with the warning
     if pa.types.is_timestamp(column.type) and column.type.tz is None:
         column = pc.assume_timezone(column, "UTC") if len(column) else column.cast(pa.timestamp(column.type.unit, "UTC"))
     series = pd.Series(column.to_pandas())
