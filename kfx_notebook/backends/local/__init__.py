@@ -8,7 +8,8 @@ can serve many threads (kfx-notebook serve). The connection is sealed (sealed.py
 anything else runs on it.
 
 Modules: engine (the only duckdb_kql importer), sealed (DuckDB locked to its own tables),
-results (DuckDB -> pandas), catalog (metadata), commands (management commands),
+duckdb_stream (a query run in one parse and bind), results (DuckDB -> pandas), catalog
+(metadata, cached until the next write), commands (management commands),
 ingest (formats, mappings, DataFrames), frame_as_payload (a returned DataFrame ingested as its
 binding's payload would be, column-wise); Kusto literal text is parsed by kfx_notebook.literals.
 """
