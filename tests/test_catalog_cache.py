@@ -116,3 +116,25 @@ def test_the_cached_resolution_is_not_changed_by_a_staged_query(local_db):
                                   "step 1d")   # a SQL stage, a virtual table while it translates
     assert series.frame["c"].tolist() == [[1, 0]]
     assert local_db.catalog.resolve("Db").schema == before
+
+
+def test_no_other_writer_can_reach_a_held_file(local_db, tmp_path):
+    """The cache's premise: while a backend holds its file, no other process can open it (not even
+    read-only), and this process cannot attach it a second time; every writer goes through one lock."""
+    import subprocess
+    import sys
+
+    from kfx_notebook.backends.local import LocalBackend
+
+    local_db.query("Db", ".create table T (x:long)")
+    probe = ("import duckdb, sys\n"
+             "for read_only in (False, True):\n"
+             "    try:\n"
+             "        duckdb.connect(sys.argv[1], read_only=read_only)\n"
+             "        print('opened')\n"
+             "    except duckdb.IOException as exc:\n"
+             "        print('refused' if 'lock' in str(exc).lower() else exc)\n")
+    answer = subprocess.run([sys.executable, "-c", probe, local_db.path], capture_output=True, text=True, timeout=120)
+    assert answer.stdout.split() == ["refused", "refused"], answer.stdout + answer.stderr
+    with pytest.raises(Exception, match="already attached"):
+        LocalBackend(local_db.path)
