@@ -3,7 +3,8 @@
 A Kusto database is a DuckDB schema; tables live in it. Everything Kusto keeps that
 DuckDB has no place for (stored functions, ingestion mappings, ingestion failures) lives
 in tables of the internal schema `_kfx`, so one `.duckdb` file holds it all and it
-survives a restart. Callers hold the backend's write lock (`WriteLock`) around every change.
+survives a restart. Every change holds the backend's write lock (`WriteLock`): callers hold it
+around theirs, and the catalog's own writers take it themselves when the caller does not.
 
 What a query needs from the catalog (the databases, `resolve`) is cached and dropped by every
 release of that lock, so a cache is never stale once a writer returns. The lock is the one
