@@ -11,6 +11,7 @@ for braces the exporter escapes for you, warns once) instead of guessing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -304,8 +305,10 @@ class Declared:
     default: str | None = None
 
 
+@functools.lru_cache(maxsize=256)
 def code_mask(kql: str) -> str:
-    """`kql` with string literals and // comments blanked (same length), so scans see only code."""
+    """`kql` with string literals and // comments blanked (same length), so scans see only code.
+    Once per text: a cell's re-run scans the same query (render and parameter checks) each time."""
     out = list(kql)
     i, n = 0, len(kql)
 

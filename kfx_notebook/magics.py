@@ -137,14 +137,15 @@ class KustoMagics(Magics, Configurable):
             from .form import show_form
 
             return show_form(self.parameter_form(line, cell, local_ns), self.shell, self._info)
-        return self.rerun_input(line, cell, local_ns)
+        return self.rerun_input(line, cell, local_ns, parsed=parsed)
 
-    def rerun_input(self, line: str, cell: str, local_ns=None, overrides: dict | None = None):
-        """Run an input cell (the form's re-run callback): the form's `overrides` win over kqlParameters."""
+    def rerun_input(self, line: str, cell: str, local_ns=None, overrides: dict | None = None, *, parsed=None):
+        """Run an input cell (the form's re-run callback): the form's `overrides` win over kqlParameters.
+        *parsed*: the cell as `bindings.parse_cell` read it, when the caller has just done so."""
         from . import bindings, run
 
         try:
-            parsed = bindings.parse_cell("kusto_input", line, cell)
+            parsed = parsed or bindings.parse_cell("kusto_input", line, cell)
             spec = parsed.options.render
             if spec is not None and parsed.options.as_ == "json":
                 raise BindingError(f"render {spec.kind} draws a DataFrame, and --as json returns a string",

@@ -8,7 +8,8 @@ can serve many threads (kfx-notebook serve). The connection is sealed (sealed.py
 anything else runs on it.
 
 Modules: engine (the only duckdb_kql importer), sealed (DuckDB locked to its own tables),
-results (DuckDB -> pandas), catalog (metadata), commands (management commands),
+duckdb_stream (a query run in one parse and bind), results (DuckDB -> pandas), catalog
+(metadata, cached until the next write), commands (management commands),
 ingest (formats, mappings, DataFrames), frame_as_payload (a returned DataFrame ingested as its
 binding's payload would be, column-wise); Kusto literal text is parsed by kfx_notebook.literals.
 """
@@ -61,13 +62,12 @@ def _rows_up_to(relation, most: int | None) -> list:
     return (relation.limit(most) if most else relation).fetchall()
 
 
-def _arrow_up_to(relation, most: int | None):
-    """The relation's rows as an Arrow table, read batch by batch and stopped once it holds `most`
-    (None: all; it may hold up to a batch more). Streamed, not `LIMIT`: DuckDB runs a query under a
-    LIMIT about 3x slower (0.047 s against 0.017 s for 100,000 rows x 9 columns)."""
+def _arrow_up_to(reader, most: int | None):
+    """A query's Arrow stream read into a table batch by batch, stopped once it holds `most` (None:
+    all; it may hold up to a batch more). Streamed, not `LIMIT`: DuckDB runs a query under a LIMIT
+    about 3x slower (0.047 s against 0.017 s for 100,000 rows x 9 columns)."""
     import pyarrow as pa
 
-    reader = relation.to_arrow_reader()
     batches, rows = [], 0
     for batch in reader:
         batches.append(batch)
@@ -83,7 +83,7 @@ class LocalBackend:
     def __init__(self, path: str | None = None):
         import duckdb
 
-        from .catalog import Catalog
+        from .catalog import Catalog, WriteLock
         from .sealed import seal
 
         self.path = path
@@ -100,14 +100,14 @@ class LocalBackend:
 
         register(self._root)  # KQL functions' UDFs: at open, before the configuration is locked
         seal(self._root)
-        # `lock` serialises writers (catalog changes, ingestion); readers never take it. `_root`
-        # only hands out cursors (under `_cursor_lock`, held for microseconds); `con` is the
-        # writers' own cursor, used only while holding `lock`.
-        self.lock = threading.RLock()
+        # `lock` serialises writers (catalog changes, ingestion) and its release drops the catalog's
+        # cache; readers never take it. `_root` only hands out cursors (under `_cursor_lock`, held
+        # for microseconds); `con` is the writers' own cursor, used only while holding `lock`.
+        self.lock = WriteLock()
         self._cursor_lock = threading.Lock()
         self.con = self.cursor()
         with self.lock:
-            self.catalog = Catalog(self.con, self.cursor)
+            self.catalog = Catalog(self.con, self.cursor, self.lock)
 
     @classmethod
     def open(cls, path: str | None = None) -> "LocalBackend":
@@ -191,9 +191,7 @@ class LocalBackend:
             column_types, frame = run_command(self, database, text, timeout=_seconds(timeout) if timeout else None,
                                               request_id=request_id)
         else:
-            prepared = self._prepare(database, text, parameters, options)
-            column_types = prepared.column_types
-            table = self._fetch(prepared, options, request_id, _arrow_up_to)
+            column_types, table = self._select(database, text, parameters, options, request_id)
             from .results import frame_from_arrow
 
             frame = frame_from_arrow(table, column_types)
@@ -222,8 +220,7 @@ class LocalBackend:
             return self.query_rows(database, text, parameters, options)
         options = _check_options(options)
         database = self.catalog.canonical_database(database)
-        prepared = self._prepare(database, text, parameters, options)
-        return prepared.column_types, self._fetch(prepared, options, request_id, _arrow_up_to)
+        return self._select(database, text, parameters, options, request_id)
 
     def _prepare(self, database: str, text: str, parameters: Mapping[str, Any] | None,
                  options: Mapping[str, Any], virtual: dict | None = None) -> "_Prepared":
@@ -263,7 +260,7 @@ class LocalBackend:
                 typed[name] = _typed_parameter(name, kind, value, text)
         expanded, staged = self._run_stages(database, expanded, parameters, options)
         virtual = {**(virtual or {}), **staged}
-        schema = resolved.schema
+        schema = dict(resolved.schema) if virtual else resolved.schema   # the catalog's cached one stays
         for name, (_, _, columns) in virtual.items():
             schema[name] = schema[f"{database}.{name}"] = columns
         rewritten, edits = engine.bridge_gaps(expanded, typed, types)
@@ -404,33 +401,53 @@ class LocalBackend:
             before.cursor.close()
         return self._run_stages(database, stages.bag_unpack_kql(split, unpack, columns, slots), parameters, options)
 
+    def _select(self, database: str, text: str, parameters, options, request_id: str | None):
+        """A query's ([(column, Kusto type)], Arrow table): translated, then run and bound once
+        (duckdb_stream) and read under the record limit and servertimeout."""
+        from .duckdb_stream import stream
+
+        sql, bound = self._translate(database, text, parameters, options)
+        timeout = options.get("servertimeout")
+
+        def read(cursor, most):
+            types, reader = stream(cursor, sql, bound)
+            return types, _arrow_up_to(reader, most)
+
+        return self._limited(self.cursor(), text, _seconds(timeout) if timeout else None, options, request_id, read)
+
     def _fetch(self, prepared: "_Prepared", options, request_id: str | None, read):
-        """`read(relation, most)` (an Arrow table or a row list of at most `most` rows, None: all) under
-        the record limit (read up to one row past it) and servertimeout."""
+        """`read(relation, most)` (a row list of at most `most` rows, None: all) under the record limit
+        and servertimeout."""
+        return self._limited(prepared.cursor, prepared.text, prepared.timeout, options, request_id,
+                             lambda _cursor, most: (prepared.column_types, read(prepared.relation, most)))[1]
+
+    def _limited(self, cursor, text: str, timeout: float | None, options, request_id: str | None, read):
+        """`read(cursor, most)`: (column types, rows: an Arrow table or a row list of at most `most` rows,
+        None: all), under the record limit (read up to one row past it) and servertimeout; closes the cursor."""
         from . import engine
 
         limit = _record_limit(options)
-        timer = threading.Timer(prepared.timeout, prepared.cursor.interrupt) if prepared.timeout else None
+        timer = threading.Timer(timeout, cursor.interrupt) if timeout else None
         started = time.perf_counter()
         if timer:
             timer.start()
         try:
-            table = read(prepared.relation, limit + 1 if limit else None)
+            types, rows = read(cursor, limit + 1 if limit else None)
         except Exception as exc:
             if timer and not timer.is_alive():
-                raise _timed_out(prepared.timeout, request_id) from None
-            raise engine.translate_duckdb_error(exc, prepared.text) from None
+                raise _timed_out(timeout, request_id) from None
+            raise engine.translate_duckdb_error(exc, text) from None
         finally:
             if timer:
                 timer.cancel()
-            prepared.cursor.close()
+            cursor.close()
         # DuckDB checks for interrupts only now and then: a query that outran the timeout but
         # finished anyway is still reported as Kusto would have, cancelled.
-        if prepared.timeout and time.perf_counter() - started > prepared.timeout:
-            raise _timed_out(prepared.timeout, request_id)
-        if limit and (table.num_rows if hasattr(table, "num_rows") else len(table)) > limit:
+        if timeout and time.perf_counter() - started > timeout:
+            raise _timed_out(timeout, request_id)
+        if limit and (rows.num_rows if hasattr(rows, "num_rows") else len(rows)) > limit:
             raise _truncated(limit, request_id)
-        return table
+        return types, rows
 
     # -- ingestion ---------------------------------------------------------------------------
     def ingest(self, database: str, table: str, data, *, data_format: str, mapping_ref: str | None = None,

@@ -3,7 +3,14 @@
 A Kusto database is a DuckDB schema; tables live in it. Everything Kusto keeps that
 DuckDB has no place for (stored functions, ingestion mappings, ingestion failures) lives
 in tables of the internal schema `_kfx`, so one `.duckdb` file holds it all and it
-survives a restart. Callers hold the backend's write lock around catalog changes.
+survives a restart. Every change holds the backend's write lock (`WriteLock`): callers hold it
+around theirs, and the catalog's own writers take it themselves when the caller does not.
+
+What a query needs from the catalog (the databases, `resolve`) is cached and dropped by every
+release of that lock, so a cache is never stale once a writer returns. The lock is the one
+gate: DuckDB refuses to attach a file twice in a process (one `LocalBackend` per file, so one
+lock), and a second process cannot open a file this one holds (DuckDB's file lock), so no
+writer outside this lock can change what is cached.
 
 Names: Kusto database names are case-insensitive (a name resolves to the database that
 exists, whatever its case); table names are case-sensitive, which DuckDB's case-insensitive
@@ -15,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import NamedTuple
+import threading
+from typing import Any, NamedTuple
 
 from ...errors import NameCaseConflictError, UnknownEntityError
 
@@ -54,13 +62,65 @@ def is_internal(schema_name: str) -> bool:
     return schema_name.casefold() in NOT_A_DATABASE
 
 
+class WriteLock:
+    """The backend's writers' lock (reentrant), counting its releases: `generation` changes after
+    every hold, so whatever was read under an older generation may be stale (the catalog's cache)."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.generation = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """As `threading.RLock.acquire`."""
+        if not self._lock.acquire(blocking, timeout):
+            return False
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        try:
+            self._depth -= 1
+            if self._depth == 0:
+                self.generation += 1   # still held: the next writer starts from the new generation
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> "WriteLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()
+
+
 class Catalog:
-    def __init__(self, con, cursor):
+    def __init__(self, con, cursor, lock: WriteLock):
         self.con = con
         self._cursor = cursor
+        self._lock = lock
+        self._cache: dict[Any, tuple[int, Any]] = {}   # key -> (generation read under, value)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {META}")
         for statement in _META_TABLES:
             con.execute(statement)
+
+    def _cached(self, key, read):
+        """`read()`, reused until the write lock is next released (see the module docstring)."""
+        generation = self._lock.generation   # before reading: a write committed meanwhile bumps it
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        value = read()
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = (generation, value)
+        return value
+
+    def _write(self, sql: str, params: list | None = None) -> None:
+        """One catalog change, on the writers' connection, under the write lock (taken here if the caller
+        does not hold it already), so the cache is dropped when it is released."""
+        with self._lock:
+            self.con.execute(sql, params or [])
 
     def _rows(self, sql: str, params: list | None = None) -> list[tuple]:
         cur = self._cursor()
@@ -79,7 +139,7 @@ class Catalog:
         if is_internal(database):
             return database
         folded = database.casefold()
-        return next((d for d in self.databases() if d.casefold() == folded), database)
+        return next((d for d in self._cached("databases", self.databases) if d.casefold() == folded), database)
 
     def ensure_database(self, database: str) -> None:
         if is_internal(database):
@@ -87,7 +147,7 @@ class Catalog:
 
             raise BindingError(f"Database name '{database}' is reserved by the local database",
                                hint="Choose another --database name.")
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}")
+        self._write(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}")
 
     def require_database(self, database: str) -> None:
         databases = self.databases()
@@ -132,9 +192,12 @@ class Catalog:
 
     def resolve(self, database: str) -> "Resolution":
         """What translating a query in *database* needs, read in one statement (so from one state,
-        and about a third of the time of three): the engine's schema (as `schema`) and the stored
-        functions (as `function_definitions`). Refuses a database that does not exist (as
-        `require_database`)."""
+        and about a third of the time of three) and cached until the next write: the engine's schema
+        (as `schema`) and the stored functions (as `function_definitions`). Refuses a database that
+        does not exist (as `require_database`). The caller must not change what it returns."""
+        return self._cached(("resolve", database), lambda: self._resolve(database))
+
+    def _resolve(self, database: str) -> "Resolution":
         rows = self._rows(
             f"SELECT 0 AS kind, schema_name AS a, NULL AS b, NULL AS c, NULL AS d, 0 AS i FROM ({_SCHEMATA}) "
             f"UNION ALL SELECT 1, schema_name, table_name, column_name, NULL, column_index FROM ({_COLUMNS}) "
@@ -154,12 +217,12 @@ class Catalog:
     def set_table_info(self, database: str, table: str, folder: str | None, docstring: str | None) -> None:
         if folder is None and docstring is None:
             return
-        self.con.execute(f"INSERT OR REPLACE INTO {META}.table_info VALUES (?, ?, ?, ?)",
-                         [database, table, folder or "", docstring or ""])
+        self._write(f"INSERT OR REPLACE INTO {META}.table_info VALUES (?, ?, ?, ?)",
+                    [database, table, folder or "", docstring or ""])
 
     def forget_table(self, database: str, table: str) -> None:
         for meta in ("table_info", "mappings"):
-            self.con.execute(f"DELETE FROM {META}.{meta} WHERE database = ? AND table_name = ?", [database, table])
+            self._write(f"DELETE FROM {META}.{meta} WHERE database = ? AND table_name = ?", [database, table])
 
     # -- stored functions ------------------------------------------------------------------
     def functions(self, database: str) -> list[tuple[str, str, str, str, str]]:
@@ -172,13 +235,13 @@ class Catalog:
         return [_definition(name, params, body) for name, params, body, _, _ in self.functions(database)]
 
     def put_function(self, database: str, name: str, parameters: str, body: str, folder: str, docstring: str):
-        self.con.execute(f"INSERT OR REPLACE INTO {META}.functions VALUES (?, ?, ?, ?, ?, ?)",
-                         [database, name, parameters, body, folder, docstring])
+        self._write(f"INSERT OR REPLACE INTO {META}.functions VALUES (?, ?, ?, ?, ?, ?)",
+                    [database, name, parameters, body, folder, docstring])
 
     def drop_function(self, database: str, name: str) -> bool:
         existed = bool(self._rows(f"SELECT 1 FROM {META}.functions WHERE database = ? AND name = ?",
                                   [database, name]))
-        self.con.execute(f"DELETE FROM {META}.functions WHERE database = ? AND name = ?", [database, name])
+        self._write(f"DELETE FROM {META}.functions WHERE database = ? AND name = ?", [database, name])
         return existed
 
     # -- ingestion mappings ----------------------------------------------------------------
@@ -202,20 +265,20 @@ class Catalog:
                                  hint=f"Create it with .create table {table} ingestion json mapping \"{name}\" '[...]'.")
 
     def put_mapping(self, database: str, table: str, kind: str, name: str, mapping: list) -> None:
-        self.con.execute(f"INSERT OR REPLACE INTO {META}.mappings VALUES (?, ?, ?, ?, ?, ?)",
-                         [database, table, kind.lower(), name, json.dumps(mapping), _now()])
+        self._write(f"INSERT OR REPLACE INTO {META}.mappings VALUES (?, ?, ?, ?, ?, ?)",
+                    [database, table, kind.lower(), name, json.dumps(mapping), _now()])
 
     def drop_mapping(self, database: str, table: str, kind: str, name: str) -> bool:
         existed = any(r[0] == name for r in self.mappings(database, table, kind))
-        self.con.execute(f"DELETE FROM {META}.mappings WHERE database = ? AND table_name = ? AND kind = ? "
-                         "AND name = ?", [database, table, kind.lower(), name])
+        self._write(f"DELETE FROM {META}.mappings WHERE database = ? AND table_name = ? AND kind = ? "
+                    "AND name = ?", [database, table, kind.lower(), name])
         return existed
 
     # -- ingestion failures ----------------------------------------------------------------
     def record_failure(self, operation_id: str, database: str, table: str, details: str, code: str,
                        source: str) -> None:
-        self.con.execute(f"INSERT INTO {META}.ingestion_failures VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [operation_id, database, table, _now(), details, code, source])
+        self._write(f"INSERT INTO {META}.ingestion_failures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [operation_id, database, table, _now(), details, code, source])
 
     def failures(self, database: str | None = None) -> list[tuple]:
         sql = (f"SELECT operation_id, database, table_name, failed_on, details, error_code, source "
@@ -231,6 +294,9 @@ class Resolution(NamedTuple):
     schema: dict[str, list[str]]
     definitions: list[str]
 
+
+#: Catalog cache entries kept before the cache starts over (a key per database queried).
+_CACHE_SIZE = 64
 
 #: This database's schemata and columns (DuckDB's own tables; information_schema is a view over them).
 _SCHEMATA = "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"

@@ -44,7 +44,9 @@ def frame_from_arrow(table, kusto_types: list[tuple[str, str]]):
     columns: dict[str, Any] = {}
     for (name, ktype), column in zip(kusto_types, table.columns):
         has_nulls = column.null_count > 0
-        if ktype in ("long", "int"):
+        if not has_nulls and ktype in _NUMPY_DTYPES:   # one numpy array, no pandas round trip
+            columns[name] = column.to_numpy().astype(_NUMPY_DTYPES[ktype], copy=False)
+        elif ktype in ("long", "int"):
             dtype = ("Int64" if ktype == "long" else "Int32") if has_nulls else ("int64" if ktype == "long" else "int32")
             columns[name] = pd.Series(column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(),
                                                                       pa.int32(): pd.Int32Dtype()}.get)).astype(dtype)
@@ -68,10 +70,15 @@ def frame_from_arrow(table, kusto_types: list[tuple[str, str]]):
             columns[name] = pd.Series(column.to_pandas()).astype("float64")
         else:
             columns[name] = pd.Series(column.to_pandas())
-    frame = pd.DataFrame(columns)
-    if len(set(frame.columns)) != len(kusto_types):  # duplicate names collapse in a dict
-        frame = pd.concat(list(columns.values()), axis=1, keys=[n for n, _ in kusto_types])
-    return frame
+    if len(columns) != len(kusto_types):  # duplicate names collapse in a dict: each column as it came
+        return pd.concat([pd.Series(frame_from_arrow(table.select([i]), [kind]).iloc[:, 0])
+                          for i, kind in enumerate(kusto_types)], axis=1, keys=[n for n, _ in kusto_types])
+    # arrays, not Series: a dict of Series is aligned on its indexes first (copied either way)
+    return pd.DataFrame({name: v.array if isinstance(v, pd.Series) else v for name, v in columns.items()})
+
+
+#: Kusto types whose column without nulls is one numpy array of this dtype (with nulls: pandas' masked dtypes).
+_NUMPY_DTYPES = {"long": "int64", "int": "int32", "real": "float64", "bool": "bool"}
 
 
 def _datetimes(column, name: str):
@@ -79,6 +86,11 @@ def _datetimes(column, name: str):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_timestamp(column.type) and column.type.tz in (None, "UTC"):
+        try:   # one cast (naive values are UTC here; a safe cast refuses what nanoseconds cannot hold)
+            return pd.Series(column.cast(pa.timestamp("ns", "UTC")).to_pandas())
+        except pa.ArrowInvalid:
+            pass   # outside 1677-2262: kept at microseconds below, with the warning
     if pa.types.is_timestamp(column.type) and column.type.tz is None:
         column = pc.assume_timezone(column, "UTC") if len(column) else column.cast(pa.timestamp(column.type.unit, "UTC"))
     series = pd.Series(column.to_pandas())
