@@ -83,7 +83,15 @@ def utf8_text(raw: bytes, fmt: str) -> str:
 def _read_json(raw: bytes, fmt: str, columns, mapping):
     """JSON text -> (records, the table's columns, one staged array per column), column by column."""
     from . import ingest_columns as fast
+    from . import json_texts, json_values
 
+    parts = json_texts.json_value_texts(raw, columns) if columns is not None and mapping is None else None
+    if parts is not None:
+        try:
+            return len(parts[0][0]), columns, [json_values.staged(name, ktype, *part)
+                                               for (name, ktype), part in zip(columns, parts)]
+        except json_values.NotExact:
+            pass        # a value json reads otherwise than DuckDB: the body is read as below
     values = fast.json_table_columns(raw, columns) if columns is not None and mapping is None else None
     if values is not None:
         rows, finite = len(values[0]), True
