@@ -25,12 +25,12 @@ _TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and D
 def json_value_texts(raw: bytes, columns):
     """A json/multijson body and the table's (name, Kusto type) columns -> per column the arguments of
     `json_values.staged` after its name and type (the key's value as minified JSON, null when missing
-    or null; the strings unescaped; dumps_ready's two for string and dynamic columns); None when the
+    or null; the strings unescaped; distinct_keys_select's count for string and dynamic columns); None when the
     body is not read here (see the module's rule)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from .json_values import dumps_ready_selects
+    from .json_values import distinct_keys_select
 
     names = [name for name, _ in columns]
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
@@ -45,10 +45,10 @@ def json_value_texts(raw: bytes, columns):
     selected, widths = [], []
     for number, (name, ktype) in enumerate(columns):
         value, text = _identifier(name), f"{_identifier(name)}::VARCHAR"
-        selected += [f"{text} AS t{number}", f"CASE WHEN json_type({value}) = 'VARCHAR' THEN {value}->>'$' END"]
+        selected += [f"{text} AS t{number}", f"CASE WHEN starts_with({text}, '\"') THEN {value}->>'$' END"]
         if ktype in ("string", "dynamic"):
-            selected += dumps_ready_selects(text, f"d{number}")
-        widths.append(4 if ktype in ("string", "dynamic") else 2)
+            selected.append(distinct_keys_select(value, f"u{number}"))
+        widths.append(3 if ktype in ("string", "dynamic") else 2)
     try:
         table = parse_db.query_file(body, lambda path: f"SELECT {', '.join(selected)} FROM read_json({path}, "
                                                        f"format='{layout}', columns={{{schema}}})")

@@ -7,9 +7,10 @@ same way). Strings (unescaped by DuckDB) go through ingest_columns' text rules; 
 through Arrow casts where they cover a text exactly; a container or non-string in a string or
 dynamic column is `json.dumps(value, ensure_ascii=False)`, which is DuckDB's text with ", " and
 ": " put after each separator outside strings, where that text is already what json.dumps writes
-(`dumps_ready`, decided in DuckDB): no `\\u` escape (DuckDB writes A-F upper case, json lower),
-no token but strings, JSON numbers, true, false and null, no key twice in the record (json keeps
-only the last), at most 400 brackets (json's recursion limit), and every number with a '.' or exponent spelled as repr spells its double.
+(`_dumps_texts`): no `\\u` escape (DuckDB writes A-F upper case, json lower), no NaN or infinity,
+no key twice in an object (json keeps the last; counted where a value is one flat object), at most
+400 brackets (json's recursion limit), and every number written as repr writes it (`_NOT_REPR`:
+both write the shortest round-trip digits, in the same fixed notation for 1e-4 <= |x| < 1e16).
 Every other value runs json.loads and convert_value one by one; a text json.loads refuses
 (`nan`, `inf`: DuckDB takes them) raises NotExact, and the caller reads the body the reference way.
 """
@@ -25,36 +26,32 @@ STRING = r'"(?:[^"\\]|\\.)*"'
 NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
 _SEPARATOR = rf'((?:{STRING}|[^",:])*)([,:])'        # everything up to the next separator outside strings
 _MAX_OPENINGS = 400     # a value nested deeper may be past json's recursion limit: json.loads decides
+#: Outside strings: a NaN or infinity (DuckDB keeps their spelling), or a number DuckDB spells otherwise
+#: than repr: an exponent, below 1e-4, or 17 digits or more (1e16 and up; repr and DuckDB agree between).
+_NOT_REPR = r"(?i)nan|inf|[0-9]e|(?:^|[^0-9])-?0\.0000|[0-9]{17}"
 
 
 class NotExact(Exception):
     """A value DuckDB reads where json does not (or otherwise): the body goes the reference way."""
 
 
-def dumps_ready_selects(text: str, alias: str) -> list[str]:
-    """SQL over a minified JSON text column *text*: `{alias}_spaced` (json.dumps' text, or NULL where the
-    text is not dumps-ready without the float check) and `{alias}_floats` (its numbers with '.' or 'e')."""
-    blanked = f"regexp_replace({text}, '{STRING}', '\"\"', 'g')"
-    tokens_ok = (f"regexp_full_match(regexp_replace({blanked}, 'true|false|null|{NUMBER}', '', 'g'), "
-                 "'[\\[\\]{},:\"]*')")
-    keys = f"list_filter(regexp_extract_all({text}, '{STRING}:?'), lambda k: suffix(k, ':'))"
-    shallow = f"length(regexp_replace({blanked}, '[^\\[{{]', '', 'g')) <= {_MAX_OPENINGS}"
-    ready = f"NOT contains({text}, '\\u') AND {tokens_ok} AND len({keys}) = len(list_distinct({keys})) AND {shallow}"
-    return [f"CASE WHEN {ready} THEN regexp_replace({text}, '{_SEPARATOR}', '\\1\\2 ', 'g') END AS {alias}_spaced",
-            f"list_filter(regexp_extract_all({blanked}, '{NUMBER}'), lambda x: regexp_matches(x, '[.eE]')) "
-            f"AS {alias}_floats"]
+def distinct_keys_select(value: str, alias: str) -> str:
+    """SQL: for a JSON value column, how many distinct keys a value that is one object holding no
+    other has (NULL for any other value: a repeated key is then json.loads' business)."""
+    text = f"{value}::VARCHAR"
+    return (f"CASE WHEN starts_with({text}, '{{') AND length({text}) - length(replace({text}, '{{', '')) = 1 "
+            f"THEN len(list_distinct(json_keys({value}))) END AS {alias}")
 
 
-def staged(name: str, ktype: str, texts, strings, spaced=None, floats=None):
+def staged(name: str, ktype: str, texts, strings, distinct_keys=None):
     """A column's value texts (null: missing or null), the strings among them unescaped (else null) and,
-    for string and dynamic columns, dumps_ready_selects' two columns -> the staged Arrow array."""
-    import pyarrow.compute as pc
-
+    for string and dynamic columns, distinct_keys_select's column -> the staged Arrow array."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     natives = pc.if_else(pc.is_null(strings), texts, pa.scalar(None, pa.string()))
     if ktype in ("string", "dynamic"):
-        from_natives = _dumps_texts(natives, spaced, floats)
+        from_natives = _dumps_texts(natives, distinct_keys)
         if ktype == "string":
             return pc.if_else(pc.is_valid(strings), strings, from_natives)
         return _either(strings, ingest_columns._staged_from_texts(name, ktype, strings), from_natives)
@@ -65,19 +62,27 @@ def staged(name: str, ktype: str, texts, strings, spaced=None, floats=None):
     return _either(strings, from_strings, _merged(name, ktype, natives, values, covered))
 
 
-def _dumps_texts(natives, spaced, floats):
-    """Non-string values -> json.dumps' text of each: DuckDB's spaced text where dumps-ready, else one by one."""
+def _dumps_texts(natives, distinct_keys):
+    """Non-string values -> json.dumps' text of each: DuckDB's text spaced where dumps-ready, else one by one."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ...codec import real_texts
-
-    ready = pc.and_(pc.is_valid(natives), pc.is_valid(spaced))
-    flat = pc.list_flatten(floats)
-    if len(flat):
-        wrong = pc.not_equal(real_texts(flat.cast(pa.float64()).to_numpy(zero_copy_only=False)), flat)
-        rows = pc.unique(pc.filter(pc.list_parent_indices(floats), wrong))
-        ready = pc.and_(ready, pc.invert(pc.is_in(pa.array(range(len(natives))), value_set=rows)))
+    if natives.null_count == len(natives):
+        return natives
+    blanked = pc.replace_substring_regex(natives, STRING, '""')
+    unique = pc.or_(pc.invert(pc.match_substring(blanked, "{")),        # a key is a string followed by ':'
+                    pc.equal(distinct_keys, pc.count_substring(blanked, '"":').cast(distinct_keys.type)))
+    ready = pc.and_(pc.fill_null(unique, False), pc.invert(pc.or_(pc.match_substring(natives, "\\u"),
+                                                                  pc.match_substring_regex(blanked, _NOT_REPR))))
+    if pc.any(pc.greater(pc.binary_length(natives), _MAX_OPENINGS)).as_py():
+        ready = pc.and_(ready, pc.less_equal(pc.count_substring_regex(blanked, r"[\[{]"), _MAX_OPENINGS))
+    spaced = pc.replace_substring(pc.replace_substring(natives, ",", ", "), ":", ": ")
+    quoted = pc.or_(pc.not_equal(pc.count_substring(natives, ","), pc.count_substring(blanked, ",")),
+                    pc.not_equal(pc.count_substring(natives, ":"), pc.count_substring(blanked, ":")))
+    quoted = pc.fill_null(pc.and_(ready, quoted), False)
+    if pc.any(quoted).as_py():      # a ',' or ':' inside a string: only those outside get their space
+        exact = pc.replace_substring_regex(natives.filter(quoted), _SEPARATOR, r"\1\2 ")
+        spaced = pc.replace_with_mask(spaced, quoted, exact)
     texts = pc.if_else(ready, spaced, pa.scalar(None, pa.string()))
     return _merged("", "dynamic", natives, texts, ready)
 
