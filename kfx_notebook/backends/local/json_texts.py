@@ -23,14 +23,11 @@ _TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and D
 
 
 def json_value_texts(raw: bytes, columns):
-    """A json/multijson body and the table's (name, Kusto type) columns -> per column the arguments of
-    `json_values.staged` after its name and type (the key's value as minified JSON, null when missing
-    or null; the strings unescaped; distinct_keys_select's count for string and dynamic columns); None when the
-    body is not read here (see the module's rule)."""
+    """A json/multijson body and the table's (name, Kusto type) columns -> per column the key's values
+    as minified JSON texts (null when missing or null) and the strings among them unescaped (else
+    null); None when the body is not read here (see the module's rule)."""
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    from .json_values import distinct_keys_select
 
     names = [name for name, _ in columns]
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
@@ -42,20 +39,17 @@ def json_value_texts(raw: bytes, columns):
     if pc.match_substring_regex(pa.array([body], pa.large_binary()), _TRAILING_COMMA)[0].as_py():
         return None
     schema = ", ".join(f"{_literal(n)}: 'JSON'" for n in [*names, _SENTINEL])
-    selected, widths = [], []
-    for number, (name, ktype) in enumerate(columns):
+    selected = []
+    for number, (name, _) in enumerate(columns):
         value, text = _identifier(name), f"{_identifier(name)}::VARCHAR"
         selected += [f"{text} AS t{number}", f"CASE WHEN starts_with({text}, '\"') THEN {value}->>'$' END"]
-        if ktype in ("string", "dynamic"):
-            selected.append(distinct_keys_select(value, f"u{number}"))
-        widths.append(3 if ktype in ("string", "dynamic") else 2)
     try:
         table = parse_db.query_file(body, lambda path: f"SELECT {', '.join(selected)} FROM read_json({path}, "
                                                        f"format='{layout}', columns={{{schema}}})")
     except parse_db.errors():
         return None
     arrays = [column.combine_chunks() for column in table.columns]
-    parts = [arrays[sum(widths[:i]):sum(widths[:i + 1])] for i in range(len(widths))]
+    parts = [arrays[i:i + 2] for i in range(0, len(arrays), 2)]
     if not len(arrays[0]) or _any_empty_record([texts for texts, *_ in parts]):
         return None
     return parts

@@ -24,7 +24,10 @@ from . import ingest_columns
 
 STRING = r'"(?:[^"\\]|\\.)*"'
 NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
-_SEPARATOR = rf'((?:{STRING}|[^",:])*)([,:])'        # everything up to the next separator outside strings
+#: Everything up to and with the next separator outside strings, or the rest: the matches tile the
+#: text from its start (a '"' can only begin a string there), so every match ends outside a string.
+_UP_TO_SEPARATOR = rf'((?:{STRING}|[^",:])*)([,:]?)'
+_MARK = "\x01"      # never in DuckDB's text (it writes control characters escaped)
 _MAX_OPENINGS = 400     # a value nested deeper may be past json's recursion limit: json.loads decides
 #: Outside strings: a NaN or infinity (DuckDB keeps their spelling), or a number DuckDB spells otherwise
 #: than repr: an exponent, below 1e-4, or 17 digits or more (1e16 and up; repr and DuckDB agree between).
@@ -35,23 +38,15 @@ class NotExact(Exception):
     """A value DuckDB reads where json does not (or otherwise): the body goes the reference way."""
 
 
-def distinct_keys_select(value: str, alias: str) -> str:
-    """SQL: for a JSON value column, how many distinct keys a value that is one object holding no
-    other has (NULL for any other value: a repeated key is then json.loads' business)."""
-    text = f"{value}::VARCHAR"
-    return (f"CASE WHEN starts_with({text}, '{{') AND length({text}) - length(replace({text}, '{{', '')) = 1 "
-            f"THEN len(list_distinct(json_keys({value}))) END AS {alias}")
-
-
-def staged(name: str, ktype: str, texts, strings, distinct_keys=None):
-    """A column's value texts (null: missing or null), the strings among them unescaped (else null) and,
-    for string and dynamic columns, distinct_keys_select's column -> the staged Arrow array."""
+def staged(name: str, ktype: str, texts, strings):
+    """A column's value texts (null: missing or null) and the strings among them unescaped (else null)
+    -> the staged Arrow array."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     natives = pc.if_else(pc.is_null(strings), texts, pa.scalar(None, pa.string()))
     if ktype in ("string", "dynamic"):
-        from_natives = _dumps_texts(natives, distinct_keys)
+        from_natives = _dumps_texts(natives)
         if ktype == "string":
             return pc.if_else(pc.is_valid(strings), strings, from_natives)
         return _either(strings, ingest_columns._staged_from_texts(name, ktype, strings), from_natives)
@@ -62,29 +57,52 @@ def staged(name: str, ktype: str, texts, strings, distinct_keys=None):
     return _either(strings, from_strings, _merged(name, ktype, natives, values, covered))
 
 
-def _dumps_texts(natives, distinct_keys):
-    """Non-string values -> json.dumps' text of each: DuckDB's text spaced where dumps-ready, else one by one."""
-    import pyarrow as pa
+def _dumps_texts(natives):
+    """Non-string values -> json.dumps' text of each, each distinct text converted once (_distinct_dumps_texts)."""
     import pyarrow.compute as pc
 
     if natives.null_count == len(natives):
         return natives
-    blanked = pc.replace_substring_regex(natives, STRING, '""')
+    encoded = pc.dictionary_encode(natives)
+    return _distinct_dumps_texts(encoded.dictionary).take(encoded.indices)
+
+
+def _distinct_dumps_texts(texts):
+    """Distinct non-null value texts -> json.dumps' text of each: DuckDB's text spaced where dumps-ready,
+    else one by one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    blanked = pc.replace_substring_regex(texts, STRING, '""')
     unique = pc.or_(pc.invert(pc.match_substring(blanked, "{")),        # a key is a string followed by ':'
-                    pc.equal(distinct_keys, pc.count_substring(blanked, '"":').cast(distinct_keys.type)))
-    ready = pc.and_(pc.fill_null(unique, False), pc.invert(pc.or_(pc.match_substring(natives, "\\u"),
+                    pc.equal(_distinct_keys(texts), pc.count_substring(blanked, '"":').cast(pa.int64())))
+    ready = pc.and_(pc.fill_null(unique, False), pc.invert(pc.or_(pc.match_substring(texts, "\\u"),
                                                                   pc.match_substring_regex(blanked, _NOT_REPR))))
-    if pc.any(pc.greater(pc.binary_length(natives), _MAX_OPENINGS)).as_py():
+    if pc.any(pc.greater(pc.binary_length(texts), _MAX_OPENINGS)).as_py():
         ready = pc.and_(ready, pc.less_equal(pc.count_substring_regex(blanked, r"[\[{]"), _MAX_OPENINGS))
-    spaced = pc.replace_substring(pc.replace_substring(natives, ",", ", "), ":", ": ")
-    quoted = pc.or_(pc.not_equal(pc.count_substring(natives, ","), pc.count_substring(blanked, ",")),
-                    pc.not_equal(pc.count_substring(natives, ":"), pc.count_substring(blanked, ":")))
+    spaced = pc.replace_substring(pc.replace_substring(texts, ",", ", "), ":", ": ")
+    quoted = pc.or_(pc.not_equal(pc.count_substring(texts, ","), pc.count_substring(blanked, ",")),
+                    pc.not_equal(pc.count_substring(texts, ":"), pc.count_substring(blanked, ":")))
     quoted = pc.fill_null(pc.and_(ready, quoted), False)
     if pc.any(quoted).as_py():      # a ',' or ':' inside a string: only those outside get their space
-        exact = pc.replace_substring_regex(natives.filter(quoted), _SEPARATOR, r"\1\2 ")
+        exact = pc.replace_substring_regex(texts.filter(quoted), _UP_TO_SEPARATOR, r"\1\2" + _MARK)
+        for marked, plain in ((f",{_MARK}", ", "), (f":{_MARK}", ": "), (_MARK, "")):
+            exact = pc.replace_substring(exact, marked, plain)
         spaced = pc.replace_with_mask(spaced, quoted, exact)
-    texts = pc.if_else(ready, spaced, pa.scalar(None, pa.string()))
-    return _merged("", "dynamic", natives, texts, ready)
+    return _merged("", "dynamic", texts, pc.if_else(ready, spaced, pa.scalar(None, pa.string())), ready)
+
+
+def _distinct_keys(texts):
+    """How many distinct keys each text that is one object holding no other has (DuckDB's json_keys);
+    null for any other text (a repeated key is then json.loads' business)."""
+    import pyarrow as pa
+
+    from . import parse_db
+
+    table = parse_db.query_arrow(
+        "SELECT CASE WHEN starts_with(t, '{') AND length(t) - length(replace(t, '{', '')) = 1 "
+        "THEN len(list_distinct(json_keys(t::JSON)))::BIGINT END AS n FROM texts", texts=pa.table({"t": texts}))
+    return table.column(0).combine_chunks()
 
 
 def _merged(name: str, ktype: str, texts, values, covered):
