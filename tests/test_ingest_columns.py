@@ -297,3 +297,22 @@ def test_duckdb_reader_gives_the_per_record_table(pair, values, types, indent):
     data = "\n".join(json.dumps(r, indent=indent, ensure_ascii=False) for r in records).encode()
     for fmt in ("json", "multijson"):
         _compare(pair, (data, fmt, table, None))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.binary(max_size=12), st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+def test_the_utf8_check_refuses_exactly_what_python_refuses(data):
+    from kfx_notebook.backends.local import ingest
+    from kfx_notebook.errors import IngestionError
+
+    try:
+        data.decode("utf-8-sig")
+        python_refuses = False
+    except UnicodeDecodeError:
+        python_refuses = True
+    try:
+        ingest.check_utf8(data, "json")
+        refused = False
+    except IngestionError:
+        refused = True
+    assert refused == python_refuses

@@ -3,7 +3,7 @@
 The rule it keeps: the engine's DuckDB stays sealed (sealed.py); parsing runs in this second,
 in-memory instance, which can read nothing but the files it writes itself into one folder made by
 `tempfile.mkdtemp` (mode 0700) for this process: external access off except that folder, no
-extension loaded or installed after `json`, configuration locked. Each parse writes its bytes to
+extension loaded or installed after `json`, configuration locked (the folder is in /dev/shm where there is one). Each parse writes its bytes to
 a file of its own there, reads it on a cursor of its own (serve is threaded) and removes it in a
 `finally`; nothing of the engine, and no table, lives here. The folder is removed at exit.
 """
@@ -63,7 +63,8 @@ def _instance():
         if not _STATE:
             import duckdb
 
-            folder = tempfile.mkdtemp(prefix="kfx-parse-")
+            memory = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+            folder = tempfile.mkdtemp(prefix="kfx-parse-", dir=memory)   # in memory where the system has one
             atexit.register(shutil.rmtree, folder, True)
             con = duckdb.connect(":memory:", config={"autoload_known_extensions": False,
                                                      "autoinstall_known_extensions": False})
