@@ -316,3 +316,17 @@ def test_the_utf8_check_refuses_exactly_what_python_refuses(data):
     except IngestionError:
         refused = True
     assert refused == python_refuses
+
+
+CSV_DYNAMIC_TEXTS = ["[1,]", '{"a": 1,}', "nan", "NaN", "[Infinity]", "[inf]", "\ufeff[1]", "[1, 2.50]", " 3", "-0", "1E5",
+                     '{"a": 1, "a": 2}', '[{"k": 1}, {"k": 1}]', "[1e400]", '{"k": "05:06", "l": ",,"}', '"x"', "null",
+                     "[" * 450 + "]" * 450, "12345678901234567890123", "[1e16, 1e-05, 0.1]", "// c\n1", "{'a': 1}",
+                     '{"s": "\\u00e9\\u001f\\ud83d\\ude00"}', "[1]x", "tru", "[\"\\ud800\"]"]
+
+
+@pytest.mark.parametrize("text", CSV_DYNAMIC_TEXTS, ids=repr)
+def test_csv_dynamic_texts_are_the_per_record_values(pair, text):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[text, "1"], ['{"b": [1, 2.5]}', "2"], [text, "3"]])
+    _compare(pair, (out.getvalue().encode("utf-8", "surrogatepass"), "csv",
+                    [("Column1", "dynamic"), ("Column2", "long")], None))

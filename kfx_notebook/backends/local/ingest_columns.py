@@ -278,8 +278,9 @@ def _staged_from_texts(name: str, ktype: str, texts):
     import pyarrow.compute as pc
 
     if ktype == "dynamic":
-        staged = _dynamic_from_texts(texts)
-        return staged if staged is not None else _per_value(name, ktype, texts.to_pylist())
+        from . import json_values
+
+        return json_values.dynamic_from_texts(texts)
     staged, covered = _VECTOR_RULES[ktype](texts)
     left = pc.and_(pc.is_valid(texts), _not(covered))
     if not pc.any(left).as_py():
@@ -428,17 +429,3 @@ def _dynamic_texts(values: list):
 
     return pa.array(decoded_json_texts(values), type=pa.string())
 
-
-def _dynamic_from_texts(texts):
-    """Texts in a dynamic column: each parsed as JSON and re-dumped; None if any is not JSON to msgspec."""
-    import msgspec
-
-    values = texts.to_pylist()
-    decode = msgspec.json.Decoder().decode
-    try:
-        parsed = [None if v is None else decode(v) for v in values]
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    if parsed.count(None) != texts.null_count:
-        return None     # the text "null": convert_value keeps it as JSON null text
-    return _dynamic_texts(parsed)

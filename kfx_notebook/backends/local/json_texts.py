@@ -19,7 +19,7 @@ from __future__ import annotations
 from . import parse_db
 
 _SENTINEL = "kfx parse sentinel"      # a second column: DuckDB then refuses non-object records instead of reading them
-_TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and DuckDB skips it; inside, a false alarm
+TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and DuckDB skips it; inside, a false alarm
 
 
 def json_value_texts(raw: bytes, columns):
@@ -36,7 +36,7 @@ def json_value_texts(raw: bytes, columns):
     folded = {n.lower() for n in names}
     if layout is None or not names or len(folded) != len(names) or _SENTINEL in folded:
         return None
-    if pc.match_substring_regex(pa.array([body], pa.large_binary()), _TRAILING_COMMA)[0].as_py():
+    if pc.match_substring_regex(pa.array([body], pa.large_binary()), TRAILING_COMMA)[0].as_py():
         return None
     schema = ", ".join(f"{_literal(n)}: 'JSON'" for n in [*names, _SENTINEL])
     selected = []

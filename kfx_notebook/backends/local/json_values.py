@@ -70,6 +70,37 @@ def _dumps_texts(natives):
 def _distinct_dumps_texts(texts):
     """Distinct non-null value texts -> json.dumps' text of each: DuckDB's text spaced where dumps-ready,
     else one by one."""
+    spaced, ready = _spaced_where_ready(texts)
+    return _merged("", "dynamic", texts, spaced, ready)
+
+
+def dynamic_from_texts(texts):
+    """Texts bound for a dynamic column (csv fields, JSON strings; null for none) -> convert_value(text,
+    "dynamic") of each: json.dumps of the JSON a text holds, else of the text itself.
+
+    Each distinct text once: DuckDB minifies the ones it reads as JSON, and _spaced_where_ready
+    decides as for values; a text json could read otherwise (a trailing comma, a BOM or other
+    first character json refuses) or that is a JSON string, and every text not ready, runs
+    convert_value itself.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from . import json_texts, parse_db
+
+    encoded = pc.dictionary_encode(texts)
+    distinct = encoded.dictionary
+    minified = parse_db.query_arrow("SELECT CASE WHEN json_valid(t) THEN json(t)::VARCHAR END FROM texts",
+                                    texts=pa.table({"t": distinct})).column(0).combine_chunks()
+    usable = pc.and_(ingest_columns._matching(distinct, r"^[ \t\n\r]*[\[{0-9tfn-]"),
+                     pc.invert(ingest_columns._matching(distinct, json_texts.TRAILING_COMMA)))
+    spaced, ready = _spaced_where_ready(pc.if_else(usable, minified, pa.scalar(None, pa.string())))
+    converted = _merged("", "dynamic", distinct, spaced, ready, convert=_converted_texts)
+    return converted.take(encoded.indices)
+
+
+def _spaced_where_ready(texts):
+    """DuckDB's minified JSON texts (null allowed) -> (json.dumps' text where dumps-ready else null, ready)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -89,7 +120,8 @@ def _distinct_dumps_texts(texts):
         for marked, plain in ((f",{_MARK}", ", "), (f":{_MARK}", ": "), (_MARK, "")):
             exact = pc.replace_substring(exact, marked, plain)
         spaced = pc.replace_with_mask(spaced, quoted, exact)
-    return _merged("", "dynamic", texts, pc.if_else(ready, spaced, pa.scalar(None, pa.string())), ready)
+    ready = pc.fill_null(ready, False)
+    return pc.if_else(ready, spaced, pa.scalar(None, pa.string())), ready
 
 
 def _distinct_keys(texts):
@@ -105,15 +137,15 @@ def _distinct_keys(texts):
     return table.column(0).combine_chunks()
 
 
-def _merged(name: str, ktype: str, texts, values, covered):
-    """*values* where *covered*, convert_value(json.loads(text)) for every other non-null text."""
+def _merged(name: str, ktype: str, texts, values, covered, convert=None):
+    """*values* where *covered*, convert_value(json.loads(text)) (or *convert*'s) for every other non-null text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     left = pc.and_(pc.is_valid(texts), ingest_columns._not(covered))
     if not pc.any(left).as_py():
         return values
-    rest = ingest.arrow_column(name, ktype, _converted(texts.filter(left).to_pylist(), ktype))
+    rest = ingest.arrow_column(name, ktype, (convert or _converted)(texts.filter(left).to_pylist(), ktype))
     if pa.types.is_temporal(values.type):
         merged = pc.replace_with_mask(values.cast(pa.int64()), left, rest.cast(values.type).cast(pa.int64()))
         return merged.cast(values.type)
@@ -136,6 +168,10 @@ def _converted(texts: list, ktype: str) -> list:
         return [None if t is None else ingest.convert_value(json.loads(t), ktype) for t in texts]
     except (ValueError, RecursionError):      # nan, inf, -NaN, deep nesting: DuckDB reads them, json does not
         raise NotExact from None
+
+
+def _converted_texts(texts: list, ktype: str) -> list:
+    return [ingest.convert_value(t, ktype) for t in texts]
 
 
 def _number_rule(pattern: str, ktype: str):
