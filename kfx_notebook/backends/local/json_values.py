@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import json
 
-from . import ingest
-from . import ingest_columns
+from . import ingest, ingest_columns
 
 STRING = r'"(?:[^"\\]|\\.)*"'
-NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
 #: Everything up to and with the next separator outside strings, or the rest: the matches tile the
 #: text from its start (a '"' can only begin a string there), so every match ends outside a string.
 _UP_TO_SEPARATOR = rf'((?:{STRING}|[^",:])*)([,:]?)'

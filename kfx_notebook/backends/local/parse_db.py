@@ -3,7 +3,8 @@
 The rule it keeps: the engine's DuckDB stays sealed (sealed.py); parsing runs in this second,
 in-memory instance, which can read nothing but the files it writes itself into one folder made by
 `tempfile.mkdtemp` (mode 0700) for this process: external access off except that folder, no
-extension loaded or installed after `json`, configuration locked (the folder is in /dev/shm where there is one). Each parse writes its bytes to
+extension loaded or installed after `json`, configuration locked (the folder is in /dev/shm
+where there is one). Each parse writes its bytes to
 a file of its own there, reads it on a cursor of its own (serve is threaded) and removes it in a
 `finally`; nothing of the engine, and no table, lives here. The folder is removed at exit.
 """
@@ -69,8 +70,9 @@ def _instance():
             con = duckdb.connect(":memory:", config={"autoload_known_extensions": False,
                                                      "autoinstall_known_extensions": False})
             con.execute("LOAD json")
-            for statement in ("SET allowed_directories=['" + folder.replace("'", "''") + "/']", "SET python_enable_replacements=false",
-                              "SET enable_external_access=false", "SET lock_configuration=true"):
+            allowed = "SET allowed_directories=['" + folder.replace("'", "''") + "/']"
+            for statement in (allowed, "SET python_enable_replacements=false", "SET enable_external_access=false",
+                              "SET lock_configuration=true"):
                 con.execute(statement)
             _STATE.update(con=con, folder=folder)
         return _STATE["con"], _STATE["folder"]
