@@ -241,3 +241,92 @@ def test_payloads_the_reference_refuses_are_one_line_4xx_through_serve(fmt, body
     assert info.value.code == 400
     message = reply["error"]["@message"]
     assert "\n" not in message and "Traceback" not in message and message
+
+
+# -- DuckDB's reader (json_texts, json_values): the same table, or the old path --------------------
+ALL_TYPES = [(f"c_{ktype}", ktype) for ktype in KUSTO_TYPES]
+ODD_VALUES = [
+    0, -1, 2**63 - 1, -2**63, 2**63, 2**70, 10**30, 0.1, -0.0, 2.5, 1e16, 1e-5, 1e-7, 1e21, 1e22, 5e-324, 1.5e308,
+    123456789.123, 1e15 + 0.5, True, False, None, "", "x", 's"q\\', "\x00\x1f\x7f\u2028é😀", "line\nbreak\t",
+    "12", "-3.5", "true", "2021-03-04T05:06:07.1234567Z", "1.02:03:04.5", '{"a": 1}', "[1, 2.50]", "null",
+    [], {}, [1, 2.5, None, "é"], {"k": [1, {"n": None}], "t": "v"}, {"x": 1e16, "y": [1e-05, -0.0]},
+    [{"k": 1}, {"k": 2}], {"s": 'q"\\/\x01\u001f'}, [[[[1]]]], {"t": "05:06", "a,b": [",", ":", '":']},
+]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_duckdb_reads_odd_values_into_every_type_as_the_per_record_table(pair, value):
+    from kfx_notebook.backends.local import json_texts, json_values
+
+    records = [{name: value for name, _ in ALL_TYPES}, {"c_long": 1, **{name: value for name, _ in ALL_TYPES[:3]}}]
+    for data in (json.dumps(records, ensure_ascii=False).encode(),
+                 "\n".join(json.dumps(r, indent=2) for r in records).encode()):
+        parts = json_texts.json_value_texts(data, ALL_TYPES)
+        if value is not None:       # (a record of nulls only is left to the old way)
+            assert parts is not None      # the fast reader takes it (so the comparison below is about it)
+            [json_values.staged(name, ktype, *part) for (name, ktype), part in zip(ALL_TYPES, parts)]
+        for fmt in ("json", "multijson"):
+            _compare(pair, (data, fmt, ALL_TYPES, None))
+
+
+@pytest.mark.parametrize("text", ['{"c_long": 1, "c_long": 2}', '{"c_long": 1,}', '{"c_long": [1,]}', "null",
+                                  '{"c_long": 1}\nnull', '[{"c_long": 1}, 2]', '{"c_long": 1}\n[{"c_long": 2}]',
+                                  '{"zz": 1}', "", "[]", '{"c_long": 1},{"c_long": 2}'])
+def test_bodies_duckdb_reads_otherwise_go_the_old_way(pair, text):
+    from kfx_notebook.backends.local import json_texts
+
+    assert json_texts.json_value_texts(text.encode(), ALL_TYPES) is None
+    for fmt in ("json", "multijson"):
+        _compare(pair, (text.encode(), fmt, ALL_TYPES, None))
+
+
+@pytest.mark.parametrize("text", ['{"c_real": nan}', '{"c_dynamic": [inf]}', '{"c_string": {"a": -NaN}}',
+                                  '{"c_dynamic": ' + "[" * 600 + "]" * 600 + "}", '{"c_dynamic": {"a": NaN}}'])
+def test_values_json_reads_otherwise_go_the_old_way(pair, text):
+    for fmt in ("json", "multijson"):
+        _compare(pair, (text.encode(), fmt, ALL_TYPES, None))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.tuples(*[VALUES] * 3), min_size=1, max_size=5), types=st.lists(
+    st.sampled_from(KUSTO_TYPES), min_size=3, max_size=3), indent=st.sampled_from([None, 2]))
+def test_duckdb_reader_gives_the_per_record_table(pair, values, types, indent):
+    table = [(f"k{i}", ktype) for i, ktype in enumerate(types)]
+    records = [{"k0": 0, **{name: v for (name, _), v in zip(table, row) if v != "skip"}} for row in values]
+    data = "\n".join(json.dumps(r, indent=indent, ensure_ascii=False) for r in records).encode()
+    for fmt in ("json", "multijson"):
+        _compare(pair, (data, fmt, table, None))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.binary(max_size=12), st.text(max_size=6).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+def test_the_utf8_check_refuses_exactly_what_python_refuses(data):
+    from kfx_notebook.backends.local import ingest
+    from kfx_notebook.errors import IngestionError
+
+    try:
+        data.decode("utf-8-sig")
+        python_refuses = False
+    except UnicodeDecodeError:
+        python_refuses = True
+    try:
+        ingest.check_utf8(data, "json")
+        refused = False
+    except IngestionError:
+        refused = True
+    assert refused == python_refuses
+
+
+CSV_DYNAMIC_TEXTS = ["[1,]", '{"a": 1,}', "nan", "NaN", "[Infinity]", "[inf]", "\ufeff[1]", "[1, 2.50]", " 3", "-0", "1E5",
+                     '{"a": 1, "a": 2}', '[{"k": 1}, {"k": 1}]', "[1e400]", '{"k": "05:06", "l": ",,"}', '"x"', "null",
+                     "[" * 450 + "]" * 450, "12345678901234567890123", "[1e16, 1e-05, 0.1]", "// c\n1", "{'a': 1}",
+                     '{"s": "\\u00e9\\u001f\\ud83d\\ude00"}', "[1]x", "tru", "[\"\\ud800\"]"]
+
+
+@pytest.mark.parametrize("text", CSV_DYNAMIC_TEXTS, ids=repr)
+def test_csv_dynamic_texts_are_the_per_record_values(pair, text):
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([[text, "1"], ['{"b": [1, 2.5]}', "2"], [text, "3"]])
+    _compare(pair, (out.getvalue().encode("utf-8", "surrogatepass"), "csv",
+                    [("Column1", "dynamic"), ("Column2", "long")], None))

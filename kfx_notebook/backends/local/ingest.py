@@ -59,7 +59,7 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
             raise UnsupportedError("Parquet ingestion with a mapping is not supported locally",
                                    hint="Ingest by column name (no mappingRef).")
         return _ingest_frame(backend, database, table, frame), size
-    utf8_text(raw, fmt)      # checked first, kept only where the reference reader needs it
+    check_utf8(raw, fmt)     # checked first; the text is made only where the reference reader needs it
     columns = table_columns(backend, database, table)
     mapping = named_mapping(backend, database, table, mapping_ref, fmt)
     read = _read_json if fmt in JSON_FORMATS else _read_delimited
@@ -69,6 +69,17 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
         return 0, size
     write_arrays(backend, database, table, columns, arrays)
     return rows, size
+
+
+def check_utf8(raw: bytes, fmt: str) -> None:
+    """Refuse a payload that is not UTF-8 (Arrow's validator in C; utf8_text words the error)."""
+    import pyarrow as pa
+
+    try:
+        pa.array([raw], pa.large_binary()).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        utf8_text(raw, fmt)
+        raise       # (utf8_text refuses whatever Arrow refuses; a surprise is not silently let through)
 
 
 def utf8_text(raw: bytes, fmt: str) -> str:
@@ -83,7 +94,15 @@ def utf8_text(raw: bytes, fmt: str) -> str:
 def _read_json(raw: bytes, fmt: str, columns, mapping):
     """JSON text -> (records, the table's columns, one staged array per column), column by column."""
     from . import ingest_columns as fast
+    from . import json_texts, json_values
 
+    parts = json_texts.json_value_texts(raw, columns) if columns is not None and mapping is None else None
+    if parts is not None:
+        try:
+            return len(parts[0][0]), columns, [json_values.staged(name, ktype, *part)
+                                               for (name, ktype), part in zip(columns, parts)]
+        except json_values.NotExact:
+            pass        # a value json reads otherwise than DuckDB: the body is read as below
     values = fast.json_table_columns(raw, columns) if columns is not None and mapping is None else None
     if values is not None:
         rows, finite = len(values[0]), True

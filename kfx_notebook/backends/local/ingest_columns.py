@@ -2,8 +2,9 @@
 
 The rule it keeps: the table is exactly the one the per-record rule gives (`ingest.convert_value`
 on every value; tests/ingest_reference.py keeps the per-record code and tests/test_ingest_columns.py
-compares both with hypothesis). JSON is decoded by msgspec, csv by pyarrow.csv, only where their
-reading equals the reference's; anything else (other layouts, malformed text) returns None and
+compares both with hypothesis). JSON records of an existing table without a mapping are read by
+DuckDB first (json_texts, json_values); other JSON is decoded by msgspec, csv by pyarrow.csv,
+only where their reading equals the reference's; anything else (other layouts, malformed text) returns None and
 the caller reads it the reference way, which also words its errors. A column's values in a form
 with a vectorized rule (JSON numbers, bools and strings; strict ISO datetimes and Kusto
 timespans; plain integers and decimals in text) convert in Arrow; every other value goes
@@ -278,8 +279,9 @@ def _staged_from_texts(name: str, ktype: str, texts):
     import pyarrow.compute as pc
 
     if ktype == "dynamic":
-        staged = _dynamic_from_texts(texts)
-        return staged if staged is not None else _per_value(name, ktype, texts.to_pylist())
+        from . import json_values
+
+        return json_values.dynamic_from_texts(texts)
     staged, covered = _VECTOR_RULES[ktype](texts)
     left = pc.and_(pc.is_valid(texts), _not(covered))
     if not pc.any(left).as_py():
@@ -428,17 +430,3 @@ def _dynamic_texts(values: list):
 
     return pa.array(decoded_json_texts(values), type=pa.string())
 
-
-def _dynamic_from_texts(texts):
-    """Texts in a dynamic column: each parsed as JSON and re-dumped; None if any is not JSON to msgspec."""
-    import msgspec
-
-    values = texts.to_pylist()
-    decode = msgspec.json.Decoder().decode
-    try:
-        parsed = [None if v is None else decode(v) for v in values]
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    if parsed.count(None) != texts.null_count:
-        return None     # the text "null": convert_value keeps it as JSON null text
-    return _dynamic_texts(parsed)

@@ -1,0 +1,73 @@
+"""JSON records read by DuckDB's C++ reader -> each column's values as DuckDB's minified JSON texts.
+
+The rule it keeps: a body is read here only where DuckDB reads exactly the records the reference
+reader (`ingest.parse_json_records`: json's decoder, every item an object) would give, with each
+key's value as `dict.get` on json's dict sees it; anything else returns None and the caller
+reads it the reference way, which also words its errors. DuckDB accepts what json refuses —
+trailing commas, `nan`/`inf` spellings — and reads a top-level `null` as a record of nulls:
+a trailing comma anywhere sends the body back (one RE2 pass), a record with none of the
+table's keys does too, and `json_values.staged_from_texts` refuses the non-standard numbers.
+It refuses itself what the reference would read differently: a repeated top-level key (json
+keeps the last), a lone surrogate, text that is not JSON. Keys match case-sensitively.
+
+DuckDB rewrites each value's text (numbers and escapes its own way, no spaces); the values it
+stands for are json's own, which is what json_values relies on.
+"""
+
+from __future__ import annotations
+
+from . import parse_db
+
+_SENTINEL = "kfx parse sentinel"      # a second column: DuckDB then refuses non-object records instead of reading them
+TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and DuckDB skips it; inside, a false alarm
+
+
+def json_value_texts(raw: bytes, columns):
+    """A json/multijson body and the table's (name, Kusto type) columns -> per column the key's values
+    as minified JSON texts (null when missing or null) and the strings among them unescaped (else
+    null); None when the body is not read here (see the module's rule)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = [name for name, _ in columns]
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    start = body[:64].lstrip(b" \t\r\n")[:1]
+    layout = {b"[": "array", b"{": "unstructured"}.get(start)
+    folded = {n.lower() for n in names}
+    if layout is None or not names or len(folded) != len(names) or _SENTINEL in folded:
+        return None
+    if pc.match_substring_regex(pa.array([body], pa.large_binary()), TRAILING_COMMA)[0].as_py():
+        return None
+    schema = ", ".join(f"{_literal(n)}: 'JSON'" for n in [*names, _SENTINEL])
+    selected = []
+    for number, (name, _) in enumerate(columns):
+        value, text = _identifier(name), f"{_identifier(name)}::VARCHAR"
+        selected += [f"{text} AS t{number}", f"CASE WHEN starts_with({text}, '\"') THEN {value}->>'$' END"]
+    try:
+        table = parse_db.query_file(body, lambda path: f"SELECT {', '.join(selected)} FROM read_json({path}, "
+                                                       f"format='{layout}', columns={{{schema}}})")
+    except parse_db.errors():
+        return None
+    arrays = [column.combine_chunks() for column in table.columns]
+    parts = [arrays[i:i + 2] for i in range(0, len(arrays), 2)]
+    if not len(arrays[0]) or _any_empty_record([texts for texts, *_ in parts]):
+        return None
+    return parts
+
+
+def _any_empty_record(values) -> bool:
+    """A record holding none of the names: a top-level `null` reads so too (json refuses it)."""
+    import pyarrow.compute as pc
+
+    missing = pc.is_null(values[0])
+    for column in values[1:]:
+        missing = pc.and_(missing, pc.is_null(column))
+    return pc.any(missing).as_py()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
