@@ -330,3 +330,19 @@ def test_csv_dynamic_texts_are_the_per_record_values(pair, text):
     csv.writer(out, lineterminator="\n").writerows([[text, "1"], ['{"b": [1, 2.5]}', "2"], [text, "3"]])
     _compare(pair, (out.getvalue().encode("utf-8", "surrogatepass"), "csv",
                     [("Column1", "dynamic"), ("Column2", "long")], None))
+
+
+@pytest.mark.parametrize("kind", ["string", "dynamic"])
+@pytest.mark.parametrize("value", ['"\\ud800"', '["a\\udfff"]', '{"k": "\\udbff x"}'])
+def test_a_lone_surrogate_is_refused_in_one_line_and_nothing_is_written(kind, value):
+    """JSON may escape half a surrogate pair, which is no text a table can hold: a 400-class error, no rows."""
+    from kfx_notebook.backends.local.commands import run_command
+    from kfx_notebook.errors import IngestionError
+
+    backend = LocalBackend()
+    run_command(backend, "db", f".create table T (s:{kind}, l:long)")
+    body = f'{{"s": "ok", "l": 1}}\n{{"s": {value}, "l": 2}}'.encode()
+    with pytest.raises(IngestionError, match=r"lone surrogate \(\\ud[89a-f][0-9a-f]{2}\)") as caught:
+        backend.ingest("db", "T", body, data_format="multijson")
+    assert caught.value.code == "BadRequest_InvalidEncoding" and "\n" not in str(caught.value)
+    assert len(backend.query("db", "T").frame) == 0

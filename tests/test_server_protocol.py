@@ -58,6 +58,7 @@ def _alive(server):
     pytest.param("/v1/rest/ingest/NetDefaultDB/T", b"{}", 400, id="ingest-without-format"),
     pytest.param(f"/v1/rest/ingest/{DB}/T?streamFormat=json", b"\x1f\x8b\x08\x00broken", 400, id="bad-gzip"),
     pytest.param(f"/v1/rest/ingest/{DB}/T?streamFormat=xml", b"<a/>", 400, id="unknown-format"),
+    pytest.param(f"/v1/rest/ingest/{DB}/T?streamFormat=json", b'{"s": "\\ud800"}', 400, id="lone-surrogate"),
     pytest.param("/nowhere", b"", 404, id="unknown-route"),
     pytest.param("/readyforaggregation-secured/messages", b"<not xml", 400, id="bad-queue-xml"),
     pytest.param("/readyforaggregation-secured/messages",

@@ -64,7 +64,12 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
     mapping = named_mapping(backend, database, table, mapping_ref, fmt)
     read = _read_json if fmt in JSON_FORMATS else _read_delimited
     with _gc_paused():       # the records and values made here hold no cycles
-        rows, columns, arrays = read(raw, fmt, columns, mapping)
+        try:
+            rows, columns, arrays = read(raw, fmt, columns, mapping)
+        except UnicodeEncodeError as exc:   # JSON may escape half a surrogate pair; the table holds UTF-8
+            raise IngestionError(f"A string holds a lone surrogate (\\u{ord(exc.object[exc.start]):04x}), "
+                                 "which is not text", code="BadRequest_InvalidEncoding",
+                                 hint="Escape a character outside the BMP as a surrogate pair, or send it as UTF-8.") from None
     if not rows:
         return 0, size
     write_arrays(backend, database, table, columns, arrays)
