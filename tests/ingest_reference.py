@@ -17,6 +17,11 @@ from kfx_notebook.literals import PARSERS, ValueParseError
 def reference_ingest(backend, database: str, table: str, data: bytes, *, data_format: str,
                      mapping_ref: str | None = None) -> int:
     """What ingest() did for a text format before: parse, map and convert record by record; rows ingested."""
+    with package.lone_surrogates_refused():   # the one rule added since: a lone surrogate is a 400, as in ingest()
+        return _ingest(backend, database, table, data, data_format=data_format, mapping_ref=mapping_ref)
+
+
+def _ingest(backend, database: str, table: str, data: bytes, *, data_format: str, mapping_ref: str | None) -> int:
     fmt = data_format.lower()
     raw = gzip_stream.inflate(bytes(data))
     text = package.utf8_text(raw, fmt)

@@ -10,6 +10,8 @@ the data when no mapping is named.
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import io
 import json
@@ -63,13 +65,8 @@ def ingest(backend, database: str, table: str, data, *, data_format: str, mappin
     columns = table_columns(backend, database, table)
     mapping = named_mapping(backend, database, table, mapping_ref, fmt)
     read = _read_json if fmt in JSON_FORMATS else _read_delimited
-    with _gc_paused():       # the records and values made here hold no cycles
-        try:
-            rows, columns, arrays = read(raw, fmt, columns, mapping)
-        except UnicodeEncodeError as exc:   # JSON may escape half a surrogate pair; the table holds UTF-8
-            raise IngestionError(f"A string holds a lone surrogate (\\u{ord(exc.object[exc.start]):04x}), "
-                                 "which is not text", code="BadRequest_InvalidEncoding",
-                                 hint="Escape a character outside the BMP as a surrogate pair, or send it as UTF-8.") from None
+    with _gc_paused(), lone_surrogates_refused():   # the records and values made here hold no cycles
+        rows, columns, arrays = read(raw, fmt, columns, mapping)
     if not rows:
         return 0, size
     write_arrays(backend, database, table, columns, arrays)
@@ -85,6 +82,19 @@ def check_utf8(raw: bytes, fmt: str) -> None:
     except pa.ArrowInvalid:
         utf8_text(raw, fmt)
         raise       # (utf8_text refuses whatever Arrow refuses; a surprise is not silently let through)
+
+
+@contextlib.contextmanager
+def lone_surrogates_refused():
+    """A string holding half a surrogate pair (JSON may escape one: "\\ud800") -> a one-line IngestionError.
+
+    No table holds such a string (its text is UTF-8), and nothing is written: Arrow refuses it first."""
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        raise IngestionError(f"A string holds a lone surrogate (\\u{ord(exc.object[exc.start]):04x}), which is not text",
+                             code="BadRequest_InvalidEncoding",
+                             hint="Escape a character outside the BMP as a surrogate pair, or send it as UTF-8.") from None
 
 
 def utf8_text(raw: bytes, fmt: str) -> str:
