@@ -290,9 +290,10 @@ def _timespans_vectorized(values):
         text = pa.array(values, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None  # tick counts (numbers) among the values
-    canonical = pc.match_substring_regex(text, _CANONICAL_TIMESPAN)
-    fields = _canonical_timespan_fields if pc.all(canonical).as_py() is not False else _timespan_fields
-    found = fields(text)
+    canonical = pc.all(pc.match_substring_regex(text, _CANONICAL_TIMESPAN)).as_py() is not False
+    if canonical and (ns := _canonical_timespan_ns(text)) is not None:
+        return ns
+    found = (_canonical_timespan_fields if canonical else _timespan_fields)(text)
     if found is None:
         return None
     days, hours, minutes, seconds, nanos = found
@@ -307,6 +308,53 @@ def _timespans_vectorized(values):
     if text.null_count:
         ns[np.asarray(text.is_null().to_numpy(zero_copy_only=False))] = np.iinfo("int64").min  # NaT
     return ns
+
+
+_MAX_DAY_DIGITS = 5  # 99,999 days and a clock fit int64 nanoseconds (it holds 106,751 days)
+
+
+def _canonical_timespan_ns(text):
+    """Nanoseconds (int64, NaT for nulls) of texts that all match _CANONICAL_TIMESPAN, read digit by
+    digit from the Arrow buffer with numpy: hh:mm:ss sit at fixed places around the first `:`, the
+    days before it and the fraction after it (about 2x the Arrow kernels). None when a day count has more
+    than 5 digits, where the checked arithmetic of _canonical_timespan_fields decides."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if not len(text):
+        return np.zeros(0, dtype="int64")
+    nulls = np.asarray(text.is_null().to_numpy(zero_copy_only=False))
+    filled = pc.fill_null(text, "00:00:00")
+    _, offsets, data = filled.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int32, count=len(filled) + 1, offset=filled.offset * 4).astype(np.int64)
+    data = np.frombuffer(data, dtype=np.uint8)
+    start, end = bounds[:-1], bounds[1:]
+    colon = start + np.asarray(pc.find_substring(filled, ":").to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def digit(at):
+        return data[at].astype(np.int64) - 48
+
+    def number(first, count):
+        """The number the `count` digits from `first` write (0 where count <= 0)."""
+        value = np.zeros(len(first), dtype=np.int64)
+        for j in range(int(count.max(initial=0))):
+            has = count > j
+            value = np.where(has, value * 10 + digit(np.where(has, first + j, 0)), value)
+        return value
+
+    negative = data[start] == 0x2D
+    head = start + negative
+    day_count = colon - 3 - head  # "[-]ddd.hh:": the digits from head to the dot before hh
+    if day_count.max(initial=0) > _MAX_DAY_DIGITS:
+        return None
+    clock = ((digit(colon - 2) * 10 + digit(colon - 1)) * _NS_PER[1] + (digit(colon + 1) * 10 + digit(colon + 2))
+             * _NS_PER[2] + (digit(colon + 4) * 10 + digit(colon + 5)) * _NS_PER[3])
+    fraction_count = end - colon - 7  # "ss.f...": the digits after the dot, 1-9 (none: <= -1)
+    nanos = number(colon + 7, fraction_count) * 10 ** (9 - np.clip(fraction_count, 0, 9))
+    total = number(head, day_count) * _NS_PER[0] + clock + np.where(fraction_count > 0, nanos, 0)
+    total = np.where(negative, -total, total)
+    total[nulls] = np.iinfo("int64").min  # NaT
+    return total
 
 
 def _canonical_timespan_fields(text):

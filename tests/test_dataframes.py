@@ -229,3 +229,26 @@ def test_a_timespan_past_pandas_range_is_said_never_wrapped(text):
 def test_the_longest_timespan_pandas_holds_stays_exact():
     frame = dataframes.frame_from_columns([("t", "timespan")], [["106751.23:47:16.8547758"]])
     assert frame["t"][0].value == 9_223_372_036_854_775_800
+
+
+CANONICAL_TIMESPAN = st.builds(
+    lambda negative, days, clock, fraction: f"{'-' if negative else ''}{f'{days}.' if days is not None else ''}"
+                                            f"{clock[0]:02d}:{clock[1]:02d}:{clock[2]:02d}{f'.{fraction}' if fraction else ''}",
+    st.booleans(), st.one_of(st.none(), st.integers(0, 10**7)),
+    st.tuples(st.integers(0, 99), st.integers(0, 99), st.integers(0, 99)), st.text("0123456789", max_size=9))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), CANONICAL_TIMESPAN), max_size=12), st.integers(0, 3))
+def test_canonical_timespans_read_from_the_buffer_equal_the_per_value_parser(texts, cut):
+    import pyarrow as pa
+
+    array = pa.array(["00:00:00"] * cut + texts, type=pa.string())[cut:]  # a slice: offsets not at 0
+    ns = dataframes._canonical_timespan_ns(array)
+    if any(t is not None and t.lstrip("-").split(".")[0].isdigit() and len(t.lstrip("-").split(".")[0]) > 5
+           and ":" not in t.lstrip("-").split(".")[0] for t in texts):
+        assert ns is None  # more than 5 day digits: the checked Arrow arithmetic decides
+        return
+    want = [dataframes._timespan_ns(t) for t in texts]
+    assert [None if t is None else int(v) for t, v in zip(texts, ns)] == want
+    assert all(int(v) == -2**63 for t, v in zip(texts, ns) if t is None)
