@@ -47,6 +47,11 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def literal(text: str) -> str:
+    """A DuckDB string literal for any text."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def qualified(database: str, table: str) -> str:
     return f"{quote(database)}.{quote(table)}"
 

@@ -17,6 +17,7 @@ stands for are json's own, which is what json_values relies on.
 from __future__ import annotations
 
 from . import parse_db
+from .catalog import literal, quote
 
 _SENTINEL = "kfx parse sentinel"      # a second column: DuckDB then refuses non-object records instead of reading them
 TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and DuckDB skips it; inside, a false alarm
@@ -38,10 +39,10 @@ def json_value_texts(raw: bytes, columns):
         return None
     if pc.match_substring_regex(pa.array([body], pa.large_binary()), TRAILING_COMMA)[0].as_py():
         return None
-    schema = ", ".join(f"{_literal(n)}: 'JSON'" for n in [*names, _SENTINEL])
+    schema = ", ".join(f"{literal(n)}: 'JSON'" for n in [*names, _SENTINEL])
     selected = []
     for number, (name, _) in enumerate(columns):
-        value, text = _identifier(name), f"{_identifier(name)}::VARCHAR"
+        value, text = quote(name), f"{quote(name)}::VARCHAR"
         selected += [f"{text} AS t{number}", f"CASE WHEN starts_with({text}, '\"') THEN {value}->>'$' END"]
     try:
         table = parse_db.query_file(body, lambda path: f"SELECT {', '.join(selected)} FROM read_json({path}, "
@@ -63,11 +64,3 @@ def _any_empty_record(values) -> bool:
     for column in values[1:]:
         missing = pc.and_(missing, pc.is_null(column))
     return pc.any(missing).as_py()
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _identifier(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'

@@ -17,6 +17,8 @@ import shutil
 import tempfile
 import threading
 
+from .catalog import literal
+
 _LOCK = threading.Lock()
 _STATE: dict = {}
 
@@ -33,7 +35,7 @@ def query_file(data: bytes, sql_for, suffix: str = ".json"):
             out.write(data)
         cursor = con.cursor()
         try:
-            return cursor.sql(sql_for("'" + path.replace("'", "''") + "'")).to_arrow_table()
+            return cursor.sql(sql_for(literal(path))).to_arrow_table()
         finally:
             cursor.close()
     finally:
@@ -70,7 +72,7 @@ def _instance():
             con = duckdb.connect(":memory:", config={"autoload_known_extensions": False,
                                                      "autoinstall_known_extensions": False})
             con.execute("LOAD json")
-            allowed = "SET allowed_directories=['" + folder.replace("'", "''") + "/']"
+            allowed = f"SET allowed_directories=[{literal(folder + '/')}]"
             for statement in (allowed, "SET python_enable_replacements=false", "SET enable_external_access=false",
                               "SET lock_configuration=true"):
                 con.execute(statement)
