@@ -255,3 +255,8 @@ def test_no_memory_grows_over_many_calls():
     finally:
         tracemalloc.stop()
     assert after - before < 4096
+
+
+def test_an_empty_row_among_others_is_a_conversion_error_not_an_index_error():
+    with pytest.raises(dataframes.ConversionError, match="different lengths"):
+        dataframes.frame_from_columns([("x", "bool")], [[False], []])
