@@ -638,12 +638,15 @@ class ChunkedFrame:
 
     def add_lexed(self, columns: list[tuple], count: int) -> bool:
         """Add `count` rows the C lexer read (v2_columns); False, with nothing added, when one
-        column's values are not what its type takes there (the caller then adds the rows)."""
+        column's values are not what its type takes there (the caller then adds the rows). The
+        list is emptied, so no chunk's texts outlive it."""
         if self._error is not None:
+            columns.clear()
             return False  # add drops them, after msgspec's decode (which may refuse one: 1e400 in a list)
         from .v2_columns import prepare
 
         prepared = prepare(self.kinds, self.names, columns, count)
+        columns.clear()
         if prepared is None:
             return False
         self._first_row_checked = True  # the lexer read exactly one value per column in each row

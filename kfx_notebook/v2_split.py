@@ -228,6 +228,7 @@ def _rows(body: _Body, chunk: int, modes: bytes | None) -> Iterator[tuple[str, A
             end, count, columns = lexed
             start, body.pos = body.pos, end
             yield "columns", LexedRows(count, columns, functools.partial(_lexed_rows, body, start, end))
+            lexed = columns = None  # the chunk's texts are converted: not held while the next is read
         else:
             found = _whole_rows(body)
             if found is None:
