@@ -78,43 +78,46 @@ def prepare(kinds: list[str], names: list[str], columns: list[tuple], count: int
     return prepared
 
 
+def _taking(*kinds: int):
+    """A preparer from a converter of lexed columns: its thunk for a column whose kinds are all
+    among `kinds`, else None."""
+    allowed = _only(*kinds)
+
+    def wrap(convert: Callable[[_Lexed, str], Any]):
+        def prepare_one(column: _Lexed, name: str):
+            return (lambda: convert(column, name)) if column.only(allowed) else None
+        return prepare_one
+    return wrap
+
+
+@_taking(NULL, FALSE, TRUE)
 def _bools(column: _Lexed, name: str):
-    if not column.only(_only(NULL, FALSE, TRUE)):
-        return None
+    import pandas as pd
 
-    def convert():
-        import pandas as pd
-
-        kinds = column.kind_array()
-        values = kinds == TRUE
-        if not column.nulls:
-            return pd.Series(values, copy=False)
-        return pd.Series(pd.arrays.BooleanArray(values, kinds == NULL), copy=False)
-    return convert
+    kinds = column.kind_array()
+    values = kinds == TRUE
+    if not column.nulls:
+        return pd.Series(values, copy=False)
+    return pd.Series(pd.arrays.BooleanArray(values, kinds == NULL), copy=False)
 
 
 def _integers(np_type: str):
-    def prepare_one(column: _Lexed, name: str):
-        if not column.only(_only(NULL, INTEGER)):
-            return None
+    @_taking(NULL, INTEGER)
+    def convert(column: _Lexed, name: str):
+        import pandas as pd
+        import pyarrow as pa
 
-        def convert():
-            import pandas as pd
-            import pyarrow as pa
+        from .dataframes import CONVERTERS, _nullable_from_arrow
 
-            from .dataframes import CONVERTERS, _nullable_from_arrow
-
-            texts = column.texts()
-            try:
-                array = texts.cast(pa.from_numpy_dtype(np_type))  # strict: out of range raises
-            except pa.ArrowInvalid:  # msgspec's ints, for the per-value path and its error
-                return CONVERTERS[_KUSTO_INTS[np_type]]([None if t is None else int(t) for t in texts.to_pylist()],
-                                                        name)
-            if not column.nulls:
-                return pd.Series(array.to_numpy(zero_copy_only=False, writable=True), copy=False)
-            return _nullable_from_arrow(array, np_type, pd.arrays.IntegerArray)
-        return convert
-    return prepare_one
+        texts = column.texts()
+        try:
+            array = texts.cast(pa.from_numpy_dtype(np_type))  # strict: out of range raises
+        except pa.ArrowInvalid:  # msgspec's ints, for the per-value path and its error
+            return CONVERTERS[_KUSTO_INTS[np_type]]([None if t is None else int(t) for t in texts.to_pylist()], name)
+        if not column.nulls:
+            return pd.Series(array.to_numpy(zero_copy_only=False, writable=True), copy=False)
+        return _nullable_from_arrow(array, np_type, pd.arrays.IntegerArray)
+    return convert
 
 
 _KUSTO_INTS = {"int32": "int", "int64": "long"}
@@ -156,46 +159,34 @@ def _reals_set():
     return _REALS_SET[0]
 
 
+@_taking(NULL, STRING)
 def _strings(column: _Lexed, name: str):
-    if not column.only(_only(NULL, STRING)):
-        return None
+    import pandas as pd
 
-    def convert():
-        import pandas as pd
+    from .dataframes import _default_string_dtype
 
-        from .dataframes import _default_string_dtype
-
-        return pd.Series(column.texts(), dtype=_default_string_dtype())
-    return convert
+    return pd.Series(column.texts(), dtype=_default_string_dtype())
 
 
 def _datetimes(column: _Lexed, name: str):
     return column.texts() if column.only(_only(NULL, STRING)) else None  # the column decides from the texts
 
 
+@_taking(NULL, STRING)  # tick counts (numbers): the per-value path
 def _timespans(column: _Lexed, name: str):
-    if not column.only(_only(NULL, STRING)):
-        return None  # tick counts: the per-value path
+    from .dataframes import _timespans_of_texts
 
-    def convert():
-        from .dataframes import _timespans_of_texts
-
-        return _timespans_of_texts(column.texts(), name)
-    return convert
+    return _timespans_of_texts(column.texts(), name)
 
 
 def _text_values(kind: str):
     """decimal and guid: the per-value converter over the strings (what msgspec gives)."""
-    def prepare_one(column: _Lexed, name: str):
-        if not column.only(_only(NULL, STRING)):
-            return None
+    @_taking(NULL, STRING)
+    def convert(column: _Lexed, name: str):
+        from .dataframes import CONVERTERS
 
-        def convert():
-            from .dataframes import CONVERTERS
-
-            return CONVERTERS[kind](column.texts().to_pylist(), name)
-        return convert
-    return prepare_one
+        return CONVERTERS[kind](column.texts().to_pylist(), name)
+    return convert
 
 
 def _dynamics(column: _Lexed, name: str):

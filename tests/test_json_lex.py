@@ -6,13 +6,14 @@ texts through the header's test module `kfx_notebook._speedups.json_lex`."""
 from __future__ import annotations
 
 import re
-import tracemalloc
 
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kfx_notebook import _speedups
+
+from .speedup_checks import assert_no_memory_growth, mutate
 
 lex = _speedups.load("json_lex")
 assert lex is not None, "kfx_notebook._speedups.json_lex is not built: python setup.py build_ext --inplace"
@@ -141,20 +142,7 @@ VALUE_TEXT = JSON.flatmap(spelled).map(str.encode)
 @st.composite
 def mutated(draw, texts):
     """A text with a few bytes deleted, inserted or replaced, or cut short."""
-    data = bytearray(draw(texts))
-    for _ in range(draw(st.integers(0, 3))):
-        at = draw(st.integers(0, len(data)))
-        choice = draw(st.sampled_from(["delete", "insert", "replace", "cut"]))
-        byte = draw(st.one_of(st.sampled_from(b'"\\,:[]{}0-.eE \n\x00\x80\xff'), st.integers(0, 255)))
-        if choice == "delete":
-            del data[at:at + 1]
-        elif choice == "insert":
-            data.insert(at, byte)
-        elif choice == "replace" and at < len(data):
-            data[at] = byte
-        elif choice == "cut":
-            del data[at:]
-    return bytes(data)
+    return mutate(draw, draw(texts), draw(st.integers(0, 3)))
 
 
 def minified(data: bytes) -> bytes:
@@ -251,13 +239,4 @@ def test_no_memory_grows_over_many_calls():
                 lex.value(text, 8)
                 lex.number(text)
 
-    run()
-    tracemalloc.start()
-    try:
-        run()
-        before = tracemalloc.get_traced_memory()[0]
-        run()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert after - before < 4096
+    assert_no_memory_growth(run)

@@ -7,7 +7,6 @@ and a leak test. Both paths run: with the lexer and with it taken away."""
 from __future__ import annotations
 
 import io
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 from kfx_notebook import _speedups, dataframes, v2_result, v2_split
 from kfx_notebook.errors import KfxError
 
+from .speedup_checks import assert_no_memory_growth, mutate
 from .test_dataframes import WIRE
 from .test_v2_stream import assert_same, whole
 
@@ -150,21 +150,8 @@ def msgspec_streamed(body: bytes, piece: int, chunk: int):
 @st.composite
 def mutated_bodies(draw):
     columns, rows_text, _ = draw(raw_tables())
-    data = bytearray(body_with_rows(columns, rows_text))
-    rows_at = data.index(b'"Rows": ') + 8
-    for _ in range(draw(st.integers(1, 4))):
-        at = draw(st.integers(rows_at, len(data)))
-        byte = draw(st.one_of(st.sampled_from(b'"\\,[]{}0-.eE \n\x00\x80\xff'), st.integers(0, 255)))
-        action = draw(st.sampled_from(["delete", "insert", "replace", "cut"]))
-        if action == "delete":
-            del data[at:at + 1]
-        elif action == "insert":
-            data.insert(at, byte)
-        elif action == "replace" and at < len(data):
-            data[at] = byte
-        elif action == "cut":
-            del data[at:]
-    return bytes(data)
+    data = body_with_rows(columns, rows_text)
+    return mutate(draw, data, draw(st.integers(1, 4)), start=data.index(b'"Rows": ') + 8)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -245,16 +232,7 @@ def test_no_memory_grows_over_many_calls():
             lexer.columns(data[:start + 5000], start, 10, modes)
             lexer.columns(data, start, 9, modes[:9])
 
-    run()
-    tracemalloc.start()
-    try:
-        run()
-        before = tracemalloc.get_traced_memory()[0]
-        run()
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert after - before < 4096
+    assert_no_memory_growth(run)
 
 
 def test_an_empty_row_among_others_is_a_conversion_error_not_an_index_error():

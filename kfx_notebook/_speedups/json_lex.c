@@ -6,6 +6,16 @@
 
 #include "json_lex.h"
 
+/* The bytes write(p, q, out) writes into a buffer of q - p bytes (all it may write). */
+static PyObject *written(size_t (*write)(const char *, const char *, char *), const char *p, const char *q) {
+    char *out = PyMem_Malloc((size_t)(q - p)); /* PyMem_Malloc(0) is a valid pointer too */
+    if (!out) return PyErr_NoMemory();
+    size_t length = write(p, q, out);
+    PyObject *bytes = PyBytes_FromStringAndSize(out, (Py_ssize_t)length);
+    PyMem_Free(out);
+    return bytes;
+}
+
 /* string(data) -> (content: bytes, flags: int) | None: data is exactly one JSON string. */
 static PyObject *lex_string(PyObject *self, PyObject *arg) {
     (void)self;
@@ -19,14 +29,8 @@ static PyObject *lex_string(PyObject *self, PyObject *arg) {
         result = Py_NewRef(Py_None);
         goto done;
     }
-    char *out = PyMem_Malloc((size_t)(close - p)); /* >= 1 byte: the opening quote counts */
-    if (!out) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    size_t length = jl_unescape(p + 1, close, out);
-    result = Py_BuildValue("(y#i)", out, (Py_ssize_t)length, flags);
-    PyMem_Free(out);
+    PyObject *content = written(jl_unescape, p + 1, close);
+    result = content ? Py_BuildValue("(Ni)", content, flags) : NULL;
 done:
     PyBuffer_Release(&view);
     return result;
@@ -61,14 +65,8 @@ static PyObject *lex_value(PyObject *self, PyObject *args) {
         result = Py_NewRef(Py_None);
         goto done;
     }
-    char *out = PyMem_Malloc((size_t)(after - p)); /* a value has at least one byte */
-    if (!out) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    size_t length = jl_copy_minified(p, after, out);
-    result = Py_BuildValue("(iy#)", kind, out, (Py_ssize_t)length);
-    PyMem_Free(out);
+    PyObject *text = written(jl_copy_minified, p, after);
+    result = text ? Py_BuildValue("(iN)", kind, text) : NULL;
 done:
     PyBuffer_Release(&view);
     return result;
