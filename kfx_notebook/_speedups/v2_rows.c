@@ -121,10 +121,7 @@ static const char *append_value(column *c, const char *p, const char *end, int f
     }
     c->data.length = (size_t)(out - c->data.data);
     if (c->mode == MODE_TEXT) {
-        if (c->data.length > INT32_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "a chunk's column text beyond 2 GB");
-            goto memory;
-        }
+        if (c->data.length > INT32_MAX) return NULL; /* beyond int32 offsets: not taken (the row rolls back) */
         if (reserve(&c->offsets, sizeof(int32_t)) < 0) goto memory;
         int32_t offset = (int32_t)c->data.length;
         memcpy(c->offsets.data + c->offsets.length, &offset, sizeof offset);
