@@ -197,6 +197,15 @@ def test_kusto_nonfinite_reals_minus_zero_and_nulls_keep_their_bits():
     assert np.signbit(got[0][0]["r"].to_numpy()[:3]).tolist() == [False, True, False]
 
 
+@pytest.mark.parametrize("text", ['"inf"', '"nan"', '" 1"', '"1.5"', '"-NaN"', '"infinity"', '"abc"'])
+def test_other_texts_in_a_real_column_take_numpys_path(text):
+    body = body_with_rows([("r", "real")], f'[[1.5], [{text}], ["NaN"]]')
+    lexed: list = []
+    got = streamed(body, 1 << 20, 1 << 20, lexed)
+    assert lexed == [3]
+    assert_same_bits(got, whole(body))
+
+
 def test_the_lexer_answers():
     modes = bytes([0, 0, 1])
     data = bytearray(b' [ [1, "a\\n\\u00e9", {"k": [1, 2]}] , [null, "", "s"],[-0.5e3,true, null]] ')
