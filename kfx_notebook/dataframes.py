@@ -67,13 +67,19 @@ _INT_OR_NONE = frozenset((int, type(None)))  # exact ints (type bool is not int)
 def _nullable_via_arrow(values, np_type: str, array_class):
     """A column of exact values and nulls built in Arrow's C loop (3x the list comprehension);
     None when Arrow refuses a value (out of range), so the per-value path decides and reports."""
-    import pandas as pd
     import pyarrow as pa
 
     try:
         array = pa.array(values, type=pa.from_numpy_dtype(np_type))
     except (pa.ArrowException, OverflowError):
         return None
+    return _nullable_from_arrow(array, np_type, array_class)
+
+
+def _nullable_from_arrow(array, np_type: str, array_class):
+    """The pandas nullable column of an Arrow array with nulls (its values filled, its mask)."""
+    import pandas as pd
+
     filled = array.fill_null(False if np_type == "bool" else 0).to_numpy(zero_copy_only=False)
     return pd.Series(array_class(filled, array.is_null().to_numpy(zero_copy_only=False)), copy=False)
 
@@ -282,14 +288,21 @@ _CANONICAL_TIMESPAN = r"^-?(?:\d+\.)?\d\d:\d\d:\d\d(?:\.\d{1,9})?$"  # what Kust
 def _timespans_vectorized(values):
     """All-text timespans parsed in Arrow's C++ kernels (6x the per-value parser at 100k);
     None when any non-null value is not plain `[-][d.]hh:mm:ss[.f]` text (the slow path decides)."""
-    import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     try:
         text = pa.array(values, type=pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None  # tick counts (numbers) among the values
+    return _timespan_texts_ns(text)
+
+
+def _timespan_texts_ns(text):
+    """_timespans_vectorized of an Arrow string array."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     canonical = pc.all(pc.match_substring_regex(text, _CANONICAL_TIMESPAN)).as_py() is not False
     if canonical and (ns := _canonical_timespan_ns(text)) is not None:
         return ns
@@ -393,12 +406,29 @@ def _timespan_fields(text):
 
 
 def _timespans(values, name):
-    import numpy as np
     import pandas as pd
 
     fast = _timespans_vectorized(values)
     if fast is not None:
         return pd.Series(fast.view("timedelta64[ns]"), copy=False)
+    return _timespans_slow(values, name)
+
+
+def _timespans_of_texts(text, name):
+    """_timespans of the values an Arrow string array holds."""
+    import pandas as pd
+
+    fast = _timespan_texts_ns(text)
+    if fast is not None:
+        return pd.Series(fast.view("timedelta64[ns]"), copy=False)
+    return _timespans_slow(text.to_pylist(), name)
+
+
+def _timespans_slow(values, name):
+    """Values the vectorized parse refused: tick counts, other shapes, junk (which raises)."""
+    import numpy as np
+    import pandas as pd
+
     try:
         if None not in values:
             ns = np.array([_timespan_ns(v) for v in values], dtype="int64")
@@ -493,9 +523,13 @@ class _Column:
         self.error: ConversionError | None = None
 
     def add(self, values) -> None:
+        self.add_prepared(lambda: self.convert(values, self.name))
+
+    def add_prepared(self, convert) -> None:
+        """Add the part `convert()` makes (a ConversionError waits for finish)."""
         if self.error is None:
             try:
-                self.parts.append(self.convert(values, self.name))
+                self.parts.append(convert())
             except ConversionError as exc:
                 self.error, self.parts = exc, []
 
@@ -530,6 +564,14 @@ class _DatetimeColumn(_Column):
     def add(self, values) -> None:
         texts = _datetime_texts(values)
         self.texts.append(list(values) if texts is None else texts)
+        self._decide(texts)
+
+    def add_prepared(self, texts) -> None:
+        """Add a part already as Arrow texts (v2_columns)."""
+        self.texts.append(texts)
+        self._decide(texts)
+
+    def _decide(self, texts) -> None:
         if texts is None:
             self.slow, self.parts = True, []
         elif not self.slow:
@@ -558,8 +600,8 @@ class ChunkedFrame:
 
     def __init__(self, columns: list[tuple[str, str]]):
         self.names = [name for name, _ in columns]
-        kinds = [kusto_type(ktype).name for _, ktype in columns]
-        self._columns = [_COLUMN_KINDS.get(kind, _Column)(name, kind) for name, kind in zip(self.names, kinds)]
+        self.kinds = [kusto_type(ktype).name for _, ktype in columns]
+        self._columns = [_COLUMN_KINDS.get(kind, _Column)(name, kind) for name, kind in zip(self.names, self.kinds)]
         self.rows = 0
         self._first_row_checked = False
         self._error: ConversionError | None = None
@@ -578,7 +620,7 @@ class ChunkedFrame:
         count = len(rows)
         by_column = list(zip(*rows))
         rows.clear()
-        if count and by_column and len(by_column) != width:
+        if count and len(by_column) != width:  # an empty row among them: zip gives no column at all
             self._fail("result rows have different lengths", rows)
             return
         self.rows += count
@@ -587,6 +629,31 @@ class ChunkedFrame:
         for i, column in enumerate(self._columns):
             column.add(by_column[i])
             by_column[i] = None  # free the column's Python values as soon as they are converted
+
+    def lexer_modes(self) -> bytes | None:
+        """What the C lexer should write per column for add_lexed, or None when it is not there."""
+        from .v2_columns import modes
+
+        return modes(self.kinds) if self._error is None else None
+
+    def add_lexed(self, columns: list[tuple], count: int) -> bool:
+        """Add `count` rows the C lexer read (v2_columns); False, with nothing added, when one
+        column's values are not what its type takes there (the caller then adds the rows). The
+        list is emptied, so no chunk's texts outlive it."""
+        if self._error is not None:
+            columns.clear()
+            return False  # add drops them, after msgspec's decode (which may refuse one: 1e400 in a list)
+        from .v2_columns import prepare
+
+        prepared = prepare(self.kinds, self.names, columns, count)
+        columns.clear()
+        if prepared is None:
+            return False
+        self._first_row_checked = True  # the lexer read exactly one value per column in each row
+        self.rows += count
+        for column, part in zip(self._columns, prepared):
+            column.add_prepared(part)
+        return True
 
     def _fail(self, message: str, rows: list) -> None:
         rows.clear()

@@ -44,6 +44,14 @@ class _Table:
         else:
             rows.clear()
 
+    def lexer_modes(self) -> bytes | None:
+        """The C lexer's modes when this table's rows can come as columns (a converted candidate)."""
+        return self.frame.lexer_modes() if self.frame is not None and self.kept is None else None
+
+    def add_lexed(self, lexed) -> None:
+        if self.kept is not None or self.frame is None or not self.frame.add_lexed(lexed.columns, lexed.count):
+            self.add(lexed.rows())
+
     def _convert(self, rows: list) -> None:
         if dict in set(map(type, rows)):  # in C; rows are lists, error rows dicts
             self.inline.extend(r for r in rows if isinstance(r, dict))
@@ -86,6 +94,14 @@ class _Response:
     def rows(self, rows: list) -> None:
         if self.current is not None:
             self.current.add(rows)
+
+    def columns(self, lexed) -> None:
+        """Rows the C lexer read (v2_split.LexedRows)."""
+        if self.current is not None:
+            self.current.add_lexed(lexed)
+
+    def lexer_modes(self) -> bytes | None:
+        return self.current.lexer_modes() if self.current is not None else None
 
     def table_end(self, tail: dict) -> None:
         table, self.current = self.current, None
@@ -153,7 +169,7 @@ def frame_from_v2_stream(read: Callable[[int], bytes], first: bytes = b"", **siz
     from .v2_split import v2_events
 
     response = _Response()
-    for kind, value in v2_events(read, first, **sizes):
+    for kind, value in v2_events(read, first, lexer_modes=response.lexer_modes, **sizes):
         if kind == "document":
             return frame_from_v2_frames(value)
         getattr(response, kind)(value)

@@ -9,6 +9,8 @@ Events, in body order:
   ("frame", value)       a frame (or any other element of the frame list), decoded whole
   ("table", header)      a frame whose "Rows" array follows: its keys before "Rows" (Rows=None)
   ("rows", [row, ...])   the next whole rows of that array
+  ("columns", LexedRows) the next whole rows, read by the C lexer per column (when the consumer
+                         asked for it: `lexer_modes()` after a "table" event; see v2_columns)
   ("table_end", tail)    its keys after "Rows" (Rows=None)
   ("document", value)    the body is not a frame list (an error object, ...): decoded whole
 
@@ -16,13 +18,21 @@ Where a row ends is found by trying: the last `]`/`}` followed by `,` or `]` is 
 exactly when the rows before it decode as a JSON array (a cut inside a string or a nested value
 leaves a string or bracket open, which never decodes). After a few refused tries, a token scan
 from the chunk's start finds it instead. msgspec is imported on first use.
+
+The C lexer (`_speedups/v2_rows.c`), when asked, reads the whole rows itself: it validates every
+byte with msgspec's lexical rules (json_lex.h) and takes only rows that are arrays of exactly the
+table's width, so the rows it takes are rows msgspec would decode; from the first row it does not
+take, the chunk goes the msgspec way above, which decides and words any error.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from . import _speedups
 
 PIECE = 1 << 20      # bytes asked of the socket per read
 CHUNK = 4 << 20      # rows are decoded once this many bytes of them wait (or at the end); at 100k
@@ -76,6 +86,7 @@ class _Body:
         self.pos = 0
         self.eof = False
         self.decode = _decoder()
+        self.lexer_modes: Callable[[], bytes | None] | None = None
 
     def fill(self, at_least: int = 0) -> bool:
         """Read one more piece (at least `at_least` bytes when the body has them); False at the end."""
@@ -127,10 +138,24 @@ class _Body:
         return self.decode(prefix + bytes(self.buf[start:end]) + suffix)
 
 
+class LexedRows:
+    """`count` whole rows as the C lexer read them: `columns` per column (v2_rows.c's tuples);
+    `rows()` decodes the same bytes with msgspec, and only while the event is being handled."""
+
+    __slots__ = ("columns", "count", "rows")
+
+    def __init__(self, count: int, columns: list, rows: Callable[[], list]):
+        self.count, self.columns, self.rows = count, columns, rows
+
+
 def v2_events(read: Callable[[int], bytes], first: bytes = b"", *, piece: int = PIECE,
-              chunk: int = CHUNK) -> Iterator[tuple[str, Any]]:
-    """The events of the v2 body that `read(n)` returns piece by piece (b"" at its end)."""
+              chunk: int = CHUNK, lexer_modes: Callable[[], bytes | None] | None = None
+              ) -> Iterator[tuple[str, Any]]:
+    """The events of the v2 body that `read(n)` returns piece by piece (b"" at its end).
+    `lexer_modes()`, called once a "table" event has been handled, gives the C lexer's modes
+    for its columns when its rows should come as "columns" events (None: as "rows")."""
     body = _Body(read, first, piece)
+    body.lexer_modes = lexer_modes
     while len(body.buf) < 3 and body.fill():
         pass
     if body.buf.startswith(b"\xef\xbb\xbf"):
@@ -179,7 +204,7 @@ def _element(body: _Body, chunk: int) -> Iterator[tuple[str, Any]]:
         return
     key_at, body.pos = where
     yield "table", body.value(start, key_at, suffix=b'"Rows":null}')
-    yield from _rows(body, chunk)
+    yield from _rows(body, chunk, body.lexer_modes() if body.lexer_modes else None)
     tail = body.pos
     while (found := _scan(body.buf, tail, 1, False))[0] == "more":
         body.grow(tail)
@@ -187,21 +212,30 @@ def _element(body: _Body, chunk: int) -> Iterator[tuple[str, Any]]:
     yield "table_end", body.value(tail, found[1], prefix=b'{"Rows":null')
 
 
-def _rows(body: _Body, chunk: int) -> Iterator[tuple[str, Any]]:
-    """The rows of an array whose `[` is just before body.pos, in chunks; pos ends after its `]`."""
+def _rows(body: _Body, chunk: int, modes: bytes | None) -> Iterator[tuple[str, Any]]:
+    """The rows of an array whose `[` is just before body.pos, in chunks; pos ends after its `]`.
+    With `modes`, the rows the C lexer takes come as "columns" events."""
     if body.skip_ws() == 0x5D:
         body.pos += 1
         return
+    lexer = _speedups.load("v2_rows") if modes else None
     while True:
         body.compact()
         while len(body.buf) - body.pos < chunk and body.fill():
             pass
-        found = _whole_rows(body)
-        if found is None:
-            body.grow(body.pos)
-            continue
-        rows, body.pos = found
-        yield "rows", rows
+        lexed = None if lexer is None else lexer.columns(body.buf, body.pos, len(modes), modes)
+        if lexed is not None:
+            end, count, columns = lexed
+            start, body.pos = body.pos, end
+            yield "columns", LexedRows(count, columns, functools.partial(_lexed_rows, body, start, end))
+            lexed = columns = None  # the chunk's texts are converted: not held while the next is read
+        else:
+            found = _whole_rows(body)
+            if found is None:
+                body.grow(body.pos)
+                continue
+            rows, body.pos = found
+            yield "rows", rows
         if body.expect(b",]") == 0x5D:
             return
         if body.skip_ws() == 0x5D:
@@ -262,6 +296,14 @@ def _decode_rows(body: _Body, start: int, end: int):
         return None
     finally:
         buf[start - 1], buf[end] = before, after
+
+
+def _lexed_rows(body: _Body, start: int, end: int) -> list:
+    """msgspec's rows of the bytes the C lexer took (it refuses some only for their values: 1e400)."""
+    found = _decode_rows(body, start, end)
+    if found is None:
+        raise ValueError("malformed v2 response: a row that is not JSON")
+    return found[0]
 
 
 def _scanned_rows(body: _Body):
