@@ -261,3 +261,18 @@ def test_no_memory_is_kept_across_calls():
         finally:
             tracemalloc.stop()
         assert after - before < 4096
+
+
+@settings(max_examples=3000, deadline=None)
+@given(data=st.lists(st.one_of(st.binary(max_size=4), st.sampled_from(
+    [b"abcdefgh", b"abcdefg", b"\xc3\xa9", b"\xc2\x80", b"\xc1\xbf", b"\xed\x9f\xbf", b"\xed\xa0\x80", b"\xee\x80\x80",
+     b"\xe0\xa0\x80", b"\xe0\x9f\xbf", b"\xf0\x90\x80\x80", b"\xf0\x8f\xbf\xbf", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80",
+     b"\xf5\x80\x80\x80", b"\xf0\x9f\x98", b"\x80", b"\xff"])), max_size=12).map(b"".join))
+def test_valid_utf8_is_pythons_strict_rule(data):
+    try:
+        data.decode("utf-8")
+        python_reads = True
+    except UnicodeDecodeError:
+        python_reads = False
+    assert reader.valid_utf8(data) is python_reads
+    assert reader.valid_utf8(memoryview(b"12345678" + data)[8:]) is python_reads

@@ -665,7 +665,33 @@ done:
     return out;
 }
 
+/* valid_utf8(body): True when every byte sequence is UTF-8 as Python's strict decoder reads it (the
+   rule read_string applies to a string's bytes, here over a whole body: ingest's check of text formats). */
+static PyObject *valid_utf8(PyObject *self, PyObject *body) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0) return NULL;
+    cur p = view.buf, end = p + view.len;
+    int valid = 1;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < end) {
+        if (end - p >= 8) {  /* eight ASCII bytes at a time */
+            uint64_t word;
+            memcpy(&word, p, 8);
+            if (!(word & 0x8080808080808080ULL)) { p += 8; continue; }
+        }
+        if (*p < 0x80) { p++; continue; }
+        int n = utf8_len(p, end);
+        if (!n) { valid = 0; break; }
+        p += n;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(valid);
+}
+
 static PyMethodDef methods[] = {
+    {"valid_utf8", valid_utf8, METH_O, "valid_utf8(body) -> True when the bytes are UTF-8 (Python's strict rule)."},
     {"read", read_records, METH_VARARGS,
      "read(body, keys) -> (rows, keys, [((validity, offsets, data) of the texts, (...) of the strings)] "
      "per key), or None when the body is not handled. keys: list of str, or None for every key."},
