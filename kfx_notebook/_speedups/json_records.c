@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "json_lex.h"
+
 #define MAX_DEPTH 256       /* deeper values are json.loads' business (its recursion limit) */
 #define MAX_KEYS 65536      /* more distinct keys than a table can have columns: not handled */
 #define MAX_FLOAT_TOKEN 400 /* a longer non-integer number: not handled */
@@ -69,111 +71,44 @@ static int buf_byte(Buf *b, char c) {
 
 static int buf_finish(Buf *b) { return PyByteArray_Resize(b->obj, b->len); }
 
-/* -- lexical rules ------------------------------------------------------------------------------ */
-static cur skip_ws(cur p, cur end) {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
-    return p;
-}
+/* -- lexical rules: json_lex.h (shared with the other JSON readers), plus what json.loads adds ---- */
+static cur skip_ws(cur p, cur end) { return (cur)jl_skip_ws((const char *)p, (const char *)end); }
 
-static int hex4(cur p, cur end, unsigned *out) {
-    if (end - p < 4) return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        unsigned c = p[i], d;
-        if (c >= '0' && c <= '9') d = c - '0';
-        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-        else return -1;
-        v = v * 16 + d;
-    }
-    *out = v;
-    return 0;
-}
-
-/* One UTF-8 sequence starting at p (p[0] >= 0x80): its length, or 0 when invalid (overlong,
-   surrogate, above U+10FFFF, truncated). */
-static int utf8_len(cur p, cur end) {
-    unsigned c = p[0];
-    if (c >= 0xC2 && c <= 0xDF) return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
-        if (c == 0xE0 && p[1] < 0xA0) return 0;  /* overlong */
-        if (c == 0xED && p[1] >= 0xA0) return 0; /* a surrogate */
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
-        if (c == 0xF0 && p[1] < 0x90) return 0; /* overlong */
-        if (c == 0xF4 && p[1] >= 0x90) return 0; /* above U+10FFFF */
-        return 4;
-    }
-    return 0;
-}
-
-static int put_utf8(Buf *b, unsigned cp) {
-    char s[4];
-    int n;
-    if (cp < 0x80) { s[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { s[0] = (char)(0xC0 | (cp >> 6)); s[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        s[0] = (char)(0xE0 | (cp >> 12)); s[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        s[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
-    } else {
-        s[0] = (char)(0xF0 | (cp >> 18)); s[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        s[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); s[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
-    }
-    return buf_put(b, s, n);
-}
-
-/* A string from after its opening quote: validated, its content unescaped into *out when out is not
-   NULL; the position after the closing quote, or NULL (invalid, or out of memory with an exception
-   set). *escaped tells whether it held a backslash. */
+/* A string from after its opening quote: validated (json_lex), its content unescaped onto *out when
+   out is not NULL; the position after the closing quote, or NULL (invalid, or out of memory with an
+   exception set). *escaped tells whether it held a backslash. */
 static cur read_string(cur p, cur end, Buf *out, int *escaped) {
-    *escaped = 0;
-    for (;;) {
-        cur run = p;
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
-        while (p < end && *p >= 0x80) {
-            int n = utf8_len(p, end);
-            if (!n) return NULL;
-            p += n;
-            while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
-        }
-        if (out && p > run && buf_put(out, run, p - run) < 0) return NULL;
-        if (p >= end || *p < 0x20) return NULL;  /* truncated, or a raw control character */
-        if (*p == '"') return p + 1;
-        if (*p != '\\') continue;               /* (cannot happen: the loops stop only at these) */
-        *escaped = 1;
-        if (end - p < 2) return NULL;
-        unsigned char e = p[1];
-        unsigned cp;
-        p += 2;
-        switch (e) {
-        case '"': cp = '"'; break;
-        case '\\': cp = '\\'; break;
-        case '/': cp = '/'; break;
-        case 'b': cp = '\b'; break;
-        case 'f': cp = '\f'; break;
-        case 'n': cp = '\n'; break;
-        case 'r': cp = '\r'; break;
-        case 't': cp = '\t'; break;
-        case 'u': {
-            if (hex4(p, end, &cp) < 0) return NULL;
-            p += 4;
-            if (cp >= 0xDC00 && cp <= 0xDFFF) return NULL;  /* a lone low surrogate */
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned low;
-                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &low) < 0) return NULL;
-                if (low < 0xDC00 || low > 0xDFFF) return NULL;  /* a lone high surrogate */
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                p += 6;
-            }
-            break;
-        }
-        default: return NULL;
-        }
-        if (out && put_utf8(out, cp) < 0) return NULL;
+    int flags = 0;
+    cur close = (cur)jl_string_end((const char *)p, (const char *)end, &flags);
+    if (!close) return NULL;
+    *escaped = flags & JL_ESCAPED;
+    if (out) {
+        if (buf_reserve(out, close - p) < 0) return NULL;  /* jl_unescape writes at most close - p bytes */
+        out->len += (Py_ssize_t)jl_unescape((const char *)p, (const char *)close, out->p + out->len);
     }
+    return close + 1;
+}
+
+/* A number token from p: its end, or NULL (not JSON, or an integer too long for json.loads).
+   *integer: no fraction, no exponent. */
+static cur read_number(cur p, cur end, int *integer) {
+    cur e = (cur)jl_number_end((const char *)p, (const char *)end, integer);
+    if (e && *integer && e - p > MAX_INT_DIGITS) return NULL;
+    return e;
+}
+
+/* A value skipped whole (json_lex), or NULL; refused too when it may hold an integer json.loads
+   refuses (a run of more than MAX_INT_DIGITS digits, in a string or not: then json decides). */
+static cur skip_value(cur p, cur end, int depth) {
+    int kind;
+    cur e = (cur)jl_value_end((const char *)p, (const char *)end, MAX_DEPTH - depth, &kind);
+    if (!e || e - p <= MAX_INT_DIGITS || kind == JL_STRING || kind == JL_NUMBER) return e;
+    Py_ssize_t run = 0;
+    for (cur q = p; q < e; q++) {
+        run = *q >= '0' && *q <= '9' ? run + 1 : 0;
+        if (run > MAX_INT_DIGITS) return NULL;
+    }
+    return e;
 }
 
 /* Unescaped string content -> json.dumps' (ensure_ascii=False) quoted text of it. */
@@ -201,35 +136,6 @@ static int put_dumps_string(Buf *b, const char *s, Py_ssize_t n) {
         if (esc ? buf_put(b, esc, (Py_ssize_t)strlen(esc)) < 0 : buf_byte(b, (char)c) < 0) return -1;
     }
     return buf_byte(b, '"');
-}
-
-/* A number token (JSON's grammar) from p: its end, or NULL (also for an integer too long for json.loads).
-   *integer: no fraction, no exponent. */
-static cur read_number(cur p, cur end, int *integer) {
-    cur s = p;
-    if (p < end && *p == '-') p++;
-    if (p >= end) return NULL;
-    if (*p == '0') p++;
-    else if (*p >= '1' && *p <= '9') while (p < end && *p >= '0' && *p <= '9') p++;
-    else return NULL;
-    *integer = 1;
-    if (p < end && *p == '.') {
-        p++;
-        cur d = p;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == d) return NULL;
-        *integer = 0;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) p++;
-        cur d = p;
-        while (p < end && *p >= '0' && *p <= '9') p++;
-        if (p == d) return NULL;
-        *integer = 0;
-    }
-    if (*integer && p - s > MAX_INT_DIGITS) return NULL;
-    return p > s ? p : NULL;
 }
 
 /* A token [-]int.frac (no exponent) that repr writes as it stands: at most 15 significant digits
@@ -287,14 +193,10 @@ static cur fail(Reader *r, int how) {
     return NULL;
 }
 
-/* A string (from after its quote) written to out in json.dumps' form, or only validated. */
+/* A string (from after its quote) written to out in json.dumps' form. */
 static cur copy_string(Reader *r, cur p, cur end, Buf *out) {
     int escaped;
     cur start = p;
-    if (!out) {
-        cur q = read_string(p, end, NULL, &escaped);
-        return q ? q : fail(r, 1);
-    }
     r->scratch.len = 0;
     cur q = read_string(p, end, &r->scratch, &escaped);
     if (!q) return fail(r, PyErr_Occurred() ? -1 : 1);
@@ -303,8 +205,8 @@ static cur copy_string(Reader *r, cur p, cur end, Buf *out) {
     return put_dumps_string(out, r->scratch.p, r->scratch.len) < 0 ? fail(r, -1) : q;
 }
 
-/* One JSON value at p (no leading whitespace): validated, its dumps-form text appended to out
-   (or only skipped when out is NULL); the position after it, or NULL with r->failed set. */
+/* One JSON value at p (no leading whitespace): validated, its dumps-form text appended to out;
+   the position after it, or NULL with r->failed set. */
 static cur copy_value(Reader *r, cur p, cur end, Buf *out, int depth) {
     if (p >= end) return fail(r, 1);
     switch (*p) {
@@ -314,7 +216,7 @@ static cur copy_value(Reader *r, cur p, cur end, Buf *out, int depth) {
         unsigned char close = *p == '{' ? '}' : ']';
         int object = *p == '{';
         if (depth >= MAX_DEPTH) return fail(r, 1);
-        if (out && buf_byte(out, (char)*p) < 0) return fail(r, -1);
+        if (buf_byte(out, (char)*p) < 0) return fail(r, -1);
         p = skip_ws(p + 1, end);
         if (p < end && *p == close) goto closed;
         for (;;) {
@@ -323,13 +225,13 @@ static cur copy_value(Reader *r, cur p, cur end, Buf *out, int depth) {
                 if (!(p = copy_string(r, p + 1, end, out))) return NULL;
                 p = skip_ws(p, end);
                 if (p >= end || *p != ':') return fail(r, 1);
-                if (out && buf_byte(out, ':') < 0) return fail(r, -1);
+                if (buf_byte(out, ':') < 0) return fail(r, -1);
                 p = skip_ws(p + 1, end);
             }
             if (!(p = copy_value(r, p, end, out, depth + 1))) return NULL;
             p = skip_ws(p, end);
             if (p < end && *p == ',') {
-                if (out && buf_byte(out, ',') < 0) return fail(r, -1);
+                if (buf_byte(out, ',') < 0) return fail(r, -1);
                 p = skip_ws(p + 1, end);
                 continue;
             }
@@ -337,27 +239,24 @@ static cur copy_value(Reader *r, cur p, cur end, Buf *out, int depth) {
             return fail(r, 1);
         }
     closed:
-        if (out && buf_byte(out, (char)close) < 0) return fail(r, -1);
+        if (buf_byte(out, (char)close) < 0) return fail(r, -1);
         return p + 1;
     }
     case 't':
-        if (end - p >= 4 && !memcmp(p, "true", 4)) return out && buf_put(out, "true", 4) < 0 ? fail(r, -1) : p + 4;
+        if (end - p >= 4 && !memcmp(p, "true", 4)) return buf_put(out, "true", 4) < 0 ? fail(r, -1) : p + 4;
         return fail(r, 1);
     case 'f':
-        if (end - p >= 5 && !memcmp(p, "false", 5)) return out && buf_put(out, "false", 5) < 0 ? fail(r, -1) : p + 5;
+        if (end - p >= 5 && !memcmp(p, "false", 5)) return buf_put(out, "false", 5) < 0 ? fail(r, -1) : p + 5;
         return fail(r, 1);
     case 'n':
-        if (end - p >= 4 && !memcmp(p, "null", 4)) return out && buf_put(out, "null", 4) < 0 ? fail(r, -1) : p + 4;
+        if (end - p >= 4 && !memcmp(p, "null", 4)) return buf_put(out, "null", 4) < 0 ? fail(r, -1) : p + 4;
         return fail(r, 1);
     default: {
         int integer;
         cur e = read_number(p, end, &integer);
         if (!e) return fail(r, 1);
-        if (out) {
-            int rc = put_number(out, p, e, integer);
-            if (rc < 0) return fail(r, rc == -2 ? 1 : -1);
-        }
-        return e;
+        int rc = put_number(out, p, e, integer);
+        return rc < 0 ? fail(r, rc == -2 ? 1 : -1) : e;
     }
     }
 }
@@ -495,12 +394,20 @@ static cur read_record(Reader *r, Columns *cs, cur p, cur end, Py_ssize_t row) {
         if (p >= end || *p != '"') return fail(r, 1);
         int escaped;
         cur start = p + 1;
-        r->scratch.len = 0;
-        cur q = read_string(start, end, &r->scratch, &escaped);
-        if (!q) return fail(r, PyErr_Occurred() ? -1 : 1);
-        Column *c = find_column(cs, r->scratch.p, r->scratch.len);
+        int flags = 0;
+        cur q = (cur)jl_string_end((const char *)start, (const char *)end, &flags);
+        if (!q) return fail(r, 1);
+        const char *key = (const char *)start;  /* the key as decoded: its bytes, unescaped where escaped */
+        Py_ssize_t keylen = q++ - start;
+        if (flags & JL_ESCAPED) {
+            r->scratch.len = 0;
+            if (!read_string(start, end, &r->scratch, &escaped)) return fail(r, PyErr_Occurred() ? -1 : 1);
+            key = r->scratch.p;
+            keylen = r->scratch.len;
+        }
+        Column *c = find_column(cs, key, keylen);
         if (!c && cs->open) {
-            int rc = add_column(cs, r->scratch.p, r->scratch.len);
+            int rc = add_column(cs, key, keylen);
             if (rc) return fail(r, rc);
             c = &cs->cols[cs->n - 1];
         }
@@ -508,13 +415,13 @@ static cur read_record(Reader *r, Columns *cs, cur p, cur end, Py_ssize_t row) {
         if (p >= end || *p != ':') return fail(r, 1);
         p = skip_ws(p + 1, end);
         if (!c) {
-            if (!(p = copy_value(r, p, end, NULL, 1))) return NULL;
+            if (!(p = skip_value(p, end, 1))) return fail(r, 1);
         } else {
             if (c->last_row == row) return fail(r, 1);  /* a key twice: json keeps the last */
             c->last_row = row;
             found++;
             if (p < end && *p == 'n') {  /* null: null in both arrays */
-                if (!(p = copy_value(r, p, end, NULL, 1))) return NULL;
+                if (!(p = (cur)jl_literal_end((const char *)p, (const char *)end, "null", 4))) return fail(r, 1);
             } else {
                 if (pad(c->text, &c->text_rows, row) < 0) return fail(r, -1);
                 if (p < end && *p == '"') {
@@ -681,7 +588,7 @@ static PyObject *valid_utf8(PyObject *self, PyObject *body) {
             if (!(word & 0x8080808080808080ULL)) { p += 8; continue; }
         }
         if (*p < 0x80) { p++; continue; }
-        int n = utf8_len(p, end);
+        int n = jl_utf8_length(p, end);
         if (!n) { valid = 0; break; }
         p += n;
     }
