@@ -287,6 +287,17 @@ def test_fast_readers_read_odd_values_into_every_type_as_the_per_record_table(pa
             _compare(pair, (data, fmt, ALL_TYPES, None))
 
 
+@pytest.mark.parametrize("token", ["1.50", "-0", "1E2", "0.10", "-0.0", "100.0e-2", "1e400", "12345678901234567890",
+                                   "0.000010", "1e16", "2.5000000000000000001"])
+def test_number_spellings_json_dumps_would_not_write_into_every_type(pair, token, c_reader):
+    """The payload's own spelling of a number (as a value and inside containers) gives the per-record table."""
+    data = ("{" + ", ".join(f'"{name}": {token}' for name, _ in ALL_TYPES[:-1])
+            + f', "{ALL_TYPES[-1][0]}": [{token}, {{"k": {token}}}]}}\n{{"c_long": 1}}').encode()
+    assert not c_reader or _c_took(data, ALL_TYPES)
+    for fmt in ("json", "multijson"):
+        _compare(pair, (data, fmt, ALL_TYPES, None))
+
+
 @pytest.mark.parametrize("text", ['{"c_long": 1, "c_long": 2}', '{"c_long": 1,}', '{"c_long": [1,]}', "null",
                                   '{"c_long": 1}\nnull', '[{"c_long": 1}, 2]', '{"c_long": 1}\n[{"c_long": 2}]',
                                   '{"zz": 1}', "", "[]", '{"c_long": 1},{"c_long": 2}'])

@@ -64,9 +64,11 @@ def _reference(body: bytes):
         return None
 
 
-def agrees(body: bytes, keys) -> bool:
-    """Assert the C reading of *body* is None or the reference's; True when C read it."""
-    got = json_texts.record_texts(body, keys)
+def agrees(body: bytes, keys, verbatim=None) -> bool:
+    """Assert the C reading of *body* is None or the reference's; True when C read it. A *verbatim* key's
+    top-level numbers may keep the payload's spelling (json.loads still gives the same value)."""
+    got = json_texts.record_texts(body, keys, verbatim)
+    kept = {k for k, v in zip(keys or [], verbatim or []) if v}
     records = _reference(body)
     if records is None or not records:
         assert got is None, body
@@ -91,7 +93,9 @@ def agrees(body: bytes, keys) -> bool:
                 assert string == value
             else:
                 assert string is None
-                if _dumps_defined(text):
+                if name in kept and type(value) in (int, float):
+                    assert text == "0" if text.lstrip("-") == "0" else (text[:1] in "-0123456789")
+                elif _dumps_defined(text):
                     assert text == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return True
 
@@ -131,10 +135,12 @@ def bodies(draw):
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=bodies(), requested=st.one_of(st.none(), st.lists(st.sampled_from(KEYS + ["zz"]), min_size=1,
-                                                               max_size=3, unique=True)))
-def test_generated_bodies_read_as_json_reads_them(case, requested):
+                                                               max_size=3, unique=True)), data=st.data())
+def test_generated_bodies_read_as_json_reads_them(case, requested, data):
     body, records = case
-    took = agrees(body, requested)
+    verbatim = None if requested is None else data.draw(st.none() | st.lists(
+        st.booleans(), min_size=len(requested), max_size=len(requested)))
+    took = agrees(body, requested, verbatim)
     wanted = requested if requested is not None else KEYS
     if all(any(k in r for k in wanted) for r in records):
         assert took      # valid JSON, no lone surrogate, every record holding a key: C must take it
@@ -190,6 +196,16 @@ def test_bodies_the_reader_leaves_to_the_old_path(body):
 def test_bodies_the_reader_takes(body):
     assert agrees(body, ["a", "b"])
     assert agrees(body, None) != body.startswith(b'{"zz": 1, "zz"')    # every key: a repeated one is refused
+
+
+def test_verbatim_keys_keep_top_level_number_tokens_and_only_those():
+    body = b'{"a": 1.50, "b": 1.50, "c": [1.50, -0], "d": -0, "e": 1E2}'
+    _, columns = json_texts.record_texts(body, ["a", "b", "c", "d", "e"], [True, False, True, True, True])
+    assert [c[0].to_pylist()[0] for c in columns] == ["1.50", "1.5", "[1.5,0]", "0", "1E2"]
+    with pytest.raises(TypeError):
+        reader.read(body, ["a", "b"], [True])
+    with pytest.raises(TypeError):
+        reader.read(body, None, [True])
 
 
 def test_keys_missing_late_and_first_seen_order():

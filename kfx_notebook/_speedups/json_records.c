@@ -5,7 +5,8 @@
    bytearrays, the Arrow buffers of two string arrays (validity, int32 offsets, data): the value's
    text (null when missing or null) and, where the value is a string, its content unescaped. keys is
    a list of str (matched case-sensitively against the decoded key) or None: every key, in
-   first-seen order.
+   first-seen order. read(body, keys, verbatim): per key, True keeps a top-level number's token as
+   written (for a column whose rule reads its value: Arrow's casts and json.loads read both alike).
 
    Every text is JSON whose value is json.loads' value of the payload's, in json.dumps' form where
    that is cheap to be sure of: no whitespace, strings inside containers escaped as json.dumps
@@ -269,6 +270,7 @@ typedef struct {
     Py_ssize_t last_row; /* the row it was last seen in: a second time in one record is refused */
     Buf text[3], string[3];  /* validity, offsets, data of each array */
     Py_ssize_t text_rows, string_rows;  /* rows written so far (the rest are null until written) */
+    int verbatim;       /* a top-level number's text as written (its value is what counts, not its form) */
 } Column;
 
 typedef struct {
@@ -432,6 +434,13 @@ static cur read_record(Reader *r, Columns *cs, cur p, cur end, Py_ssize_t row) {
                     int rc = close_value(c->string, &c->string_rows, row);
                     if (rc) return fail(r, rc);
                     p = q;
+                } else if (c->verbatim && p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+                    int integer;
+                    cur e = read_number(p, end, &integer);
+                    if (!e) return fail(r, 1);
+                    int minus_zero = integer && e - p == 2 && p[0] == '-' && p[1] == '0';  /* json.loads: int 0 */
+                    if (buf_put(&c->text[2], minus_zero ? p + 1 : p, minus_zero ? 1 : e - p) < 0) return fail(r, -1);
+                    p = e;
                 } else if (!(p = copy_value(r, p, end, &c->text[2], 1))) {
                     return NULL;
                 }
@@ -517,10 +526,15 @@ done:
 
 static PyObject *read_records(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *body, *keys;
-    if (!PyArg_ParseTuple(args, "OO:read", &body, &keys)) return NULL;
+    PyObject *body, *keys, *verbatim = Py_None;
+    if (!PyArg_ParseTuple(args, "OO|O:read", &body, &keys, &verbatim)) return NULL;
     if (keys != Py_None && !PyList_Check(keys)) {
         PyErr_SetString(PyExc_TypeError, "keys must be a list of str or None");
+        return NULL;
+    }
+    if (verbatim != Py_None && (keys == Py_None || !PyList_Check(verbatim)
+                                || PyList_GET_SIZE(verbatim) != PyList_GET_SIZE(keys))) {
+        PyErr_SetString(PyExc_TypeError, "verbatim must be a list of bools, one per key");
         return NULL;
     }
     Py_buffer view;
@@ -551,6 +565,11 @@ static PyObject *read_records(PyObject *self, PyObject *args) {
             int rc = add_column(&cs, key, n);
             if (rc < 0) goto done;
             if (rc) { out = Py_NewRef(Py_None); goto done; }
+            if (verbatim != Py_None) {
+                int flag = PyObject_IsTrue(PyList_GET_ITEM(verbatim, i));
+                if (flag < 0) goto done;
+                cs.cols[cs.n - 1].verbatim = flag;
+            }
         }
         if (!cs.n) { out = Py_NewRef(Py_None); goto done; }
     }
@@ -600,7 +619,7 @@ static PyObject *valid_utf8(PyObject *self, PyObject *body) {
 static PyMethodDef methods[] = {
     {"valid_utf8", valid_utf8, METH_O, "valid_utf8(body) -> True when the bytes are UTF-8 (Python's strict rule)."},
     {"read", read_records, METH_VARARGS,
-     "read(body, keys) -> (rows, keys, [((validity, offsets, data) of the texts, (...) of the strings)] "
+     "read(body, keys, verbatim=None) -> (rows, keys, [((validity, offsets, data) of the texts, (...) of the strings)] "
      "per key), or None when the body is not handled. keys: list of str, or None for every key."},
     {NULL, NULL, 0, NULL},
 };

@@ -27,6 +27,9 @@ from .catalog import literal, quote
 
 _SENTINEL = "kfx parse sentinel"      # a second column: DuckDB then refuses non-object records instead of reading them
 TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and DuckDB skips it; inside, a false alarm
+#: The types whose rule reads a number's text as json.dumps writes it (json_values' dumps-ready check);
+#: every other type reads only its value (Arrow's casts, json.loads), so the payload's token serves.
+_NUMBER_FORM_READ = ("string", "dynamic")
 
 
 def json_value_texts(raw: bytes, columns):
@@ -37,7 +40,7 @@ def json_value_texts(raw: bytes, columns):
     import pyarrow.compute as pc
 
     names = [name for name, _ in columns]
-    read = record_texts(raw, names) if names else None
+    read = record_texts(raw, names, [ktype not in _NUMBER_FORM_READ for _, ktype in columns]) if names else None
     if read is not None:
         return read[1]
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
@@ -65,14 +68,15 @@ def json_value_texts(raw: bytes, columns):
     return parts
 
 
-def record_texts(raw: bytes, names: list[str] | None):
+def record_texts(raw: bytes, names: list[str] | None, verbatim: list[bool] | None = None):
     """The C reader: (keys, per key [texts, strings] as Arrow string arrays) for the *names* given, or
     for every key in first-seen order when *names* is None; None when the C reader is not built or
-    does not read the body (see the module's rule)."""
+    does not read the body (see the module's rule). *verbatim* (one per name): True keeps a top-level
+    number's text as the payload wrote it, else it is json.dumps' (repr's) text of the number."""
     from ..._speedups import load
 
     reader = load("json_records")
-    read = reader.read(raw, names) if reader is not None else None
+    read = reader.read(raw, names, verbatim) if reader is not None else None
     if read is None:
         return None
     import pyarrow as pa
