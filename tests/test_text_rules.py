@@ -8,8 +8,6 @@ buffers are checked before they are read; calls keep no memory.
 
 from __future__ import annotations
 
-import tracemalloc
-
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -17,6 +15,7 @@ from hypothesis import strategies as st
 
 from kfx_notebook import _speedups
 from kfx_notebook.backends.local import ingest_columns
+from tests.speedup_checks import assert_no_memory_growth
 
 speedup = _speedups.load("text_rules")
 pytestmark = pytest.mark.skipif(speedup is None, reason="unreachable where a compiler is: test_speedups_build fails")
@@ -121,15 +120,9 @@ def test_buffers_are_checked_before_they_are_read():
 def test_no_memory_is_kept_across_calls():
     array = pa.array(["2021-03-04T05:06:07.1234567Z", None, "x"] * 300, pa.string())
     buffers = array.buffers()
-    for _ in range(5):
-        speedup.datetimes(*buffers, 0, len(array))
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(300):
+
+    def run():
+        for _ in range(150):
             speedup.datetimes(*buffers, 0, len(array))
             speedup.timespans(*buffers, 0, len(array))
-        after = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert after - before < 4096
+    assert_no_memory_growth(run)
