@@ -31,7 +31,8 @@ def inflate(data: bytes, cap: int | None = None) -> bytes:
         return data
     from zlib_ng import zlib_ng as zlib
 
-    out = bytearray()
+    pieces: list[bytes] = []     # joined once at the end: one piece (the usual one member) is not copied
+    size = 0
     rest = data
     while rest:  # one gzip member per turn; concatenated members are one stream, as gzip(1) reads them
         if not is_gzip(rest):
@@ -39,15 +40,17 @@ def inflate(data: bytes, cap: int | None = None) -> bytes:
         inflater = zlib.decompressobj(wbits=31)
         try:
             while rest and not inflater.eof:
-                out += inflater.decompress(rest, 0 if cap is None else cap + 1 - len(out))
+                pieces.append(inflater.decompress(rest, 0 if cap is None else cap + 1 - size))
+                size += len(pieces[-1])
                 rest = inflater.unconsumed_tail
-                if cap is not None and len(out) > cap:
+                if cap is not None and size > cap:
                     raise OverCap(cap)
         except zlib.error as exc:
             raise ValueError(f"not valid gzip: {exc}") from None
         if not inflater.eof:
             raise ValueError("the gzip stream ends early")
         rest = inflater.unused_data
+    out = b"".join(pieces)
     if is_gzip(out):
         raise ValueError("the gzip stream inflates to gzip again; compress once")
-    return bytes(out)
+    return out

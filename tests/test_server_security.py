@@ -384,3 +384,31 @@ def test_allow_host_is_repeatable():
 def test_limits_refuse_what_is_not_positive():
     with pytest.raises(ValueError, match="request_timeout"):
         Limits(request_timeout=0)
+
+
+def test_a_gzip_blob_is_inflated_once_and_the_cached_copy_stays_within_the_staging_limit():
+    """The upload's size check keeps what it inflated for the ingestion, only while blobs and copies fit the
+    staging limit (a copy is dropped first when room is needed); the rows are the same either way."""
+    import base64
+    import gzip
+
+    from kfx_notebook.backends.local import LocalBackend
+    from kfx_notebook.backends.local.commands import run_command
+    from kfx_notebook.server.ingestion import CONTAINER, QueuedIngestion
+
+    backend = LocalBackend()
+    run_command(backend, "db", ".create table T (a:long)")
+    body = b"\n".join(b"%d" % i for i in range(2000)) + b"\n"
+    zipped = gzip.compress(body)
+    storage = QueuedIngestion(backend, Limits(max_staged_bytes=3 * len(zipped) + len(body) - 1))
+    storage.put_blob(CONTAINER, "one.csv.gz", zipped, {})
+    assert storage.blobs["one.csv.gz"].inflated == body
+    storage.put_blob(CONTAINER, "two.csv.gz", zipped, {})       # a second copy would not fit
+    assert storage.blobs["two.csv.gz"].inflated is None
+    storage.put_blob(CONTAINER, "three.csv.gz", zipped, {})     # room for the blob: the cached copy goes first
+    assert storage.blobs["one.csv.gz"].inflated is None
+    for name in ("one.csv.gz", "two.csv.gz"):
+        message = {"DatabaseName": "db", "TableName": "T", "BlobPath": f"http://x/{CONTAINER}/{name}",
+                   "AdditionalProperties": {"format": "csv"}}
+        assert storage.ingest_message(base64.b64encode(json.dumps(message).encode()).decode()).rows == 2000
+    assert backend.query("db", "T | count").frame.iloc[0, 0] == 4000

@@ -9,7 +9,8 @@ SDK and a user can read it: the success/failure status queues (ReportLevel) and
 `.show ingestion failures`. All state is in memory under one lock and bounded: no blob
 outlives its ingestion or its time to live (Limits.blob_ttl), the staged blobs and blocks
 together stay under Limits.max_staged_bytes, and a gzip blob is refused at upload if it
-inflates past Limits.max_inflated_bytes.
+inflates past Limits.max_inflated_bytes. What that check inflated is kept for the blob's
+ingestion (not inflated twice) while blobs and kept copies together fit in max_staged_bytes.
 """
 
 from __future__ import annotations
@@ -85,6 +86,9 @@ class _Staged:
     data: bytes = b""
     blocks: dict[str, bytes] = field(default_factory=dict)
     expires: float = 0.0          # time.monotonic()
+    #: A gzip blob's bytes as the upload's check inflated them, for its ingestion (which would inflate
+    #: them again): a cache, kept only while it fits in the staging limit, dropped first when room is needed.
+    inflated: bytes | None = None
 
     @property
     def size(self) -> int:
@@ -122,8 +126,7 @@ class QueuedIngestion:
             block_id = query.get("blockid", "")
             if comp == "block" and not block_id:
                 raise StorageError(400, "InvalidQueryParameterValue", "blockid is required for comp=block.")
-            if comp is None:
-                self._check_inflated(body)
+            inflated = self._check_inflated(body) if comp is None else None
             with self.lock:
                 self._expire()
                 self._make_room(len(body))
@@ -132,7 +135,7 @@ class QueuedIngestion:
                     staged.blocks[block_id] = body
                     staged.expires = self._expiry()
                 else:
-                    self.blobs[blob] = _Staged(body, expires=self._expiry())
+                    self.blobs[blob] = _Staged(body, expires=self._expiry(), inflated=self._cacheable(inflated, len(body)))
         return {"ETag": f'"0x{uuid.uuid4().hex[:16].upper()}"', "Last-Modified": _http_date(_now())}
 
     def _commit_blocks(self, blob: str, body: bytes) -> None:
@@ -151,18 +154,28 @@ class QueuedIngestion:
             raise StorageError(413, "RequestBodyTooLarge",
                                TooLarge("The committed blob", self.limits.max_body_bytes, flag_of("max_body_bytes"))
                                .message)
-        self._check_inflated(data)
+        inflated = self._check_inflated(data)
         with self.lock:
-            self.blobs[blob] = _Staged(data, expires=self._expiry())
+            self.blobs[blob] = _Staged(data, expires=self._expiry(), inflated=self._cacheable(inflated, len(data)))
 
-    def _check_inflated(self, data: bytes) -> None:
-        """Refuse at upload a gzip blob that inflates past the limit (its ingestion would be refused anyway)."""
+    def _check_inflated(self, data: bytes) -> bytes | None:
+        """Refuse at upload a gzip blob that inflates past the limit (its ingestion would be refused anyway);
+        the inflated bytes of a gzip blob, else None."""
         try:
-            inflate(data, self.limits, "The blob, decompressed,")
+            inflated = inflate(data, self.limits, "The blob, decompressed,")
         except TooLarge as exc:
             raise StorageError(413, "RequestBodyTooLarge", exc.message) from None
         except ValueError:
-            pass  # not valid gzip: its ingestion reports that, as Kusto does
+            return None  # not valid gzip: its ingestion reports that, as Kusto does
+        return inflated if inflated is not data else None
+
+    def _cacheable(self, inflated: bytes | None, incoming: int) -> bytes | None:
+        """*inflated* when what is staged, the cached copies, the *incoming* blob and it fit in the staging
+        limit (under the lock); else None, and the ingestion inflates the blob again."""
+        if inflated is None:
+            return None
+        held = sum(s.size + len(s.inflated or b"") for store in (self.blobs, self.blocks) for s in store.values())
+        return inflated if held + incoming + len(inflated) <= self.limits.max_staged_bytes else None
 
     def _expiry(self) -> float:
         return time.monotonic() + self.limits.blob_ttl
@@ -176,6 +189,10 @@ class QueuedIngestion:
 
     def _make_room(self, incoming: int) -> None:
         held = sum(s.size for s in self.blobs.values()) + sum(s.size for s in self.blocks.values())
+        cached = sum(len(s.inflated or b"") for s in self.blobs.values())
+        if held + cached + incoming > self.limits.max_staged_bytes:
+            for staged in self.blobs.values():      # the cache goes first: the staging limit bounds it too
+                staged.inflated = None
         if held + incoming > self.limits.max_staged_bytes:
             raise StorageError(413, "RequestBodyTooLarge",
                                f"Local temporary storage is full: {held:,} bytes of blobs wait for ingestion "
@@ -274,9 +291,12 @@ class QueuedIngestion:
                 raise UnsupportedError("Inline ingestion mappings are not supported by the local database",
                                        hint="Create a named mapping (.create table ... ingestion mapping) and "
                                             "pass ingestion_mapping_reference.")
-            _, data = self.blob_from_url(blob_path)
+            name, data = self.blob_from_url(blob_path)
+            with self.lock:
+                staged = self.blobs.get(name)
+            inflated = staged.inflated if staged is not None and staged.data is data else None
             try:
-                data = gunzip(data, self.limits, "The blob")
+                data = inflated if inflated is not None else gunzip(data, self.limits, "The blob")
             except TooLarge as exc:
                 raise IngestionError(exc.message, code="BadRequest_RequestTooLarge") from None
             fmt = str(extra.get("format") or "csv")

@@ -3,11 +3,12 @@
 The rule it keeps: the table is exactly the one the per-record rule gives (`ingest.convert_value`
 on every value; tests/ingest_reference.py keeps the per-record code and tests/test_ingest_columns.py
 compares both with hypothesis). JSON records of an existing table without a mapping are read by
-DuckDB first (json_texts, json_values); other JSON is decoded by msgspec, csv by pyarrow.csv,
+json_texts first (the C reader, else DuckDB's; then json_values); other JSON is decoded by msgspec, csv by pyarrow.csv,
 only where their reading equals the reference's; anything else (other layouts, malformed text) returns None and
 the caller reads it the reference way, which also words its errors. A column's values in a form
 with a vectorized rule (JSON numbers, bools and strings; strict ISO datetimes and Kusto
-timespans; plain integers and decimals in text) convert in Arrow; every other value goes
+timespans, those two in one C pass where _speedups/text_rules is built; plain integers and
+decimals in text) convert in Arrow; every other value goes
 through `convert_value`, one by one, and is merged back in place.
 """
 
@@ -343,11 +344,31 @@ _DATETIME = (r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][
              r"(\.[0-9]{1,9})?[Zz]?$")
 
 
+def _in_c(rule: str, texts, arrow_type):
+    """(values, covered) of _speedups/text_rules' *rule* (one pass over the texts, the same pattern and
+    values as the Arrow kernels below); None where it is not built or the texts are not a plain string array."""
+    import pyarrow as pa
+
+    from ..._speedups import load
+
+    speedup = load("text_rules")
+    if speedup is None or texts.type != pa.string():
+        return None
+    validity, offsets, data = texts.buffers()
+    covered, micros = getattr(speedup, rule)(validity, offsets, b"" if data is None else data, texts.offset, len(texts))
+    bits = pa.py_buffer(covered)
+    return (pa.Array.from_buffers(arrow_type, len(texts), [bits, pa.py_buffer(micros)]),
+            pa.Array.from_buffers(pa.bool_(), len(texts), [None, bits]))
+
+
 def _datetime_rule(texts):
     """ISO 8601 with seconds, UTC or no zone: days checked against the month, fraction cut to 6 digits."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    fast = _in_c("datetimes", texts, pa.timestamp("us"))
+    if fast is not None:
+        return fast
     covered = _matching(texts, _DATETIME)
     plain = _only(texts, covered)
     try:        # Arrow's ISO cast, once the fraction is cut to 6 digits and the Z dropped; it refuses Feb 30
@@ -375,6 +396,9 @@ def _timespan_rule(texts):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    fast = _in_c("timespans", texts, pa.duration("us"))
+    if fast is not None:
+        return fast
     covered = _matching(texts, _TIMESPAN)
     plain = _only(texts, covered)
     whole = pc.if_else(_matching(plain, r"\.[0-9]{7}$"), plain, pc.binary_join_element_wise(plain, ".0000000", ""))
