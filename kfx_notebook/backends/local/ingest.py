@@ -129,8 +129,9 @@ def _read_json(raw: bytes, fmt: str, columns, mapping):
         if not records:
             return 0, columns, []
         if columns is None:
-            columns = fast.json_inferred_columns(records)
-        values = fast.json_column_values(records, columns, mapping)
+            columns, values = fast.json_inferred_columns(records)
+        if mapping is not None or values is None:
+            values = fast.json_column_values(records, columns, mapping)
         rows = len(records)
     try:
         return rows, columns, [fast.staged_from_json(name, ktype, column, rows, finite=finite)
