@@ -1,6 +1,12 @@
-"""JSON records read by DuckDB's C++ reader -> each column's values as DuckDB's minified JSON texts.
+"""JSON records -> each column's values as minified JSON texts: by the C reader, else DuckDB's C++ reader.
 
-The rule it keeps: a body is read here only where DuckDB reads exactly the records the reference
+The C reader (`_speedups/json_records.c`, `record_texts`) reads the body when it is sure of it
+(one array of objects, or objects one after another; every value valid JSON, every string valid
+UTF-8 with no lone surrogate, no key twice in a record, every record holding one of the keys) and
+gives each value's text in json.dumps' form where that is cheap to be sure of; anything else goes
+to DuckDB's reader below, and what that refuses to the caller's reference reading.
+
+The rule DuckDB's reading keeps: a body is read here only where DuckDB reads exactly the records the reference
 reader (`ingest.parse_json_records`: json's decoder, every item an object) would give, with each
 key's value as `dict.get` on json's dict sees it; anything else returns None and the caller
 reads it the reference way, which also words its errors. DuckDB accepts what json refuses —
@@ -31,6 +37,9 @@ def json_value_texts(raw: bytes, columns):
     import pyarrow.compute as pc
 
     names = [name for name, _ in columns]
+    read = record_texts(raw, names) if names else None
+    if read is not None:
+        return read[1]
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     start = body[:64].lstrip(b" \t\r\n")[:1]
     layout = {b"[": "array", b"{": "unstructured"}.get(start)
@@ -54,6 +63,23 @@ def json_value_texts(raw: bytes, columns):
     if not len(arrays[0]) or _any_empty_record([texts for texts, *_ in parts]):
         return None
     return parts
+
+
+def record_texts(raw: bytes, names: list[str] | None):
+    """The C reader: (keys, per key [texts, strings] as Arrow string arrays) for the *names* given, or
+    for every key in first-seen order when *names* is None; None when the C reader is not built or
+    does not read the body (see the module's rule)."""
+    from ..._speedups import load
+
+    reader = load("json_records")
+    read = reader.read(raw, names) if reader is not None else None
+    if read is None:
+        return None
+    import pyarrow as pa
+
+    rows, keys, columns = read
+    return keys, [[pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
+                   for buffers in pair] for pair in columns]
 
 
 def _any_empty_record(values) -> bool:

@@ -1,0 +1,671 @@
+/* JSON records body -> per key, each record's value as minified JSON text and the strings unescaped.
+
+   read(body, keys) reads one array of objects, or objects one after another (whitespace and commas
+   between them, as payload.iter_json_values skips), and returns (rows, keys, columns): per key six
+   bytearrays, the Arrow buffers of two string arrays (validity, int32 offsets, data): the value's
+   text (null when missing or null) and, where the value is a string, its content unescaped. keys is
+   a list of str (matched case-sensitively against the decoded key) or None: every key, in
+   first-seen order.
+
+   Every text is JSON whose value is json.loads' value of the payload's, in json.dumps' form where
+   that is cheap to be sure of: no whitespace, strings inside containers escaped as json.dumps
+   (ensure_ascii=False) escapes them, numbers as repr writes them (integers as written, -0 as 0;
+   a non-finite or long token as written). A top-level string's text is the payload's own.
+
+   It returns None for anything it is not sure of, and the caller reads the body another way:
+   malformed JSON, a non-object record, a record holding none of the requested keys, a key twice in
+   one record, a lone surrogate, invalid UTF-8, nesting deeper than MAX_DEPTH, no records, a
+   column's data over 2 GiB. The GIL is held throughout (repr's float formatting is Python's). */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DEPTH 256       /* deeper values are json.loads' business (its recursion limit) */
+#define MAX_KEYS 65536      /* more distinct keys than a table can have columns: not handled */
+#define MAX_FLOAT_TOKEN 400 /* a longer non-integer number: not handled */
+
+typedef const unsigned char *cur;
+
+/* -- growable bytearray ----------------------------------------------------------------------- */
+typedef struct {
+    PyObject *obj;  /* bytearray; its size is the capacity until finished */
+    char *p;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int buf_init(Buf *b, Py_ssize_t cap) {
+    b->obj = PyByteArray_FromStringAndSize(NULL, cap);
+    if (!b->obj) return -1;
+    b->p = PyByteArray_AS_STRING(b->obj);
+    b->len = 0;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_reserve(Buf *b, Py_ssize_t extra) {
+    if (extra > PY_SSIZE_T_MAX / 2 - b->len) return -1;
+    if (b->len + extra <= b->cap) return 0;
+    Py_ssize_t cap = b->cap * 2 > b->len + extra ? b->cap * 2 : b->len + extra;
+    if (PyByteArray_Resize(b->obj, cap) < 0) return -1;
+    b->p = PyByteArray_AS_STRING(b->obj);
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(Buf *b, const void *s, Py_ssize_t n) {
+    if (buf_reserve(b, n) < 0) return -1;
+    memcpy(b->p + b->len, s, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_byte(Buf *b, char c) {
+    if (b->len == b->cap && buf_reserve(b, 1) < 0) return -1;
+    b->p[b->len++] = c;
+    return 0;
+}
+
+static int buf_finish(Buf *b) { return PyByteArray_Resize(b->obj, b->len); }
+
+/* -- lexical rules ------------------------------------------------------------------------------ */
+static cur skip_ws(cur p, cur end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+static int hex4(cur p, cur end, unsigned *out) {
+    if (end - p < 4) return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return -1;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* One UTF-8 sequence starting at p (p[0] >= 0x80): its length, or 0 when invalid (overlong,
+   surrogate, above U+10FFFF, truncated). */
+static int utf8_len(cur p, cur end) {
+    unsigned c = p[0];
+    if (c >= 0xC2 && c <= 0xDF) return end - p >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (end - p < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && p[1] < 0xA0) return 0;  /* overlong */
+        if (c == 0xED && p[1] >= 0xA0) return 0; /* a surrogate */
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (end - p < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+        if (c == 0xF0 && p[1] < 0x90) return 0; /* overlong */
+        if (c == 0xF4 && p[1] >= 0x90) return 0; /* above U+10FFFF */
+        return 4;
+    }
+    return 0;
+}
+
+static int put_utf8(Buf *b, unsigned cp) {
+    char s[4];
+    int n;
+    if (cp < 0x80) { s[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { s[0] = (char)(0xC0 | (cp >> 6)); s[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
+    else if (cp < 0x10000) {
+        s[0] = (char)(0xE0 | (cp >> 12)); s[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        s[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+    } else {
+        s[0] = (char)(0xF0 | (cp >> 18)); s[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        s[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); s[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+    }
+    return buf_put(b, s, n);
+}
+
+/* A string from after its opening quote: validated, its content unescaped into *out when out is not
+   NULL; the position after the closing quote, or NULL (invalid, or out of memory with an exception
+   set). *escaped tells whether it held a backslash. */
+static cur read_string(cur p, cur end, Buf *out, int *escaped) {
+    *escaped = 0;
+    for (;;) {
+        cur run = p;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        while (p < end && *p >= 0x80) {
+            int n = utf8_len(p, end);
+            if (!n) return NULL;
+            p += n;
+            while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+        }
+        if (out && p > run && buf_put(out, run, p - run) < 0) return NULL;
+        if (p >= end || *p < 0x20) return NULL;  /* truncated, or a raw control character */
+        if (*p == '"') return p + 1;
+        if (*p != '\\') continue;               /* (cannot happen: the loops stop only at these) */
+        *escaped = 1;
+        if (end - p < 2) return NULL;
+        unsigned char e = p[1];
+        unsigned cp;
+        p += 2;
+        switch (e) {
+        case '"': cp = '"'; break;
+        case '\\': cp = '\\'; break;
+        case '/': cp = '/'; break;
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u': {
+            if (hex4(p, end, &cp) < 0) return NULL;
+            p += 4;
+            if (cp >= 0xDC00 && cp <= 0xDFFF) return NULL;  /* a lone low surrogate */
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                unsigned low;
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, end, &low) < 0) return NULL;
+                if (low < 0xDC00 || low > 0xDFFF) return NULL;  /* a lone high surrogate */
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                p += 6;
+            }
+            break;
+        }
+        default: return NULL;
+        }
+        if (out && put_utf8(out, cp) < 0) return NULL;
+    }
+}
+
+/* Unescaped string content -> json.dumps' (ensure_ascii=False) quoted text of it. */
+static int put_dumps_string(Buf *b, const char *s, Py_ssize_t n) {
+    if (buf_byte(b, '"') < 0) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        default:
+            if (c < 0x20) {
+                static const char hex[] = "0123456789abcdef";
+                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0'; u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = 0;
+                esc = u;
+            }
+        }
+        if (esc ? buf_put(b, esc, (Py_ssize_t)strlen(esc)) < 0 : buf_byte(b, (char)c) < 0) return -1;
+    }
+    return buf_byte(b, '"');
+}
+
+/* A number token (JSON's grammar) from p: its end, or NULL. *integer: no fraction, no exponent. */
+static cur read_number(cur p, cur end, int *integer) {
+    cur s = p;
+    if (p < end && *p == '-') p++;
+    if (p >= end) return NULL;
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9') while (p < end && *p >= '0' && *p <= '9') p++;
+    else return NULL;
+    *integer = 1;
+    if (p < end && *p == '.') {
+        p++;
+        cur d = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == d) return NULL;
+        *integer = 0;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        cur d = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == d) return NULL;
+        *integer = 0;
+    }
+    return p > s ? p : NULL;
+}
+
+/* A token [-]int.frac (no exponent) that repr writes as it stands: at most 15 significant digits
+   (so it is the shortest text of its double), no trailing zero after the point but in "x.0",
+   and in repr's fixed-notation range (1e-4 <= |x| < 1e16). */
+static int is_repr_decimal(cur s, cur e) {
+    if (*s == '-') s++;
+    cur dot = memchr(s, '.', (size_t)(e - s));
+    if (!dot) return 0;
+    for (cur q = dot + 1; q < e; q++) if (*q == 'e' || *q == 'E') return 0;
+    Py_ssize_t ints = dot - s, fracs = e - dot - 1;
+    if (fracs == 1 && dot[1] == '0') return ints <= 15;
+    if (e[-1] == '0') return 0;
+    if (ints == 1 && *s == '0') {
+        Py_ssize_t zeros = 0;
+        while (zeros < fracs && dot[1 + zeros] == '0') zeros++;
+        return zeros <= 3 && fracs - zeros <= 15;
+    }
+    return ints + fracs <= 15;
+}
+
+/* A validated number token -> its text as json.dumps writes json.loads' value of it, where sure. */
+static int put_number(Buf *b, cur s, cur e, int integer) {
+    if (integer) {
+        if (e - s == 2 && s[0] == '-' && s[1] == '0') return buf_byte(b, '0');  /* json.loads: int 0 */
+        return buf_put(b, s, e - s);
+    }
+    if (is_repr_decimal(s, e)) return buf_put(b, s, e - s);
+    if (e - s > MAX_FLOAT_TOKEN) return -2;
+    char token[MAX_FLOAT_TOKEN + 1];
+    memcpy(token, s, (size_t)(e - s));
+    token[e - s] = 0;
+    char *stop = NULL;
+    double x = PyOS_string_to_double(token, &stop, NULL);
+    if (PyErr_Occurred() || stop != token + (e - s)) {
+        PyErr_Clear();
+        return -2;
+    }
+    if (!Py_IS_FINITE(x)) return buf_put(b, s, e - s);  /* 1e400: json.loads' inf; json_values decides */
+    char *text = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (!text) return -1;
+    int rc = buf_put(b, text, (Py_ssize_t)strlen(text));
+    PyMem_Free(text);
+    return rc;
+}
+
+/* -- values ------------------------------------------------------------------------------------- */
+typedef struct {
+    Buf scratch;  /* a string's unescaped content on its way to its dumps form */
+    int failed;   /* 1: not handled (None); -1: an exception is set */
+} Reader;
+
+static cur fail(Reader *r, int how) {
+    if (!r->failed) r->failed = how;
+    return NULL;
+}
+
+/* A string (from after its quote) written to out in json.dumps' form, or only validated. */
+static cur copy_string(Reader *r, cur p, cur end, Buf *out) {
+    int escaped;
+    cur start = p;
+    if (!out) {
+        cur q = read_string(p, end, NULL, &escaped);
+        return q ? q : fail(r, 1);
+    }
+    r->scratch.len = 0;
+    cur q = read_string(p, end, &r->scratch, &escaped);
+    if (!q) return fail(r, PyErr_Occurred() ? -1 : 1);
+    if (!escaped)  /* no escape: the content holds no '"', '\' or control character, already dumps' form */
+        return buf_put(out, start - 1, q - start + 1) < 0 ? fail(r, -1) : q;
+    return put_dumps_string(out, r->scratch.p, r->scratch.len) < 0 ? fail(r, -1) : q;
+}
+
+/* One JSON value at p (no leading whitespace): validated, its dumps-form text appended to out
+   (or only skipped when out is NULL); the position after it, or NULL with r->failed set. */
+static cur copy_value(Reader *r, cur p, cur end, Buf *out, int depth) {
+    if (p >= end) return fail(r, 1);
+    switch (*p) {
+    case '"': return copy_string(r, p + 1, end, out);
+    case '{':
+    case '[': {
+        unsigned char close = *p == '{' ? '}' : ']';
+        int object = *p == '{';
+        if (depth >= MAX_DEPTH) return fail(r, 1);
+        if (out && buf_byte(out, (char)*p) < 0) return fail(r, -1);
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == close) goto closed;
+        for (;;) {
+            if (object) {
+                if (p >= end || *p != '"') return fail(r, 1);
+                if (!(p = copy_string(r, p + 1, end, out))) return NULL;
+                p = skip_ws(p, end);
+                if (p >= end || *p != ':') return fail(r, 1);
+                if (out && buf_byte(out, ':') < 0) return fail(r, -1);
+                p = skip_ws(p + 1, end);
+            }
+            if (!(p = copy_value(r, p, end, out, depth + 1))) return NULL;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                if (out && buf_byte(out, ',') < 0) return fail(r, -1);
+                p = skip_ws(p + 1, end);
+                continue;
+            }
+            if (p < end && *p == close) break;
+            return fail(r, 1);
+        }
+    closed:
+        if (out && buf_byte(out, (char)close) < 0) return fail(r, -1);
+        return p + 1;
+    }
+    case 't':
+        if (end - p >= 4 && !memcmp(p, "true", 4)) return out && buf_put(out, "true", 4) < 0 ? fail(r, -1) : p + 4;
+        return fail(r, 1);
+    case 'f':
+        if (end - p >= 5 && !memcmp(p, "false", 5)) return out && buf_put(out, "false", 5) < 0 ? fail(r, -1) : p + 5;
+        return fail(r, 1);
+    case 'n':
+        if (end - p >= 4 && !memcmp(p, "null", 4)) return out && buf_put(out, "null", 4) < 0 ? fail(r, -1) : p + 4;
+        return fail(r, 1);
+    default: {
+        int integer;
+        cur e = read_number(p, end, &integer);
+        if (!e) return fail(r, 1);
+        if (out) {
+            int rc = put_number(out, p, e, integer);
+            if (rc < 0) return fail(r, rc == -2 ? 1 : -1);
+        }
+        return e;
+    }
+    }
+}
+
+/* -- columns ------------------------------------------------------------------------------------ */
+typedef struct {
+    char *key;          /* the decoded key (owned) */
+    Py_ssize_t keylen;
+    uint64_t hash;
+    Py_ssize_t last_row; /* the row it was last seen in: a second time in one record is refused */
+    Buf text[3], string[3];  /* validity, offsets, data of each array */
+    Py_ssize_t text_rows, string_rows;  /* rows written so far (the rest are null until written) */
+} Column;
+
+typedef struct {
+    Column *cols;
+    Py_ssize_t n, cap;
+    Py_ssize_t *slots;  /* open addressing on hash: column index + 1, 0 empty */
+    Py_ssize_t nslots;
+    int open;           /* 1: every key is a column, added as first seen */
+} Columns;
+
+static uint64_t fnv1a(const char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int column_init(Column *c, const char *key, Py_ssize_t keylen) {
+    memset(c, 0, sizeof *c);
+    c->last_row = -1;
+    if (!(c->key = PyMem_Malloc(keylen ? (size_t)keylen : 1))) { PyErr_NoMemory(); return -1; }
+    memcpy(c->key, key, (size_t)keylen);
+    c->keylen = keylen;
+    c->hash = fnv1a(key, keylen);
+    for (int i = 0; i < 3; i++) {
+        Py_ssize_t cap = i == 2 ? 4096 : 256;
+        if (buf_init(&c->text[i], cap) < 0 || buf_init(&c->string[i], cap) < 0) return -1;
+    }
+    int32_t zero = 0;  /* offsets[0] */
+    if (buf_put(&c->text[1], &zero, 4) < 0 || buf_put(&c->string[1], &zero, 4) < 0) return -1;
+    return 0;
+}
+
+static void column_free(Column *c) {
+    PyMem_Free(c->key);
+    for (int i = 0; i < 3; i++) {
+        Py_XDECREF(c->text[i].obj);
+        Py_XDECREF(c->string[i].obj);
+    }
+}
+
+static int rehash(Columns *cs, Py_ssize_t nslots) {
+    Py_ssize_t *slots = PyMem_Calloc((size_t)nslots, sizeof *slots);
+    if (!slots) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < cs->n; i++) {
+        Py_ssize_t s = (Py_ssize_t)(cs->cols[i].hash & (uint64_t)(nslots - 1));
+        while (slots[s]) s = (s + 1) & (nslots - 1);
+        slots[s] = i + 1;
+    }
+    PyMem_Free(cs->slots);
+    cs->slots = slots;
+    cs->nslots = nslots;
+    return 0;
+}
+
+static int add_column(Columns *cs, const char *key, Py_ssize_t keylen) {
+    if (cs->n >= MAX_KEYS) return 1;
+    if (cs->n == cs->cap) {
+        Py_ssize_t cap = cs->cap ? cs->cap * 2 : 16;
+        Column *cols = PyMem_Realloc(cs->cols, (size_t)cap * sizeof *cols);
+        if (!cols) { PyErr_NoMemory(); return -1; }
+        cs->cols = cols;
+        cs->cap = cap;
+    }
+    if (column_init(&cs->cols[cs->n], key, keylen) < 0) {
+        column_free(&cs->cols[cs->n]);
+        return -1;
+    }
+    cs->n++;
+    if (cs->n * 2 > cs->nslots) return rehash(cs, cs->nslots ? cs->nslots * 2 : 64);
+    Column *c = &cs->cols[cs->n - 1];
+    Py_ssize_t s = (Py_ssize_t)(c->hash & (uint64_t)(cs->nslots - 1));
+    while (cs->slots[s]) s = (s + 1) & (cs->nslots - 1);
+    cs->slots[s] = cs->n;
+    return 0;
+}
+
+static Column *find_column(Columns *cs, const char *key, Py_ssize_t keylen) {
+    if (!cs->nslots) return NULL;
+    uint64_t h = fnv1a(key, keylen);
+    Py_ssize_t s = (Py_ssize_t)(h & (uint64_t)(cs->nslots - 1));
+    while (cs->slots[s]) {
+        Column *c = &cs->cols[cs->slots[s] - 1];
+        if (c->hash == h && c->keylen == keylen && !memcmp(c->key, key, (size_t)keylen)) return c;
+        s = (s + 1) & (cs->nslots - 1);
+    }
+    return NULL;
+}
+
+/* Null rows up to *row* (exclusive) in one array: offsets repeat, validity bits stay 0. */
+static int pad(Buf *a, Py_ssize_t *rows, Py_ssize_t row) {
+    int32_t at = (int32_t)a[2].len;
+    if (buf_reserve(&a[1], (row - *rows) * 4) < 0) return -1;
+    for (; *rows < row; (*rows)++) {
+        memcpy(a[1].p + a[1].len, &at, 4);
+        a[1].len += 4;
+    }
+    Py_ssize_t bytes = (row + 7) / 8 + 1;
+    if (bytes > a[0].len) {
+        if (buf_reserve(&a[0], bytes - a[0].len) < 0) return -1;
+        memset(a[0].p + a[0].len, 0, (size_t)(bytes - a[0].len));
+        a[0].len = bytes;
+    }
+    return 0;
+}
+
+/* The value of *row* just appended to a[2]: its end offset and validity bit. 1: over 2 GiB. */
+static int close_value(Buf *a, Py_ssize_t *rows, Py_ssize_t row) {
+    if (a[2].len > INT32_MAX) return 1;
+    int32_t at = (int32_t)a[2].len;
+    if (buf_put(&a[1], &at, 4) < 0) return -1;
+    a[0].p[row / 8] |= (char)(1 << (row % 8));
+    *rows = row + 1;
+    return 0;
+}
+
+/* -- records ------------------------------------------------------------------------------------ */
+/* One object at p (after its '{') as record *row*: its values into the columns; the position after it. */
+static cur read_record(Reader *r, Columns *cs, cur p, cur end, Py_ssize_t row) {
+    Py_ssize_t found = 0;
+    p = skip_ws(p, end);
+    if (p < end && *p == '}') return fail(r, 1);  /* none of the keys */
+    for (;;) {
+        if (p >= end || *p != '"') return fail(r, 1);
+        int escaped;
+        cur start = p + 1;
+        r->scratch.len = 0;
+        cur q = read_string(start, end, &r->scratch, &escaped);
+        if (!q) return fail(r, PyErr_Occurred() ? -1 : 1);
+        Column *c = find_column(cs, r->scratch.p, r->scratch.len);
+        if (!c && cs->open) {
+            int rc = add_column(cs, r->scratch.p, r->scratch.len);
+            if (rc) return fail(r, rc);
+            c = &cs->cols[cs->n - 1];
+        }
+        p = skip_ws(q, end);
+        if (p >= end || *p != ':') return fail(r, 1);
+        p = skip_ws(p + 1, end);
+        if (!c) {
+            if (!(p = copy_value(r, p, end, NULL, 1))) return NULL;
+        } else {
+            if (c->last_row == row) return fail(r, 1);  /* a key twice: json keeps the last */
+            c->last_row = row;
+            found++;
+            if (p < end && *p == 'n') {  /* null: null in both arrays */
+                if (!(p = copy_value(r, p, end, NULL, 1))) return NULL;
+            } else {
+                if (pad(c->text, &c->text_rows, row) < 0) return fail(r, -1);
+                if (p < end && *p == '"') {
+                    if (pad(c->string, &c->string_rows, row) < 0) return fail(r, -1);
+                    q = read_string(p + 1, end, &c->string[2], &escaped);
+                    if (!q) return fail(r, PyErr_Occurred() ? -1 : 1);
+                    if (buf_put(&c->text[2], p, q - p) < 0) return fail(r, -1);
+                    int rc = close_value(c->string, &c->string_rows, row);
+                    if (rc) return fail(r, rc);
+                    p = q;
+                } else if (!(p = copy_value(r, p, end, &c->text[2], 1))) {
+                    return NULL;
+                }
+                int rc = close_value(c->text, &c->text_rows, row);
+                if (rc) return fail(r, rc);
+            }
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+        if (p < end && *p == '}') break;
+        return fail(r, 1);
+    }
+    if (!found) return fail(r, 1);  /* a record with none of the keys */
+    return p + 1;
+}
+
+static Py_ssize_t refused(Reader *r) {
+    fail(r, 1);
+    return -1;
+}
+
+static cur skip_separators(cur p, cur end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')) p++;
+    return p;
+}
+
+/* Every record of the body; the number of rows, or -1 (r->failed says why). */
+static Py_ssize_t read_body(Reader *r, Columns *cs, cur p, cur end) {
+    Py_ssize_t rows = 0;
+    if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) p += 3;
+    p = skip_ws(p, end);
+    if (p < end && *p == '[') {
+        p = skip_ws(p + 1, end);
+        for (;;) {
+            if (p >= end || *p != '{') return refused(r);
+            if (!(p = read_record(r, cs, p + 1, end, rows++))) return -1;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
+            if (p < end && *p == ']') break;
+            return refused(r);
+        }
+        p = skip_separators(p + 1, end);
+        if (p != end) return refused(r);  /* more after the array: the reference's reading */
+        return rows;
+    }
+    if (p >= end || *p != '{') return refused(r);
+    while (p < end) {
+        if (*p != '{') return refused(r);
+        if (!(p = read_record(r, cs, p + 1, end, rows++))) return -1;
+        p = skip_separators(p, end);
+    }
+    return rows;
+}
+
+static PyObject *finished(Buf *a, Py_ssize_t *rows, Py_ssize_t total) {
+    if (pad(a, rows, total) < 0) return NULL;
+    for (int i = 0; i < 3; i++) if (buf_finish(&a[i]) < 0) return NULL;
+    return PyTuple_Pack(3, a[0].obj, a[1].obj, a[2].obj);
+}
+
+static PyObject *result(Columns *cs, Py_ssize_t rows) {
+    PyObject *keys = PyList_New(cs->n), *columns = PyList_New(cs->n), *out = NULL;
+    if (!keys || !columns) goto done;
+    for (Py_ssize_t i = 0; i < cs->n; i++) {
+        Column *c = &cs->cols[i];
+        PyObject *key = PyUnicode_DecodeUTF8(c->key, c->keylen, "strict");
+        if (!key) goto done;
+        PyList_SET_ITEM(keys, i, key);
+        PyObject *text = finished(c->text, &c->text_rows, rows);
+        PyObject *string = text ? finished(c->string, &c->string_rows, rows) : NULL;
+        PyObject *pair = string ? PyTuple_Pack(2, text, string) : NULL;
+        Py_XDECREF(text);
+        Py_XDECREF(string);
+        if (!pair) goto done;
+        PyList_SET_ITEM(columns, i, pair);
+    }
+    out = Py_BuildValue("nOO", rows, keys, columns);
+done:
+    Py_XDECREF(keys);
+    Py_XDECREF(columns);
+    return out;
+}
+
+static PyObject *read_records(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *body, *keys;
+    if (!PyArg_ParseTuple(args, "OO:read", &body, &keys)) return NULL;
+    if (keys != Py_None && !PyList_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "keys must be a list of str or None");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0) return NULL;
+    Columns cs = {0};
+    Reader r = {0};
+    PyObject *out = NULL;
+    cs.open = keys == Py_None;
+    if (buf_init(&r.scratch, 256) < 0) goto done;
+    if (!cs.open) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
+            Py_ssize_t n;
+            const char *key = PyUnicode_Check(PyList_GET_ITEM(keys, i))
+                ? PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(keys, i), &n) : NULL;
+            if (!key) {  /* not a str, or one no UTF-8 text can match (a lone surrogate) */
+                if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) goto done;
+                PyErr_Clear();
+                out = Py_NewRef(Py_None);
+                goto done;
+            }
+            if (find_column(&cs, key, n)) {
+                PyErr_SetString(PyExc_ValueError, "keys must be distinct");
+                goto done;
+            }
+            int rc = add_column(&cs, key, n);
+            if (rc < 0) goto done;
+            if (rc) { out = Py_NewRef(Py_None); goto done; }
+        }
+        if (!cs.n) { out = Py_NewRef(Py_None); goto done; }
+    }
+    cur p = view.buf, end = p + view.len;
+    Py_ssize_t rows = read_body(&r, &cs, p, end);
+    if (rows < 0 && r.failed < 0) goto done;
+    if (rows <= 0 || !cs.n) {
+        PyErr_Clear();
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    out = result(&cs, rows);
+done:
+    for (Py_ssize_t i = 0; i < cs.n; i++) column_free(&cs.cols[i]);
+    PyMem_Free(cs.cols);
+    PyMem_Free(cs.slots);
+    Py_XDECREF(r.scratch.obj);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"read", read_records, METH_VARARGS,
+     "read(body, keys) -> (rows, keys, [((validity, offsets, data) of the texts, (...) of the strings)] "
+     "per key), or None when the body is not handled. keys: list of str, or None for every key."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "json_records", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit_json_records(void) { return PyModule_Create(&module); }
