@@ -21,8 +21,8 @@ from . import ingest
 
 _ISO_DATETIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$"
 _TIMESPAN = r"^-?([0-9]+\.)?[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,7})?$"   # ingest's patterns, ASCII digits
-_LONG_TEXT = r"^-?(0|[1-9][0-9]*)$"                                           # a JSON integer: json gives an int
-_REAL_TEXT = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"              # any other JSON number: a float
+_LONG_TEXT = r"^-?(0|[1-9][0-9]*)$"                                  # a JSON integer: json gives an int
+_REAL_TEXT = r"^-?(0|[1-9][0-9]*)(\.[0-9]+([eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)$"   # any other number: a float
 _KIND_OF_TYPE = {bool: "bool", int: "long", float: "real", dict: "dynamic", list: "dynamic"}
 
 
@@ -62,46 +62,71 @@ def kinds_of_values(values: list) -> set[str]:
 def kinds_of_texts(texts, strings) -> set[str] | None:
     """A column's value texts (Arrow strings, null for missing or null) and its strings unescaped (null
     for a value that is none) -> their kinds; None when a text is not one of JSON's own values."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    natives = texts.filter(pc.and_(pc.is_valid(texts), pc.is_null(strings)))
     kinds = string_kinds(strings)
-    if not len(natives):
-        return kinds
-    first = pc.utf8_slice_codeunits(natives, 0, 1)
-    dynamic = pc.is_in(first, value_set=pa.array(["{", "["]))
-    boolean = pc.is_in(natives, value_set=pa.array(["true", "false"]))
-    long = pc.match_substring_regex(natives, _LONG_TEXT)
-    real = pc.and_(pc.match_substring_regex(natives, _REAL_TEXT), pc.invert(long))
-    known = [("dynamic", dynamic), ("bool", boolean), ("long", long), ("real", real)]
-    covered = 0
-    for kind, mask in known:
-        count = pc.sum(mask.cast(pa.int64())).as_py() or 0
-        if count:
-            kinds.add(kind)
-            covered += count
-    return kinds if covered == len(natives) else None     # NaN, Infinity, anything else: decoded instead
+    natives = texts if strings.null_count == len(strings) else pc.if_else(pc.is_null(strings), texts, _null())
+    return None if _left_after(natives, _NATIVE_TESTS, kinds) else kinds   # NaN, Infinity, ...: decoded instead
 
 
 def string_kinds(strings) -> set[str]:
     """Strings (an Arrow array; nulls ignored) -> the kinds infer_value gives them."""
     import pyarrow.compute as pc
 
-    given = strings.filter(pc.is_valid(strings)) if strings.null_count else strings
-    if not len(given):
+    if strings.null_count == len(strings):
         return set()
-    plain = pc.and_(pc.string_is_ascii(given), pc.invert(pc.match_substring(given, "\n")))
-    odd = given.filter(pc.invert(plain))
-    kinds = set(map(ingest.infer_value, odd.to_pylist()))
-    rest = given.filter(plain) if len(odd) else given
-    datetime = pc.match_substring_regex(rest, _ISO_DATETIME)
-    if pc.any(datetime).as_py():
-        kinds.add("datetime")
-    others = rest.filter(pc.invert(datetime))
-    timespan = pc.match_substring_regex(others, _TIMESPAN)
-    if pc.any(timespan).as_py():
-        kinds.add("timespan")
-    if len(others) and not pc.all(timespan).as_py():     # (all of nothing is null, not true)
+    plain = pc.and_(pc.string_is_ascii(strings), pc.invert(pc.match_substring(strings, "\n")))
+    kinds: set[str] = set()
+    if not pc.all(plain).as_py():        # Python's own patterns decide these (few, if any)
+        kinds.update(map(ingest.infer_value, strings.filter(pc.invert(plain)).to_pylist()))
+        strings = pc.if_else(plain, strings, _null())
+    if _left_after(strings, _STRING_TESTS, kinds):
         kinds.add("string")
     return kinds
+
+
+def _left_after(texts, tests, kinds: set[str]) -> bool:
+    """Each (kind, test) in turn: its kind into *kinds* where it covers a text, the texts it covers set
+    aside; whether any non-null text is left that no test covered."""
+    import pyarrow.compute as pc
+
+    for kind, test in tests:
+        if texts.null_count == len(texts):
+            return False
+        covered = test(texts)
+        if pc.any(covered).as_py():
+            kinds.add(kind)
+            if pc.all(covered).as_py():
+                return False
+            texts = pc.if_else(covered, _null(), texts)
+    return texts.null_count < len(texts)
+
+
+def _matching(pattern: str):
+    def test(texts):
+        import pyarrow.compute as pc
+
+        return pc.match_substring_regex(texts, pattern)
+    return test
+
+
+def _is_in(*values: str):
+    def test(texts):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.is_in(texts, value_set=pa.array(values, pa.string()), skip_nulls=True)
+    return test
+
+
+def _null():
+    import pyarrow as pa
+
+    return pa.scalar(None, pa.string())
+
+
+#: (kind, test) in the order they are tried: a string's kind by Python's patterns (a datetime first),
+#: a non-string value's by its text (json's int for an integer, its float for any other number).
+_STRING_TESTS = [("datetime", _matching(_ISO_DATETIME)), ("timespan", _matching(_TIMESPAN))]
+_NATIVE_TESTS = [("dynamic", _matching(r"^[\[{]")), ("bool", _is_in("true", "false")), ("long", _matching(_LONG_TEXT)),
+                 ("real", _matching(_REAL_TEXT))]
