@@ -154,7 +154,7 @@ EXISTING = [("a", "long"), ("b", "dynamic")]
     b'{"a": 1, "a": 2, "b": {"k": 1, "k": [2]}}\n{"b": 3}', b'[{"\\u0061": 5, "A": 6, "B": 7}]',
     b'{"a": 1, "zz": "\xff"}\n{"a": 2}', b'[{"a": 1, "zz": {"q": [1e400, -0.0]}}]', b'[{"a": 1}, 2]', b'[]',
     b'{"a": 1}\n[{"a": 2}]', b'{"a": 1, "b": NaN}', b'\xef\xbb\xbf[{"b": "\xc3\xa9", "zz": "\xc3\xa9"}]'])
-def test_records_into_an_existing_table_read_as_the_per_record_table(pair, data):
+def test_records_into_an_existing_table_read_as_the_per_record_table(pair, data, c_reader):
     """The Struct reading (json_table_columns): repeated, escaped and other-case keys, skipped values."""
     for fmt in ("json", "multijson"):
         _compare(pair, (data, fmt, EXISTING, None))
@@ -243,8 +243,25 @@ def test_payloads_the_reference_refuses_are_one_line_4xx_through_serve(fmt, body
     assert "\n" not in message and "Traceback" not in message and message
 
 
-# -- DuckDB's reader (json_texts, json_values): the same table, or the old path --------------------
+# -- the C reader, else DuckDB's (json_texts, json_values): the same table, or the old path -------
 ALL_TYPES = [(f"c_{ktype}", ktype) for ktype in KUSTO_TYPES]
+
+
+@pytest.fixture(params=["c", "duckdb"])
+def c_reader(request, monkeypatch):
+    """Each test of an existing table's JSON runs twice: through the C reader (the module, asserted built
+    where test_speedups_build says it must be) and, with it unloaded, through DuckDB's (None)."""
+    from kfx_notebook import _speedups
+
+    if request.param == "duckdb":
+        monkeypatch.setitem(_speedups._LOADED, "json_records", None)
+    return _speedups.load("json_records")
+
+
+def _c_took(data: bytes, columns) -> bool:
+    from kfx_notebook.backends.local import json_texts
+
+    return json_texts.record_texts(data, [name for name, _ in columns]) is not None
 ODD_VALUES = [
     0, -1, 2**63 - 1, -2**63, 2**63, 2**70, 10**30, 0.1, -0.0, 2.5, 1e16, 1e-5, 1e-7, 1e21, 1e22, 5e-324, 1.5e308,
     123456789.123, 1e15 + 0.5, True, False, None, "", "x", 's"q\\', "\x00\x1f\x7f\u2028é😀", "line\nbreak\t",
@@ -255,14 +272,15 @@ ODD_VALUES = [
 
 
 @pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
-def test_duckdb_reads_odd_values_into_every_type_as_the_per_record_table(pair, value):
+def test_fast_readers_read_odd_values_into_every_type_as_the_per_record_table(pair, value, c_reader):
     from kfx_notebook.backends.local import json_texts, json_values
 
     records = [{name: value for name, _ in ALL_TYPES}, {"c_long": 1, **{name: value for name, _ in ALL_TYPES[:3]}}]
     for data in (json.dumps(records, ensure_ascii=False).encode(),
                  "\n".join(json.dumps(r, indent=2) for r in records).encode()):
         parts = json_texts.json_value_texts(data, ALL_TYPES)
-        if value is not None:       # (a record of nulls only is left to the old way)
+        assert not c_reader or _c_took(data, ALL_TYPES)      # C takes them all (so the comparison is about it)
+        if value is not None:       # (DuckDB's reader leaves a record of nulls only to the old way)
             assert parts is not None      # the fast reader takes it (so the comparison below is about it)
             [json_values.staged(name, ktype, *part) for (name, ktype), part in zip(ALL_TYPES, parts)]
         for fmt in ("json", "multijson"):
@@ -272,17 +290,18 @@ def test_duckdb_reads_odd_values_into_every_type_as_the_per_record_table(pair, v
 @pytest.mark.parametrize("text", ['{"c_long": 1, "c_long": 2}', '{"c_long": 1,}', '{"c_long": [1,]}', "null",
                                   '{"c_long": 1}\nnull', '[{"c_long": 1}, 2]', '{"c_long": 1}\n[{"c_long": 2}]',
                                   '{"zz": 1}', "", "[]", '{"c_long": 1},{"c_long": 2}'])
-def test_bodies_duckdb_reads_otherwise_go_the_old_way(pair, text):
+def test_bodies_the_fast_readers_read_otherwise_go_the_old_way(pair, text, c_reader):
     from kfx_notebook.backends.local import json_texts
 
-    assert json_texts.json_value_texts(text.encode(), ALL_TYPES) is None
+    commas = text == '{"c_long": 1},{"c_long": 2}'     # json reads two records: so does C, DuckDB refuses
+    assert (json_texts.json_value_texts(text.encode(), ALL_TYPES) is None) != bool(commas and c_reader)
     for fmt in ("json", "multijson"):
         _compare(pair, (text.encode(), fmt, ALL_TYPES, None))
 
 
 @pytest.mark.parametrize("text", ['{"c_real": nan}', '{"c_dynamic": [inf]}', '{"c_string": {"a": -NaN}}',
                                   '{"c_dynamic": ' + "[" * 600 + "]" * 600 + "}", '{"c_dynamic": {"a": NaN}}'])
-def test_values_json_reads_otherwise_go_the_old_way(pair, text):
+def test_values_json_reads_otherwise_go_the_old_way(pair, text, c_reader):
     for fmt in ("json", "multijson"):
         _compare(pair, (text.encode(), fmt, ALL_TYPES, None))
 
@@ -291,10 +310,11 @@ def test_values_json_reads_otherwise_go_the_old_way(pair, text):
                                                                     HealthCheck.function_scoped_fixture])
 @given(values=st.lists(st.tuples(*[VALUES] * 3), min_size=1, max_size=5), types=st.lists(
     st.sampled_from(KUSTO_TYPES), min_size=3, max_size=3), indent=st.sampled_from([None, 2]))
-def test_duckdb_reader_gives_the_per_record_table(pair, values, types, indent):
+def test_fast_readers_give_the_per_record_table(pair, values, types, indent, c_reader):
     table = [(f"k{i}", ktype) for i, ktype in enumerate(types)]
     records = [{"k0": 0, **{name: v for (name, _), v in zip(table, row) if v != "skip"}} for row in values]
     data = "\n".join(json.dumps(r, indent=indent, ensure_ascii=False) for r in records).encode()
+    assert not c_reader or _c_took(data, table)
     for fmt in ("json", "multijson"):
         _compare(pair, (data, fmt, table, None))
 

@@ -24,6 +24,7 @@
 #define MAX_DEPTH 256       /* deeper values are json.loads' business (its recursion limit) */
 #define MAX_KEYS 65536      /* more distinct keys than a table can have columns: not handled */
 #define MAX_FLOAT_TOKEN 400 /* a longer non-integer number: not handled */
+#define MAX_INT_DIGITS 640  /* json.loads refuses integers over sys.get_int_max_str_digits() (640 at least) */
 
 typedef const unsigned char *cur;
 
@@ -202,7 +203,8 @@ static int put_dumps_string(Buf *b, const char *s, Py_ssize_t n) {
     return buf_byte(b, '"');
 }
 
-/* A number token (JSON's grammar) from p: its end, or NULL. *integer: no fraction, no exponent. */
+/* A number token (JSON's grammar) from p: its end, or NULL (also for an integer too long for json.loads).
+   *integer: no fraction, no exponent. */
 static cur read_number(cur p, cur end, int *integer) {
     cur s = p;
     if (p < end && *p == '-') p++;
@@ -226,6 +228,7 @@ static cur read_number(cur p, cur end, int *integer) {
         if (p == d) return NULL;
         *integer = 0;
     }
+    if (*integer && p - s > MAX_INT_DIGITS) return NULL;
     return p > s ? p : NULL;
 }
 
@@ -623,10 +626,13 @@ static PyObject *read_records(PyObject *self, PyObject *args) {
     if (!cs.open) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {
             Py_ssize_t n;
-            const char *key = PyUnicode_Check(PyList_GET_ITEM(keys, i))
-                ? PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(keys, i), &n) : NULL;
-            if (!key) {  /* not a str, or one no UTF-8 text can match (a lone surrogate) */
-                if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) goto done;
+            if (!PyUnicode_Check(PyList_GET_ITEM(keys, i))) {
+                PyErr_SetString(PyExc_TypeError, "keys must be a list of str or None");
+                goto done;
+            }
+            const char *key = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(keys, i), &n);
+            if (!key) {  /* a key no UTF-8 text can match (a lone surrogate) */
+                if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) goto done;
                 PyErr_Clear();
                 out = Py_NewRef(Py_None);
                 goto done;
