@@ -147,7 +147,7 @@ def test_generated_bodies_read_as_json_reads_them(case, requested):
                                    "1234567890123456", "12345678901234567", "0.000123456789012345", "5e-324"])
 def test_number_texts_are_json_dumps_of_json_loads(token):
     body = f'{{"a": {token}, "b": [{token}], "c": {{"n": {token}}}}}'.encode()
-    names, columns = json_texts.record_texts(body, ["a", "b", "c"])
+    _, columns = json_texts.record_texts(body, ["a", "b", "c"])
     value = json.loads(token)
     expected = json.dumps(value) if math.isfinite(value) else token
     assert [c[0].to_pylist()[0] for c in columns] == [expected, f"[{expected}]", f'{{"n":{expected}}}']
