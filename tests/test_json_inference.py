@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from kfx_notebook import _speedups
 from kfx_notebook.backends.local import ingest, json_inference, json_texts
-
 from tests.test_ingest_columns import TEXTS, VALUES
 
 #: Strings on the edges of the two patterns: Python's \d takes any Unicode digit, its $ a final line feed.

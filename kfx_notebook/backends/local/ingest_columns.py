@@ -2,8 +2,8 @@
 
 The rule it keeps: the table is exactly the one the per-record rule gives (`ingest.convert_value`
 on every value; tests/ingest_reference.py keeps the per-record code and tests/test_ingest_columns.py
-compares both with hypothesis). JSON records of an existing table without a mapping are read by
-DuckDB first (json_texts, json_values); other JSON is decoded by msgspec, csv by pyarrow.csv,
+compares both with hypothesis). JSON records without a mapping are read as texts first
+(json_texts, json_values; a new table's types by json_inference); other JSON is decoded by msgspec, csv by pyarrow.csv,
 only where their reading equals the reference's; anything else (other layouts, malformed text) returns None and
 the caller reads it the reference way, which also words its errors. A column's values in a form
 with a vectorized rule (JSON numbers, bools and strings; strict ISO datetimes and Kusto
