@@ -372,18 +372,6 @@ def test_a_lone_surrogate_is_refused_in_one_line_and_nothing_is_written(kind, va
 NEW_KEYS = ["a", "A", "b", "é", 'q"k', "\\", "c d", "\u2028"]
 
 
-@pytest.fixture(params=["C reader", "no C reader"])
-def reader(request, monkeypatch):
-    """Both paths of a new table's JSON: the C reader's texts, and (module not built) json's decoding."""
-    from kfx_notebook import _speedups
-
-    if request.param == "no C reader":
-        monkeypatch.setitem(_speedups._LOADED, "json_records", None)
-    elif _speedups.load("json_records") is None:
-        pytest.fail("the C reader is not built (tests/test_speedups_build.py says why)")
-    return request.param
-
-
 @st.composite
 def new_table_bodies(draw):
     """Records that each hold a key (in any order, keys first seen late too), in the layouts a reader takes."""
@@ -400,12 +388,13 @@ def new_table_bodies(draw):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                     HealthCheck.function_scoped_fixture])
 @given(body=new_table_bodies())
-def test_a_new_tables_json_read_from_texts_gives_the_per_record_table(pair, reader, body):
+def test_a_new_tables_json_read_from_texts_gives_the_per_record_table(pair, c_reader, body):
+    """Through the C reader's texts of every key, and (module unloaded) through json's decoding."""
     from kfx_notebook.backends.local import ingest, json_values
 
     data, fmt = body
     read = ingest._value_texts(data, None)
-    assert (read is not None) == (reader == "C reader")     # the C reader takes every such body, types and all
+    assert (read is not None) == (c_reader is not None)     # the C reader takes every such body, types and all
     if read is not None:
         columns, parts = read
         assert [json_values.staged(name, ktype, *part) for (name, ktype), part in zip(columns, parts)]
@@ -413,7 +402,7 @@ def test_a_new_tables_json_read_from_texts_gives_the_per_record_table(pair, read
 
 
 @pytest.mark.parametrize("body", [b'{"a": 1, "A": 2}', b'[{"id": 1}, {"ID": "x"}]'])
-def test_fields_differing_only_in_case_are_a_one_line_error_for_a_new_table(pair, reader, body):
+def test_fields_differing_only_in_case_are_a_one_line_error_for_a_new_table(pair, c_reader, body):
     """DuckDB's names fold ASCII case, so such a table cannot be made: a 400-class error, not a CatalogException."""
     from kfx_notebook.errors import IngestionError
 
