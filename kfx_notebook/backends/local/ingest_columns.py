@@ -2,13 +2,16 @@
 
 The rule it keeps: the table is exactly the one the per-record rule gives (`ingest.convert_value`
 on every value; tests/ingest_reference.py keeps the per-record code and tests/test_ingest_columns.py
-compares both with hypothesis). JSON records without a mapping are read as texts first
-(json_texts, json_values; a new table's types by json_inference); other JSON is decoded by msgspec, csv by pyarrow.csv,
+compares both with hypothesis). JSON records of an existing table without a mapping are read by
+DuckDB first (json_texts, json_values); other JSON is decoded by msgspec, csv by pyarrow.csv,
 only where their reading equals the reference's; anything else (other layouts, malformed text) returns None and
 the caller reads it the reference way, which also words its errors. A column's values in a form
 with a vectorized rule (JSON numbers, bools and strings; strict ISO datetimes and Kusto
 timespans; plain integers and decimals in text) convert in Arrow; every other value goes
 through `convert_value`, one by one, and is merged back in place.
+
+A new table's JSON records are read as texts too where the C reader gives every key's
+(ingest._value_texts); its column types, from texts or from decoded values, are json_inference's.
 """
 
 from __future__ import annotations
