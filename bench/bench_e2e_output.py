@@ -13,7 +13,8 @@ interleaved runs, a fresh table each run, medians of wall time and of process CP
 Each run's row count is checked. Then (unless --no-steps) where (b)'s time goes, step by step
 on the same frame: the payload (`payload.serialize`), its gzip as the SDK's GzipFile would
 write it, as we did in one pass and as we do in blocks on every core (gzip_write.py), the whole ClusterBackend.ingest of the Payload (gzip + HTTP + server),
-and the server's own ingestion of the bytes (`LocalBackend.ingest`, no HTTP). The server runs
+and the server's own ingestion of the bytes (`LocalBackend.ingest`, no HTTP); and the SDK's own
+parts: its body (pandas `to_json`) and the server's ingestion of that body. The server runs
 in this process, so its parse is in every CPU number. Goal: (b) at least 5x faster than (a).
 --existing-table creates each run's table beforehand (untimed, the schema the frame's first
 ingestion gave), as a deployed binding's table exists: both paths then ingest into it.
@@ -119,7 +120,8 @@ def steps(frame, server, backend, names, runs: int, schema: str | None) -> None:
 
     cluster = ClusterBackend(f"Data Source={server.url}")
     body = payload.serialize(payload.rows_from_return(frame).rows, None)
-    targets = [f"C{next(names)}" for _ in range(2 * runs)]
+    sdk_body = _sdk_body(frame)
+    targets = [f"C{next(names)}" for _ in range(3 * runs)]
     for table in targets if schema else ():
         backend.query("Bench", f".create table {table} ({schema})")
     steps = {
@@ -131,6 +133,9 @@ def steps(frame, server, backend, names, runs: int, schema: str | None) -> None:
             "Bench", targets.pop(), body, data_format=body.data_format),
         "LocalBackend.ingest of the bytes (the server's parse alone, no HTTP)": lambda: backend.ingest(
             "Bench", targets.pop(), body.data, data_format=body.data_format),
+        "the SDK's body: pandas to_json (JSON lines, as ingest_from_dataframe writes it)": lambda: _sdk_body(frame),
+        "the server's parse of the SDK's body alone (LocalBackend.ingest, no HTTP)": lambda: backend.ingest(
+            "Bench", targets.pop(), sdk_body, data_format="json"),
     }
     split: dict[str, list[tuple[float, float]]] = {label: [] for label in steps}
     for _ in range(runs):
@@ -142,6 +147,13 @@ def steps(frame, server, backend, names, runs: int, schema: str | None) -> None:
     for label, values in split.items():
         print(f"| {label} | {statistics.median(w for w, _ in values):.3f} | {statistics.median(c for _, c in values):.3f} |")
     cluster.close()
+
+
+def _sdk_body(frame) -> bytes:
+    """The JSON lines the SDK's ingest_from_dataframe writes for the frame (base_ingest_client's to_json call)."""
+    out = io.StringIO()
+    frame.to_json(out, orient="records", date_format="iso", lines=True)
+    return out.getvalue().encode()
 
 
 if __name__ == "__main__":

@@ -377,3 +377,49 @@ def test_a_lone_surrogate_is_refused_in_one_line_and_nothing_is_written(kind, va
         backend.ingest("db", "T", body, data_format="multijson")
     assert caught.value.code == "BadRequest_InvalidEncoding" and "\n" not in str(caught.value)
     assert len(backend.query("db", "T").frame) == 0
+
+
+# -- a new table's JSON through a reader's texts (json_texts.record_texts, json_inference) ----------
+NEW_KEYS = ["a", "A", "b", "é", 'q"k', "\\", "c d", "\u2028"]
+
+
+@st.composite
+def new_table_bodies(draw):
+    """Records that each hold a key (in any order, keys first seen late too), in the layouts a reader takes."""
+    keys = draw(st.lists(st.sampled_from(NEW_KEYS), min_size=1, max_size=4, unique=True))
+    kinds = {key: _pooled(draw) for key in keys}
+    records = draw(st.lists(st.dictionaries(st.sampled_from(keys), st.one_of(*kinds.values()), min_size=1),
+                            min_size=1, max_size=6))
+    indent, ascii = draw(st.sampled_from([None, 2])), draw(st.booleans())
+    if draw(st.booleans()):
+        return json.dumps(records, indent=indent, ensure_ascii=ascii).encode(), "json"
+    return "\n".join(json.dumps(r, indent=indent, ensure_ascii=ascii) for r in records).encode(), "multijson"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(body=new_table_bodies())
+def test_a_new_tables_json_read_from_texts_gives_the_per_record_table(pair, c_reader, body):
+    """Through the C reader's texts of every key, and (module unloaded) through json's decoding."""
+    from kfx_notebook.backends.local import ingest, json_values
+
+    data, fmt = body
+    read = ingest._value_texts(data, None)
+    assert (read is not None) == (c_reader is not None)     # the C reader takes every such body, types and all
+    if read is not None:
+        columns, parts = read
+        assert [json_values.staged(name, ktype, *part) for (name, ktype), part in zip(columns, parts)]
+    _compare(pair, (data, fmt, None, None))
+
+
+@pytest.mark.parametrize("body", [b'{"a": 1, "A": 2}', b'[{"id": 1}, {"ID": "x"}]'])
+def test_fields_differing_only_in_case_are_a_one_line_error_for_a_new_table(pair, c_reader, body):
+    """DuckDB's names fold ASCII case, so such a table cannot be made: a 400-class error, not a CatalogException."""
+    from kfx_notebook.errors import IngestionError
+
+    backend = pair[1]
+    backend.catalog.ensure_database("Case")
+    with pytest.raises(IngestionError, match="differ only in case") as caught:
+        backend.ingest("Case", TABLE, body, data_format="multijson")
+    assert caught.value.code == "BadRequest_DuplicateColumnName" and "\n" not in str(caught.value)
+    assert backend.catalog.columns("Case", TABLE) is None

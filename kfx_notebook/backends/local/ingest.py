@@ -114,15 +114,16 @@ def utf8_text(raw: bytes, fmt: str) -> str:
 def _read_json(raw: bytes, fmt: str, columns, mapping):
     """JSON text -> (records, the table's columns, one staged array per column), column by column."""
     from . import ingest_columns as fast
-    from . import json_texts, json_values
+    from . import json_values
 
-    parts = json_texts.json_value_texts(raw, columns) if columns is not None and mapping is None else None
-    if parts is not None:
+    read = _value_texts(raw, columns) if mapping is None else None
+    if read is not None:
+        read_columns, parts = read
         try:
-            return len(parts[0][0]), columns, [json_values.staged(name, ktype, *part)
-                                               for (name, ktype), part in zip(columns, parts)]
+            return len(parts[0][0]), read_columns, [json_values.staged(name, ktype, *part)
+                                                    for (name, ktype), part in zip(read_columns, parts)]
         except json_values.NotExact:
-            pass        # a value json reads otherwise than DuckDB: the body is read as below
+            pass        # a value json reads otherwise than the texts' reader: the body is read as below
     values = fast.json_table_columns(raw, columns) if columns is not None and mapping is None else None
     if values is not None:
         rows, finite = len(values[0]), True
@@ -134,14 +135,28 @@ def _read_json(raw: bytes, fmt: str, columns, mapping):
         if not records:
             return 0, columns, []
         if columns is None:
-            columns = fast.json_inferred_columns(records)
-        values = fast.json_column_values(records, columns, mapping)
+            columns, values = fast.json_inferred_columns(records)
+        if mapping is not None or values is None:
+            values = fast.json_column_values(records, columns, mapping)
         rows = len(records)
     try:
         return rows, columns, [fast.staged_from_json(name, ktype, column, rows, finite=finite)
                                for (name, ktype), column in zip(columns, values)]
     except RecursionError:
         raise IngestionError("Invalid JSON: nested too deeply", code="BadRequest_InvalidJson") from None
+
+
+def _value_texts(raw: bytes, columns):
+    """(The table's columns, per column its values' texts and strings) read by json_texts, a new table's
+    columns inferred from the texts of every key (json_inference); None where they are not read so."""
+    from . import json_inference, json_texts
+
+    if columns is not None:
+        parts = json_texts.json_value_texts(raw, columns)
+        return None if parts is None else (columns, parts)
+    read = json_texts.record_texts(raw, None)     # every key in first-seen order (the C reader only)
+    inferred = None if read is None else json_inference.columns_of_texts(*read)
+    return None if inferred is None else (inferred, read[1])
 
 
 def _read_delimited(raw: bytes, fmt: str, columns, mapping):
@@ -335,12 +350,21 @@ def merge_inferred(seen: str | None, new: str | None) -> str | None:
 
 
 # -- writing -------------------------------------------------------------------------------------
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def _ensure_table(backend, database: str, table: str, columns: list[tuple[str, str]]) -> None:
     backend.catalog.ensure_database(database)
     if backend.catalog.columns(database, table) is None:
         if not columns:
             raise IngestionError(f"Table '{table}' does not exist and the data has no fields to create it from",
                                  code="BadRequest_EmptySchema", hint=f"Create it first: .create table {table} (...)")
+        folded: dict[str, str] = {}
+        for name, _ in columns:     # DuckDB's names are case-insensitive in ASCII: it would refuse the CREATE
+            if folded.setdefault(name.translate(_ASCII_LOWER), name) != name:
+                raise IngestionError(f"The data's fields '{folded[name.translate(_ASCII_LOWER)]}' and '{name}' differ "
+                                     "only in case: a local table cannot hold both", code="BadRequest_DuplicateColumnName",
+                                     hint="Rename one of the fields, or create the table first with the columns to keep.")
         spec = ", ".join(f"{quote(n)} {kusto_type(t).duckdb}" for n, t in columns)
         backend.con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(database, table)} ({spec})")
 

@@ -10,6 +10,9 @@ with a vectorized rule (JSON numbers, bools and strings; strict ISO datetimes an
 timespans, those two in one C pass where _speedups/text_rules is built; plain integers and
 decimals in text) convert in Arrow; every other value goes
 through `convert_value`, one by one, and is merged back in place.
+
+A new table's JSON records are read as texts too where the C reader gives every key's
+(ingest._value_texts); its column types, from texts or from decoded values, are json_inference's.
 """
 
 from __future__ import annotations
@@ -147,39 +150,15 @@ def json_column_values(records: list[dict], columns, mapping) -> list:
     return out
 
 
-def json_inferred_columns(records: list[dict]) -> list[tuple[str, str]]:
-    """A new table's columns from JSON records: keys in first-seen order, types by ingest.merge_inferred's rule.
+def json_inferred_columns(records: list[dict]) -> tuple[list[tuple[str, str]], list[list]]:
+    """A new table's columns from JSON records (keys in first-seen order, types by json_inference's rule)
+    and each column's values, as json_column_values gives them without a mapping."""
+    from . import json_inference
 
-    merge_inferred does not depend on the order of the values: dynamic if any value is a
-    container, else the one type, real for longs and reals together, string for any other mix.
-    """
-    names = dict.fromkeys(itertools.chain.from_iterable(records))
-    out = []
-    for name in names:
-        kinds = _inferred_kinds(list(map(operator.methodcaller("get", name), records)))
-        ktype = ("dynamic" if "dynamic" in kinds else next(iter(kinds)) if len(kinds) == 1
-                 else "real" if kinds == {"long", "real"} else "string" if kinds else None)
-        out.append((str(name), ktype or "string"))
-    return out
-
-
-_KIND_OF_TYPE = {bool: "bool", int: "long", float: "real", dict: "dynamic", list: "dynamic"}
-
-
-def _inferred_kinds(values: list) -> set[str]:
-    kinds = {_KIND_OF_TYPE.get(t, "string") for t in set(map(type, values)) - {type(None), str}}
-    texts = [v for v in values if type(v) is str]
-    if texts:
-        datetimes = list(map(ingest._ISO_DATETIME.match, texts))
-        if any(datetimes):
-            kinds.add("datetime")
-        rest = list(itertools.compress(texts, map(operator.not_, datetimes)))
-        spans = list(map(ingest._TIMESPAN.match, rest))
-        if any(spans):
-            kinds.add("timespan")
-        if not all(spans):
-            kinds.add("string")
-    return kinds
+    names = list(dict.fromkeys(itertools.chain.from_iterable(records)))
+    values = json_column_values(records, [(name, None) for name in names], None)
+    return [(str(name), json_inference.column_type(json_inference.kinds_of_values(column)))
+            for name, column in zip(names, values)], values
 
 
 # -- delimited fields -> table columns -----------------------------------------------------------
