@@ -182,6 +182,27 @@ def _rows_json_parts(column_types: Sequence[tuple[str, str]], table) -> list:
     return [b"[", data, b"]"]
 
 
+def _rows_json_joined(column_types: Sequence[tuple[str, str]], table, head: bytes, tail: bytes) -> bytes | None:
+    """head + rows_json's text + tail written by the C row join (row_join), or None without it.
+
+    The same bytes as _rows_json_parts: each column a row_join spec C writes from its buffers, or
+    the texts _rows_json_parts would join."""
+    from .. import _speedups, row_join
+
+    if _speedups.load("rows") is None:
+        return None
+    literals, columns = ["["], []
+    for (_, kusto_type), column in zip(column_types, table.columns):
+        spec = row_join.wire_column(column, wire_type(kusto_type))
+        before, texts, after = ("", spec, "") if spec is not None else \
+            (wire_json_pieces(column, wire_type(kusto_type)) or _per_value_pieces(column, kusto_type))
+        literals[-1] += before
+        columns.append(texts)
+        literals.append(after + ",")
+    literals[-1] = literals[-1][:-1] + "]"
+    return row_join.join(table.num_rows, literals, columns, separator=b",", head=head + b"[", tail=b"]" + tail)
+
+
 def _per_value_pieces(column, kusto_type: str):
     """("", each value's JSON text by the per-value encoder, "") for a column without a column-wise rule."""
     import pyarrow as pa
@@ -209,10 +230,16 @@ def _dumps_filled(document: Any, slots: list) -> bytes:
     """`_dumps(document)` with each placeholder of `slots` (in document order) replaced by its
     table's rows text, copied once into the reply."""
     parts, rest = [], _dumps(document)
-    for placeholder, column_types, table in slots:
+    for n, (placeholder, column_types, table) in enumerate(slots):
         head, rest = rest.split(json.dumps(placeholder).encode("utf-8"))
-        parts += [head, *_rows_json_parts(column_types, table)]
-    return b"".join([*parts, rest])
+        last = n == len(slots) - 1   # the C join writes the document's rest too: one copy of the rows
+        joined = _rows_json_joined(column_types, table, head, rest if last else b"")
+        if joined is None:
+            parts += [head, *_rows_json_parts(column_types, table)]
+        else:
+            parts.append(joined)
+            rest = b"" if last else rest
+    return b"".join([*parts, rest]) if len(parts) != 1 or rest else parts[0]
 
 
 def _dumps(value: Any) -> bytes:

@@ -1,0 +1,370 @@
+/* rows: one loop writing rows of JSON text from per-column pieces (kfx_notebook/row_join.py).
+
+join(count, literals, columns, separator, head, tail) -> bytes, or None when not handled.
+Row i is literals[0] columns[0][i] literals[1] ... columns[n-1][i] literals[n]; the rows are
+written between head and tail, separator between two rows. A column is a 7-tuple
+(kind, width, offset, values, data, validity, validity_offset) of buffers read in place:
+  TEXTS     Arrow string texts written as they are: values = offsets (width 4 or 8), data = bytes
+  STRINGS   Arrow strings written as JSON strings, escaped as json.dumps(ensure_ascii=False) does
+  INTS      signed integers of `width` bytes as decimal digits
+  BOOLS     an Arrow bit-packed boolean buffer as true/false
+  DATETIMES int64 microseconds since 1970 as "YYYY-MM-DDTHH:MM:SS.ffffff0Z" (year 1 to 9999)
+  TIMESPANS int64 100-ns ticks as "[-][d.]hh:mm:ss[.fffffff]" (the fraction only when not zero)
+`offset` is the array's first value, validity an Arrow bitmap (None: no nulls; a null is
+written null; TEXTS ignore it, their texts are whole). Every buffer is bounds-checked before the
+loop and every offset as it is read; a bad offset, a datetime outside years 1-9999 or a size
+beyond Py_ssize_t returns None and the caller takes its Python path. The GIL is released
+around both passes (sizes, then writing), which touch no Python object.
+*/
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5 };
+
+typedef struct {
+    int kind, width;
+    Py_ssize_t offset, validity_offset;
+    Py_buffer values, data, validity;
+    int has_data, has_validity;
+} column_t;
+
+typedef struct {
+    const char *text;
+    Py_ssize_t size;
+} literal_t;
+
+/* Bytes a JSON string adds to a UTF-8 byte: 1 for \" \\ \b \f \n \r \t, 5 for \u00XX, else 0. */
+static unsigned char escape_extra[256];
+
+static void init_escapes(void) {
+    for (int c = 0; c < 0x20; c++) escape_extra[c] = 5;
+    escape_extra['"'] = escape_extra['\\'] = 1;
+    escape_extra['\b'] = escape_extra['\f'] = escape_extra['\n'] = escape_extra['\r'] = escape_extra['\t'] = 1;
+}
+
+/* 0001-01-01T00:00:00 and 9999-12-31T23:59:59.999999 in microseconds since 1970. */
+#define MIN_MICROS (-62135596800LL * 1000000LL)
+#define MAX_MICROS (253402300800LL * 1000000LL - 1)
+#define MICROS_PER_DAY 86400000000LL
+#define TICKS_PER_DAY 864000000000LL
+#define TICKS_PER_SECOND 10000000LL
+
+static int64_t read_int(const char *base, int width, Py_ssize_t i) {
+    switch (width) {
+    case 1: { int8_t v; memcpy(&v, base + i, 1); return v; }
+    case 2: { int16_t v; memcpy(&v, base + 2 * i, 2); return v; }
+    case 4: { int32_t v; memcpy(&v, base + 4 * i, 4); return v; }
+    default: { int64_t v; memcpy(&v, base + 8 * i, 8); return v; }
+    }
+}
+
+static int bit(const Py_buffer *buffer, Py_ssize_t i) {
+    return (((const unsigned char *)buffer->buf)[i >> 3] >> (i & 7)) & 1;
+}
+
+static int is_null(const column_t *c, Py_ssize_t i) {
+    return c->has_validity && !bit(&c->validity, c->validity_offset + i);
+}
+
+/* Adds b to *total; 0 when the sum would pass PY_SSIZE_T_MAX. */
+static int add_size(size_t *total, size_t b) {
+    if (b > (size_t)PY_SSIZE_T_MAX - *total) return 0;
+    *total += b;
+    return 1;
+}
+
+/* count values of `width` bytes from `offset` fit in a buffer of `size` bytes. */
+static int fits(Py_ssize_t offset, Py_ssize_t count, Py_ssize_t width, Py_ssize_t size) {
+    if (offset < 0 || count < 0 || offset > PY_SSIZE_T_MAX - count) return 0;
+    return offset + count <= size / width;
+}
+
+static char *write_digits(char *out, uint64_t v) {
+    char digits[20];
+    int n = 0;
+    do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (n) *out++ = digits[--n];
+    return out;
+}
+
+static char *write_padded(char *out, uint64_t v, int width) {
+    for (int k = width - 1; k >= 0; k--) { out[k] = (char)('0' + v % 10); v /= 10; }
+    return out + width;
+}
+
+static char *write_int(char *out, int64_t v) {
+    if (v < 0) { *out++ = '-'; return write_digits(out, (uint64_t)0 - (uint64_t)v); }
+    return write_digits(out, (uint64_t)v);
+}
+
+/* Howard Hinnant's civil_from_days: days since 1970-01-01 -> year, month, day. */
+static void civil(int64_t z, int64_t *year, int *month, int *day) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = yoe + era * 400 + (*month <= 2);
+}
+
+static char *write_datetime(char *out, int64_t micros) {
+    int64_t days = micros / MICROS_PER_DAY, rest = micros % MICROS_PER_DAY, year;
+    int month, day;
+    if (rest < 0) { rest += MICROS_PER_DAY; days -= 1; }
+    civil(days, &year, &month, &day);
+    int64_t seconds = rest / 1000000;
+    *out++ = '"';
+    out = write_padded(out, (uint64_t)year, 4); *out++ = '-';
+    out = write_padded(out, (uint64_t)month, 2); *out++ = '-';
+    out = write_padded(out, (uint64_t)day, 2); *out++ = 'T';
+    out = write_padded(out, (uint64_t)(seconds / 3600), 2); *out++ = ':';
+    out = write_padded(out, (uint64_t)(seconds / 60 % 60), 2); *out++ = ':';
+    out = write_padded(out, (uint64_t)(seconds % 60), 2); *out++ = '.';
+    out = write_padded(out, (uint64_t)(rest % 1000000), 6);
+    memcpy(out, "0Z\"", 3);
+    return out + 3;
+}
+
+static char *write_timespan(char *out, int64_t ticks) {
+    uint64_t t = ticks < 0 ? (uint64_t)0 - (uint64_t)ticks : (uint64_t)ticks;
+    uint64_t days = t / TICKS_PER_DAY, seconds = t % TICKS_PER_DAY / TICKS_PER_SECOND;
+    uint64_t fraction = t % TICKS_PER_SECOND;
+    *out++ = '"';
+    if (ticks < 0) *out++ = '-';
+    if (days) { out = write_digits(out, days); *out++ = '.'; }
+    out = write_padded(out, seconds / 3600, 2); *out++ = ':';
+    out = write_padded(out, seconds / 60 % 60, 2); *out++ = ':';
+    out = write_padded(out, seconds % 60, 2);
+    if (fraction) { *out++ = '.'; out = write_padded(out, fraction, 7); }
+    *out++ = '"';
+    return out;
+}
+
+static const char HEX[] = "0123456789abcdef";
+
+static char *write_string(char *out, const unsigned char *s, Py_ssize_t n) {
+    *out++ = '"';
+    for (Py_ssize_t k = 0; k < n; k++) {
+        unsigned char b = s[k];
+        if (!escape_extra[b]) { *out++ = (char)b; continue; }
+        *out++ = '\\';
+        switch (b) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        default: memcpy(out, "u00", 3); out[3] = HEX[b >> 4]; out[4] = HEX[b & 15]; out += 5;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+/* The [start, stop) byte range of text i of a TEXTS/STRINGS column; 0 when its offsets are bad. */
+static int text_range(const column_t *c, Py_ssize_t i, Py_ssize_t *start, Py_ssize_t *stop) {
+    int64_t a = read_int(c->values.buf, c->width, c->offset + i);
+    int64_t b = read_int(c->values.buf, c->width, c->offset + i + 1);
+    if (a < 0 || b < a || b > (int64_t)c->data.len) return 0;
+    *start = (Py_ssize_t)a;
+    *stop = (Py_ssize_t)b;
+    return 1;
+}
+
+/* The bytes column c writes for its `count` values, or 0 when it cannot write them (then *ok = 0). */
+static size_t column_size(const column_t *c, Py_ssize_t count, int *ok) {
+    size_t total = 0;
+    Py_ssize_t start, stop;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        size_t size;
+        if (c->kind != TEXTS && is_null(c, i)) { size = 4; }
+        else switch (c->kind) {
+        case TEXTS:
+            if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
+            size = (size_t)(stop - start);
+            break;
+        case STRINGS: {
+            if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
+            const unsigned char *s = (const unsigned char *)c->data.buf;
+            size = 2 + (size_t)(stop - start);
+            for (Py_ssize_t k = start; k < stop; k++) size += escape_extra[s[k]];
+            break;
+        }
+        case INTS: size = 20; break;
+        case BOOLS: size = 5; break;
+        case DATETIMES: {
+            int64_t v = read_int(c->values.buf, 8, c->offset + i);
+            if (v < MIN_MICROS || v > MAX_MICROS) { *ok = 0; return 0; }
+            size = 30;
+            break;
+        }
+        default: size = 40; break;   /* TIMESPANS: '"-' 8 day digits '.hh:mm:ss.fffffff"' fit */
+        }
+        if (!add_size(&total, size)) { *ok = 0; return 0; }
+    }
+    return total;
+}
+
+static char *write_value(char *out, const column_t *c, Py_ssize_t i) {
+    Py_ssize_t start = 0, stop = 0;
+    if (c->kind != TEXTS && is_null(c, i)) { memcpy(out, "null", 4); return out + 4; }
+    switch (c->kind) {
+    case TEXTS:
+        text_range(c, i, &start, &stop);   /* checked by column_size */
+        memcpy(out, (const char *)c->data.buf + start, (size_t)(stop - start));
+        return out + (stop - start);
+    case STRINGS:
+        text_range(c, i, &start, &stop);
+        return write_string(out, (const unsigned char *)c->data.buf + start, stop - start);
+    case INTS: return write_int(out, read_int(c->values.buf, c->width, c->offset + i));
+    case BOOLS:
+        if (bit(&c->values, c->offset + i)) { memcpy(out, "true", 4); return out + 4; }
+        memcpy(out, "false", 5);
+        return out + 5;
+    case DATETIMES: return write_datetime(out, read_int(c->values.buf, 8, c->offset + i));
+    default: return write_timespan(out, read_int(c->values.buf, 8, c->offset + i));
+    }
+}
+
+static void release_columns(column_t *columns, Py_ssize_t n) {
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyBuffer_Release(&columns[k].values);
+        if (columns[k].has_data) PyBuffer_Release(&columns[k].data);
+        if (columns[k].has_validity) PyBuffer_Release(&columns[k].validity);
+    }
+}
+
+/* Reads one column tuple into *c (its buffers held); -1 with an exception, 0 when its buffers do
+   not hold `count` values (nothing held), 1 when read. */
+static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
+    PyObject *values, *data, *validity;
+    memset(c, 0, sizeof *c);
+    if (!PyTuple_Check(spec)) { PyErr_SetString(PyExc_TypeError, "a column is a 7-tuple"); return -1; }
+    if (!PyArg_ParseTuple(spec, "iinOOOn", &c->kind, &c->width, &c->offset, &values, &data, &validity,
+                          &c->validity_offset))
+        return -1;
+    if (c->kind < TEXTS || c->kind > TIMESPANS) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
+    int texts = c->kind == TEXTS || c->kind == STRINGS;
+    int width_ok = texts ? (c->width == 4 || c->width == 8)
+                 : c->kind == INTS ? (c->width == 1 || c->width == 2 || c->width == 4 || c->width == 8)
+                 : c->kind == BOOLS ? c->width == 1 : c->width == 8;
+    if (!width_ok) { PyErr_SetString(PyExc_ValueError, "unexpected width for the column kind"); return -1; }
+    if (texts && data == Py_None) { PyErr_SetString(PyExc_ValueError, "a text column needs its data"); return -1; }
+    if (PyObject_GetBuffer(values, &c->values, PyBUF_SIMPLE) < 0) return -1;
+    if (texts) {
+        if (PyObject_GetBuffer(data, &c->data, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&c->values); return -1; }
+        c->has_data = 1;
+    }
+    if (validity != Py_None && c->kind != TEXTS) {
+        if (PyObject_GetBuffer(validity, &c->validity, PyBUF_SIMPLE) < 0) { release_columns(c, 1); return -1; }
+        c->has_validity = 1;
+    }
+    int held;
+    if (c->kind == BOOLS)
+        held = c->offset >= 0 && c->offset <= PY_SSIZE_T_MAX - count - 7
+               && (c->offset + count + 7) / 8 <= c->values.len;
+    else
+        held = fits(c->offset, count + (texts ? 1 : 0), c->width, c->values.len);
+    if (c->has_validity)
+        held = held && c->validity_offset >= 0 && c->validity_offset <= PY_SSIZE_T_MAX - count - 7
+               && (c->validity_offset + count + 7) / 8 <= c->validity.len;
+    if (!held) { release_columns(c, 1); return 0; }
+    return 1;
+}
+
+static PyObject *join(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_ssize_t count, n_columns, held = 0;
+    PyObject *literal_list, *column_list, *result = NULL;
+    Py_buffer separator, head, tail;
+    literal_t *literals = NULL;
+    column_t *columns = NULL;
+    if (!PyArg_ParseTuple(args, "nOOy*y*y*", &count, &literal_list, &column_list, &separator, &head, &tail))
+        return NULL;
+    if (count < 0 || !PyList_Check(literal_list) || !PyList_Check(column_list)
+        || PyList_GET_SIZE(literal_list) != PyList_GET_SIZE(column_list) + 1) {
+        PyErr_SetString(PyExc_ValueError, "join(count, literals, columns, ...): one more literal than columns");
+        goto done;
+    }
+    n_columns = PyList_GET_SIZE(column_list);
+    literals = PyMem_Malloc(sizeof(literal_t) * (size_t)(n_columns + 1));
+    columns = PyMem_Malloc(sizeof(column_t) * (size_t)(n_columns ? n_columns : 1));
+    if (!literals || !columns) { PyErr_NoMemory(); goto done; }
+    size_t row = 0;
+    for (Py_ssize_t k = 0; k <= n_columns; k++) {   /* bytes: held by the list for the call */
+        PyObject *text = PyList_GET_ITEM(literal_list, k);
+        if (!PyBytes_Check(text)) { PyErr_SetString(PyExc_TypeError, "literals are bytes"); goto done; }
+        literals[k].text = PyBytes_AS_STRING(text);
+        literals[k].size = PyBytes_GET_SIZE(text);
+        if (!add_size(&row, (size_t)literals[k].size)) goto not_handled;
+    }
+    for (; held < n_columns; held++) {
+        int read = read_column(PyList_GET_ITEM(column_list, held), count, &columns[held]);
+        if (read < 0) goto done;
+        if (read == 0) goto not_handled;
+    }
+    size_t total = 0;
+    int ok = 1;
+    Py_BEGIN_ALLOW_THREADS
+    ok = add_size(&total, (size_t)head.len) && add_size(&total, (size_t)tail.len);
+    if (ok && count) {
+        ok = (size_t)count <= (size_t)PY_SSIZE_T_MAX / (row + (size_t)separator.len + 1)
+             && add_size(&total, (size_t)count * row + (size_t)(count - 1) * (size_t)separator.len);
+        for (Py_ssize_t k = 0; ok && k < n_columns; k++) {
+            size_t size = column_size(&columns[k], count, &ok);
+            ok = ok && add_size(&total, size);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (!ok) goto not_handled;
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (!result) goto done;
+    char *out = PyBytes_AS_STRING(result);
+    Py_BEGIN_ALLOW_THREADS
+    memcpy(out, head.buf, (size_t)head.len);
+    out += head.len;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (i) { memcpy(out, separator.buf, (size_t)separator.len); out += separator.len; }
+        for (Py_ssize_t k = 0; k < n_columns; k++) {
+            memcpy(out, literals[k].text, (size_t)literals[k].size);
+            out = write_value(out + literals[k].size, &columns[k], i);
+        }
+        memcpy(out, literals[n_columns].text, (size_t)literals[n_columns].size);
+        out += literals[n_columns].size;
+    }
+    memcpy(out, tail.buf, (size_t)tail.len);
+    out += tail.len;
+    Py_END_ALLOW_THREADS
+    if (_PyBytes_Resize(&result, out - PyBytes_AS_STRING(result)) < 0) result = NULL;
+    goto done;
+not_handled:
+    result = Py_NewRef(Py_None);
+done:
+    if (columns) release_columns(columns, held);
+    PyMem_Free(columns);
+    PyMem_Free(literals);
+    PyBuffer_Release(&separator);
+    PyBuffer_Release(&head);
+    PyBuffer_Release(&tail);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"join", join, METH_VARARGS,
+     "join(count, literals, columns, separator, head, tail) -> the rows' bytes, or None when not handled."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rows", NULL, -1, methods, NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit_rows(void) {
+    init_escapes();
+    return PyModule_Create(&module);
+}
