@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kfx_notebook import payload
+
+pytestmark = pytest.mark.usefixtures("row_join_paths")   # the frame's rows joined by rows.c and by Arrow
 from kfx_notebook.errors import BindingError
 from tests.frame_strategies import COLUMN_KINDS, frames
 from kfx_notebook.payload import (

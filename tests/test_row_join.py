@@ -1,0 +1,304 @@
+"""The C row join (kfx_notebook/_speedups/rows.c through row_join) writes what the Python paths write.
+
+- differential: Arrow tables of every column kind C writes itself (ints of each width, bools,
+  strings with every escape, datetimes, timespans; nulls, sliced and chunked arrays) and the
+  texts it copies (reals, dynamic) give serve's rows byte for byte as wire's Arrow join does;
+- a pure-Python model of rows.join (the existing per-value rules: json.dumps, kusto_datetime,
+  format_timespan) equals the C result on generated and on random and mutated buffers, None
+  included (a bad offset, a short buffer, a datetime out of range): it never crashes and never
+  disagrees;
+- sizes: a row count whose reply passes Py_ssize_t is declined, offsets past 2 GiB are read;
+- no leak: tracemalloc's traced memory does not grow over a few hundred calls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mmap
+import tracemalloc
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kfx_notebook import _speedups, row_join
+from kfx_notebook.codec import format_timespan, kusto_datetime
+from kfx_notebook.server import wire
+from tests.frame_strategies import EDGE_FLOATS
+
+rows = _speedups.load("rows")
+
+MIN_MICROS, MAX_MICROS = -62135596800 * 10**6, 253402300800 * 10**6 - 1
+_EPOCH = dt.datetime(1970, 1, 1)
+#: json.dumps' escape of each byte it escapes (ensure_ascii=False): every other byte stays as it is.
+_ESCAPES = {c: json.dumps(chr(c))[1:-1].encode() for c in [*range(0x20), ord('"'), ord("\\")]}
+
+
+# -- a pure-Python model of rows.join: the existing per-value rules -------------------------------
+class _Ticks:
+    """100-ns ticks as format_timespan reads a pandas.Timedelta (.as_unit('ns').value): any size."""
+
+    def __init__(self, ticks: int):
+        self.value = ticks * 100
+
+    def as_unit(self, _unit):
+        return self
+
+
+def _int(raw: bytes, width: int, i: int) -> int:
+    return int.from_bytes(raw[i * width:(i + 1) * width], "little", signed=True)
+
+
+def _bit(raw: bytes, i: int) -> bool:
+    return bool(raw[i >> 3] >> (i & 7) & 1)
+
+
+def _value(kind: int, width: int, offset: int, values: bytes, data: bytes, i: int) -> bytes | None:
+    if kind in (row_join.TEXTS, row_join.STRINGS):
+        start, stop = _int(values, width, offset + i), _int(values, width, offset + i + 1)
+        if not 0 <= start <= stop <= len(data):
+            return None
+        text = data[start:stop]
+        return text if kind == row_join.TEXTS else b'"' + b"".join(_ESCAPES.get(b, bytes([b])) for b in text) + b'"'
+    if kind == row_join.INTS:
+        return str(_int(values, width, offset + i)).encode()
+    if kind == row_join.BOOLS:
+        return b"true" if _bit(values, offset + i) else b"false"
+    number = _int(values, 8, offset + i)
+    if kind == row_join.DATETIMES:
+        if not MIN_MICROS <= number <= MAX_MICROS:
+            return None
+        return f'"{kusto_datetime(dt.datetime(1, 1, 1) + dt.timedelta(microseconds=number - MIN_MICROS))}"'.encode()
+    return f'"{format_timespan(_Ticks(number))}"'.encode()
+
+
+def _held(kind: int, width: int, offset: int, values: bytes, validity, validity_offset: int, count: int) -> bool:
+    if offset < 0 or (validity is not None and kind != row_join.TEXTS
+                      and not (validity_offset >= 0 and (validity_offset + count + 7) // 8 <= len(validity))):
+        return False
+    if kind == row_join.BOOLS:
+        return (offset + count + 7) // 8 <= len(values)
+    return offset + count + (kind in (row_join.TEXTS, row_join.STRINGS)) <= len(values) // width
+
+
+def model(count, literals, columns, separator=b",", head=b"", tail=b"") -> bytes | None:
+    """What rows.join writes, by the Python rules; None where it declines."""
+    cells = []
+    for kind, width, offset, values, data, validity, validity_offset in columns:
+        values, data = bytes(values), bytes(data) if data is not None else None
+        validity = None if validity is None else bytes(validity)
+        if not _held(kind, width, offset, values, validity, validity_offset, count):
+            return None
+        column = []
+        for i in range(count):
+            null = kind != row_join.TEXTS and validity is not None and not _bit(validity, validity_offset + i)
+            text = b"null" if null else _value(kind, width, offset, values, data, i)
+            if text is None:
+                return None
+            column.append(text)
+        cells.append(column)
+    body = separator.join(b"".join(lit + cells[k][i] for k, lit in enumerate(literals[:-1])) + literals[-1]
+                          for i in range(count))
+    return head + body + tail
+
+
+def c_join(count, literals, columns, separator=b",", head=b"", tail=b""):
+    return rows.join(count, literals, columns, separator, head, tail)
+
+
+# -- generated columns ---------------------------------------------------------------------------
+TEXT = st.text(st.characters(exclude_categories=["Cs"]) | st.sampled_from([*map(chr, range(0x20)), '"', "\\", "\x7f",
+                                                                          "é", "\u2028", "😀"]), max_size=8)
+INT_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64()]
+INTERVALS = st.builds(pa.MonthDayNano, st.tuples(st.integers(-1000, 1000), st.integers(-3_650_000, 3_650_000),
+                                                 st.integers(-86_400 * 10**10, 86_400 * 10**10)))
+
+
+@st.composite
+def arrow_columns(draw, size: int):
+    """(kusto type, an Arrow array of `size` values) of a kind serve writes, nulls included."""
+    def nullable(values):
+        return draw(st.lists(st.none() | values, min_size=size, max_size=size))
+
+    choice = draw(st.sampled_from(["int", "bool", "string", "large_string", "datetime", "datetimetz", "timespan",
+                                   "real", "dynamic"]))
+    if choice == "int":
+        kind = draw(st.sampled_from(INT_TYPES))
+        low, high = -(2 ** (kind.bit_width - 1)), 2 ** (kind.bit_width - 1) - 1
+        return "long", pa.array(nullable(st.integers(low, high) | st.sampled_from([low, high, 0, -1])), kind)
+    if choice == "bool":
+        return "bool", pa.array(nullable(st.booleans()), pa.bool_())
+    if choice == "string":
+        return "string", pa.array(nullable(TEXT), pa.string())
+    if choice == "large_string":   # without nulls: codec._between cannot join a large_string with nulls
+        return "string", pa.array(draw(st.lists(TEXT, min_size=size, max_size=size)), pa.large_string())
+    if choice.startswith("datetime"):
+        micros = nullable(st.integers(MIN_MICROS, MAX_MICROS) | st.sampled_from([MIN_MICROS, MAX_MICROS, 0, -1]))
+        return "datetime", pa.array(micros, pa.timestamp("us", "UTC" if choice == "datetimetz" else None))
+    if choice == "timespan":
+        return "timespan", pa.array(nullable(INTERVALS), pa.month_day_nano_interval())
+    if choice == "real":
+        return "real", pa.array(nullable(st.floats() | st.sampled_from(EDGE_FLOATS)), pa.float64())
+    texts = nullable(st.sampled_from(['{"a":[1,2.5,"x"]}', "[]", '"s"', "1", "null", "true"]))
+    return "dynamic", pa.array(texts, pa.string())
+
+
+@st.composite
+def arrow_tables(draw):
+    """(column types, an Arrow table), sliced or in two chunks to give its arrays an offset."""
+    size = draw(st.integers(0, 12))
+    pairs = draw(st.lists(arrow_columns(size + 2), min_size=0, max_size=5))
+    table = pa.table({f"c{k}": array for k, (_, array) in enumerate(pairs)}) if pairs else pa.table({})
+    shape = draw(st.sampled_from(["whole", "sliced", "chunked"]))
+    if pairs and shape == "sliced":
+        table = table.slice(1, size)
+    elif pairs and shape == "chunked":
+        table = pa.concat_tables([table.slice(0, 1), table.slice(1)])
+    return [(f"c{k}", t) for k, (t, _) in enumerate(pairs)], table
+
+
+def _arrow_reply(column_types, table) -> bytes:
+    return b"".join(wire._rows_json_parts(column_types, table))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(arrow_tables())
+def test_serve_rows_by_c_are_the_arrow_joins_bytes(case):
+    column_types, table = case
+    assert wire._rows_json_joined(column_types, table, b"", b"") == _arrow_reply(column_types, table)
+
+
+def test_a_whole_reply_is_the_same_with_and_without_the_c_join(monkeypatch):
+    table = pa.table({"s": pa.array(['a"\\\n\x01é', None]), "n": pa.array([1, None], pa.int64()),
+                      "d": pa.array([0, None], pa.timestamp("us"))})
+    column_types = [("s", "string"), ("n", "long"), ("d", "datetime")]
+    fixed = {"client_request_id": "r", "activity_id": "a", "now": dt.datetime(2026, 1, 1)}
+    with_c = wire.v2_response(column_types, table, **fixed), wire.v1_response(column_types, table)
+    monkeypatch.setitem(_speedups._LOADED, "rows", None)
+    assert with_c == (wire.v2_response(column_types, table, **fixed), wire.v1_response(column_types, table))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.none() | TEXT, max_size=10))
+def test_strings_are_escaped_as_json_dumps_escapes_them(values):
+    array = pa.array(values, pa.string())
+    expected = b",".join(b"null" if v is None else json.dumps(v, ensure_ascii=False).encode() for v in values)
+    assert c_join(len(values), [b"", b""], [row_join.strings(array)]) == expected
+
+
+# -- random and mutated buffers: never a crash, never a disagreement -----------------------------
+KINDS = {row_join.TEXTS: [4, 8], row_join.STRINGS: [4, 8], row_join.INTS: [1, 2, 4, 8], row_join.BOOLS: [1],
+         row_join.DATETIMES: [8], row_join.TIMESPANS: [8]}
+
+
+@st.composite
+def random_columns(draw, count: int):
+    kind = draw(st.sampled_from(list(KINDS)))
+    width = draw(st.sampled_from(KINDS[kind]))
+    values = draw(st.binary(max_size=(count + 2) * width + 2))
+    if kind in (row_join.TEXTS, row_join.STRINGS) and draw(st.booleans()):   # plausible offsets, often valid
+        steps = draw(st.lists(st.integers(-1, 4), min_size=count + 2, max_size=count + 2))
+        points = [sum(steps[:k]) for k in range(len(steps))]
+        values = b"".join(p.to_bytes(width, "little", signed=True) for p in points)
+    data = draw(st.binary(max_size=40)) if kind in (row_join.TEXTS, row_join.STRINGS) else None
+    validity = draw(st.none() | st.binary(max_size=4))
+    return (kind, width, draw(st.integers(-2, 3)), values, data, validity, draw(st.integers(-2, 9)))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_buffers_never_crash_and_agree_with_the_model(data):
+    count = data.draw(st.integers(0, 6))
+    columns = data.draw(st.lists(random_columns(count), max_size=3))
+    literals = data.draw(st.lists(st.binary(max_size=3), min_size=len(columns) + 1, max_size=len(columns) + 1))
+    ends = data.draw(st.tuples(st.binary(max_size=2), st.binary(max_size=2), st.binary(max_size=2)))
+    assert c_join(count, literals, columns, *ends) == model(count, literals, columns, *ends)
+
+
+def _valid_spec(draw_kind: str):
+    """A spec of a real Arrow column of 6 values with nulls, as serve builds it."""
+    arrays = {
+        "strings": lambda: row_join.strings(pa.array(['a"b', None, "é\\", "", "\x1f", "xyz"])),
+        "texts": lambda: row_join.texts(pa.array(["1", "null", "2.5", "", '"x"', "[]"], pa.large_string())),
+        "ints": lambda: row_join.wire_column(pa.array([1, None, -2**63, 2**63 - 1, 0, 7]), "long"),
+        "datetimes": lambda: row_join.wire_column(pa.array([0, None, MIN_MICROS, MAX_MICROS, -1, 86_400 * 10**6],
+                                                           pa.timestamp("us")), "datetime"),
+    }
+    return arrays[draw_kind]()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(["strings", "texts", "ints", "datetimes"]), st.data())
+def test_mutated_and_truncated_buffers_never_crash_and_agree_with_the_model(name, data):
+    spec = list(_valid_spec(name))
+    field = data.draw(st.sampled_from([3, 4, 5] if spec[4] is not None else [3, 5]))
+    raw = bytearray(bytes(spec[field]) if spec[field] is not None else b"\xff")
+    if raw and data.draw(st.booleans()):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    else:
+        raw = raw[:data.draw(st.integers(0, len(raw)))]   # truncated at every byte
+    spec[field] = bytes(raw)
+    columns = [tuple(spec)]
+    assert c_join(6, [b"[", b"]"], columns) == model(6, [b"[", b"]"], columns)
+
+
+def test_the_model_itself_matches_the_per_value_rules_on_a_known_row():
+    columns = [_valid_spec("ints"), _valid_spec("datetimes")]
+    assert model(1, [b"[", b",", b"]"], columns) == c_join(1, [b"[", b",", b"]"], columns) == \
+        b'[1,"1970-01-01T00:00:00.0000000Z"]'
+
+
+# -- sizes, errors, leaks --------------------------------------------------------------------------
+def test_a_reply_beyond_py_ssize_t_is_declined_before_anything_is_allocated():
+    assert c_join(2**62, [b"[x]"], []) is None
+    assert c_join(2**61, [b"", b""], [(row_join.TEXTS, 8, 0, b"\0" * 16, b"", None, 0)]) is None   # short offsets
+
+
+def test_offsets_past_2_gib_are_read_as_64_bit():
+    size = 2**31 + 64
+    with mmap.mmap(-1, size) as data:   # untouched pages cost nothing
+        data[2**31 + 5:2**31 + 8] = b"abc"
+        offsets = (2**31 + 5).to_bytes(8, "little") + (2**31 + 8).to_bytes(8, "little")
+        assert c_join(1, [b"<", b">"], [(row_join.TEXTS, 8, 0, offsets, data, None, 0)]) == b"<abc>"
+        assert c_join(1, [b"<", b">"], [(row_join.TEXTS, 4, 0, offsets[:4] + offsets[8:12], data, None, 0)]) \
+            is None   # 32-bit offsets do not reach it: negative, declined
+
+
+@pytest.mark.parametrize("args, error", [
+    ((1, [b""], [(row_join.INTS, 3, 0, b"\0" * 8, None, None, 0)]), ValueError),     # no such width
+    ((1, [b"", b""], [(9, 8, 0, b"\0" * 8, None, None, 0)]), ValueError),             # no such kind
+    ((1, ["text", b""], [(row_join.INTS, 8, 0, b"\0" * 8, None, None, 0)]), TypeError),
+    ((1, [b""], [(row_join.INTS, 8, 0, b"\0" * 8, None, None, 0)]), ValueError),     # one literal too few
+    ((1, [b"", b""], [(row_join.STRINGS, 8, 0, b"\0" * 16, None, None, 0)]), ValueError),   # no data
+    ((1, [b"", b""], [[row_join.INTS, 8, 0, b"\0" * 8, None, None, 0]]), TypeError),
+])
+def test_a_malformed_call_is_a_clear_error(args, error):
+    with pytest.raises(error):
+        c_join(*args)
+
+
+def test_no_memory_is_left_behind_after_hundreds_of_calls():
+    columns = [_valid_spec(name) for name in ("strings", "texts", "ints", "datetimes")]
+    literals = [b"[", b",", b",", b",", b"]"]
+
+    def calls(n: int) -> None:
+        for _ in range(n):
+            assert c_join(6, literals, columns) is not None
+            assert c_join(6, literals, [*columns[:3], (row_join.DATETIMES, 8, 0, (b"\xff" * 7 + b"\x7f") * 6, None, None, 0)]) is None
+            try:   # not pytest.raises: its bookkeeping grows the traced memory itself
+                c_join(6, literals[:-1], columns)
+                raise AssertionError("one literal too few was accepted")
+            except ValueError:
+                pass
+
+    calls(20)
+    tracemalloc.start()
+    try:
+        calls(50)
+        before = tracemalloc.get_traced_memory()[0]
+        calls(400)
+        assert tracemalloc.get_traced_memory()[0] - before < 4096
+    finally:
+        tracemalloc.stop()
