@@ -4,7 +4,7 @@ The one row-join rule the REST wire (server/wire.py) and the binding's payload (
 share: row i is literals[0] + columns[0][i] + literals[1] + ... + literals[n], the rows written
 between head and tail with the separator between two. A column is an Arrow string array of its
 texts, or one of the specs below, which C writes from the column's own buffers (ints, bools,
-strings escaped, datetimes, timespans: no Arrow kernel per column). `join` is None when the
+strings escaped, datetimes, timespans, reals: no Arrow kernel per column). `join` is None when the
 module is not built or does not handle the input (a bad offset, a datetime outside years 1-9999);
 the caller then joins in Arrow as before, the reference the tests hold this path to.
 pyarrow is imported only by the callers' arrays; nothing heavy here.
@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import _speedups
 
 #: The column kinds rows.c writes (its enum).
-TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS = range(6)
+TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS = range(7)
 
 
 def join(count: int, literals: list[str], columns: list, *, separator: bytes,
@@ -74,6 +74,8 @@ def wire_column(column, kusto_type: str) -> tuple | None:
         return (INTS, kind.bit_width // 8, array.offset, array.buffers()[1], None, *_validity(array))
     if kusto_type == "decimal":
         return None   # wire_json_pieces' decimal rule (or the per-value encoder) decides
+    if pa.types.is_floating(kind) and kind.bit_width in (32, 64):   # repr of each as a double
+        return (REALS, kind.bit_width // 8, array.offset, array.buffers()[1], None, *_validity(array))
     if pa.types.is_timestamp(kind) and kind.unit == "us":
         return (DATETIMES, 8, array.offset, array.buffers()[1], None, *_validity(array))
     if pa.types.is_interval(kind):

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import mmap
+import struct
 import tracemalloc
 
 import pyarrow as pa
@@ -66,12 +68,23 @@ def _value(kind: int, width: int, offset: int, values: bytes, data: bytes, i: in
         return str(_int(values, width, offset + i)).encode()
     if kind == row_join.BOOLS:
         return b"true" if _bit(values, offset + i) else b"false"
+    if kind == row_join.REALS:
+        return _real(struct.unpack_from("<f" if width == 4 else "<d", values, (offset + i) * width)[0])
     number = _int(values, 8, offset + i)
     if kind == row_join.DATETIMES:
         if not MIN_MICROS <= number <= MAX_MICROS:
             return None
         return f'"{kusto_datetime(dt.datetime(1, 1, 1) + dt.timedelta(microseconds=number - MIN_MICROS))}"'.encode()
     return f'"{format_timespan(_Ticks(number))}"'.encode()
+
+
+def _real(x: float) -> bytes:
+    """The REST wire's text of a real: float.__repr__, NaN and ±Infinity as its quoted texts."""
+    if math.isnan(x):
+        return b'"NaN"'
+    if math.isinf(x):
+        return b'"Infinity"' if x > 0 else b'"-Infinity"'
+    return repr(x).encode()
 
 
 def _held(kind: int, width: int, offset: int, values: bytes, validity, validity_offset: int, count: int) -> bool:
@@ -188,9 +201,29 @@ def test_strings_are_escaped_as_json_dumps_escapes_them(values):
     assert c_join(len(values), [b"", b""], [row_join.strings(array)]) == expected
 
 
+#: Doubles at every edge of the fast path: its 15 digits, 1e-4 and 1e15, decimals of few places.
+DECIMALS = st.builds(lambda n, k: n / 10**k, st.integers(-10**17, 10**17), st.integers(0, 22))
+REALS = (st.floats() | st.floats(width=32) | DECIMALS | st.sampled_from(
+    [*EDGE_FLOATS, 1e-4, math.nextafter(1e-4, 0), math.nextafter(1e-4, 1), 1e15, math.nextafter(1e15, 0),
+     999999999999999.9, 99999999999999.98, 0.1 + 0.2, 1 / 3, 2**53, 2**53 + 2.0, 5e-324, 1e-5, 123456.789e-3]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(REALS, min_size=1, max_size=8), st.booleans())
+def test_reals_are_float_repr_for_every_double_and_float(values, as_float32):
+    import numpy as np
+
+    width, code = (4, "f") if as_float32 else (8, "d")
+    with np.errstate(over="ignore"):
+        raw = np.array(values, "float64").astype(f"<f{width}").tobytes()   # beyond float32: ±inf
+    doubles = struct.unpack(f"<{len(values)}{code}", raw)
+    assert c_join(len(values), [b"", b""], [(row_join.REALS, width, 0, raw, None, None, 0)]) == \
+        b",".join(map(_real, doubles))
+
+
 # -- random and mutated buffers: never a crash, never a disagreement -----------------------------
 KINDS = {row_join.TEXTS: [4, 8], row_join.STRINGS: [4, 8], row_join.INTS: [1, 2, 4, 8], row_join.BOOLS: [1],
-         row_join.DATETIMES: [8], row_join.TIMESPANS: [8]}
+         row_join.DATETIMES: [8], row_join.TIMESPANS: [8], row_join.REALS: [4, 8]}
 
 
 @st.composite

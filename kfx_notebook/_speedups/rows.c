@@ -10,6 +10,10 @@ written between head and tail, separator between two rows. A column is a 7-tuple
   BOOLS     an Arrow bit-packed boolean buffer as true/false
   DATETIMES int64 microseconds since 1970 as "YYYY-MM-DDTHH:MM:SS.ffffff0Z" (year 1 to 9999)
   TIMESPANS int64 100-ns ticks as "[-][d.]hh:mm:ss[.fffffff]" (the fraction only when not zero)
+  REALS     doubles (width 8) or floats (width 4) as float.__repr__ writes them, NaN and
+            +-Infinity as the REST wire's texts "NaN", "Infinity", "-Infinity". A value whose
+            shortest digits are at most 15 in fixed notation is written here; every other one
+            by PyOS_double_to_string (repr's own function), called with the GIL before the loop.
 `offset` is the array's first value, validity an Arrow bitmap (None: no nulls; a null is
 written null; TEXTS ignore it, their texts are whole). Every buffer is bounds-checked before the
 loop and every offset as it is read; a bad offset, a datetime outside years 1-9999 or a size
@@ -18,16 +22,22 @@ around both passes (sizes, then writing), which touch no Python object.
 */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5 };
+enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6 };
 
 typedef struct {
     int kind, width;
     Py_ssize_t offset, validity_offset;
     Py_buffer values, data, validity;
     int has_data, has_validity;
+    int escapes;          /* STRINGS: some value needs an escape (else each is copied as it is) */
+    int64_t day;          /* DATETIMES: the day whose "YYYY-MM-DDT" day_text holds (INT64_MIN: none) */
+    char day_text[11];
+    char **reprs;         /* REALS: repr's text of each value the fast path does not write, or NULL */
+    Py_ssize_t count;
 } column_t;
 
 typedef struct {
@@ -81,16 +91,25 @@ static int fits(Py_ssize_t offset, Py_ssize_t count, Py_ssize_t width, Py_ssize_
     return offset + count <= size / width;
 }
 
+static const char PAIRS[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 static char *write_digits(char *out, uint64_t v) {
     char digits[20];
-    int n = 0;
-    do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v);
-    while (n) *out++ = digits[--n];
-    return out;
+    int n = 20;
+    while (v >= 100) { n -= 2; memcpy(digits + n, PAIRS + 2 * (v % 100), 2); v /= 100; }
+    if (v >= 10) { n -= 2; memcpy(digits + n, PAIRS + 2 * v, 2); }
+    else digits[--n] = (char)('0' + v);
+    memcpy(out, digits + n, (size_t)(20 - n));
+    return out + (20 - n);
 }
 
 static char *write_padded(char *out, uint64_t v, int width) {
-    for (int k = width - 1; k >= 0; k--) { out[k] = (char)('0' + v % 10); v /= 10; }
+    int k = width;
+    while (k >= 2) { k -= 2; memcpy(out + k, PAIRS + 2 * (v % 100), 2); v /= 100; }
+    if (k) out[0] = (char)('0' + v % 10);
     return out + width;
 }
 
@@ -112,16 +131,23 @@ static void civil(int64_t z, int64_t *year, int *month, int *day) {
     *year = yoe + era * 400 + (*month <= 2);
 }
 
-static char *write_datetime(char *out, int64_t micros) {
-    int64_t days = micros / MICROS_PER_DAY, rest = micros % MICROS_PER_DAY, year;
-    int month, day;
+static char *write_datetime(char *out, column_t *c, int64_t micros) {
+    int64_t days = micros / MICROS_PER_DAY, rest = micros % MICROS_PER_DAY;
     if (rest < 0) { rest += MICROS_PER_DAY; days -= 1; }
-    civil(days, &year, &month, &day);
+    if (days != c->day) {   /* rows near each other in time share their day's text */
+        int64_t year;
+        int month, day;
+        civil(days, &year, &month, &day);
+        char *text = c->day_text;
+        text = write_padded(text, (uint64_t)year, 4); *text++ = '-';
+        text = write_padded(text, (uint64_t)month, 2); *text++ = '-';
+        text = write_padded(text, (uint64_t)day, 2); *text = 'T';
+        c->day = days;
+    }
     int64_t seconds = rest / 1000000;
     *out++ = '"';
-    out = write_padded(out, (uint64_t)year, 4); *out++ = '-';
-    out = write_padded(out, (uint64_t)month, 2); *out++ = '-';
-    out = write_padded(out, (uint64_t)day, 2); *out++ = 'T';
+    memcpy(out, c->day_text, 11);
+    out += 11;
     out = write_padded(out, (uint64_t)(seconds / 3600), 2); *out++ = ':';
     out = write_padded(out, (uint64_t)(seconds / 60 % 60), 2); *out++ = ':';
     out = write_padded(out, (uint64_t)(seconds % 60), 2); *out++ = '.';
@@ -143,6 +169,81 @@ static char *write_timespan(char *out, int64_t ticks) {
     if (fraction) { *out++ = '.'; out = write_padded(out, fraction, 7); }
     *out++ = '"';
     return out;
+}
+
+static const double POWERS[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+                                 1e14, 1e15, 1e16, 1e17, 1e18, 1e19};
+
+/* |x| as digits * 10**-places when those are its shortest round-trip digits, at most 15 of them,
+   and float.__repr__ writes them in fixed notation (x is 0 or 1e-4 <= |x| < 1e15); else 0.
+   At most 15 digits, one decimal of them rounds to x (DBL_DIG), and x * 10**places is within
+   0.4 of it (each of x's and the product's roundings is below 2**-52 * 10**15), so the first
+   `places` whose rounded product divides back to x exactly (both operands exact doubles, IEEE
+   division correctly rounded, as strtod reads a decimal) gives repr's shortest digits. */
+static int short_decimal(double x, uint64_t *digits, int *places) {
+    double a = x < 0 ? -x : x;
+    if (a == 0) { *digits = 0; *places = 0; return 1; }
+    if (!(a >= 1e-4 && a < 1e15)) return 0;
+    for (int k = 0; k < 20; k++) {
+        double scaled = a * POWERS[k];
+        if (scaled >= 1e15) return 0;
+        uint64_t n = (uint64_t)(scaled + 0.5);
+        if ((double)n / POWERS[k] == a) { *digits = n; *places = k; return 1; }
+    }
+    return 0;
+}
+
+static double read_real(const column_t *c, Py_ssize_t i) {
+    if (c->width == 4) { float f; memcpy(&f, (const char *)c->values.buf + 4 * (c->offset + i), 4); return f; }
+    double d;
+    memcpy(&d, (const char *)c->values.buf + 8 * (c->offset + i), 8);
+    return d;
+}
+
+static const uint64_t TENS[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+                                100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
+                                1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+                                1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+                                1000000000000000000ULL, 10000000000000000000ULL};
+
+static char *write_real(char *out, const column_t *c, Py_ssize_t i) {
+    double x = read_real(c, i);
+    uint64_t digits;
+    int places;
+    if (c->reprs && c->reprs[i]) {
+        size_t n = strlen(c->reprs[i]);
+        memcpy(out, c->reprs[i], n);
+        return out + n;
+    }
+    if (isnan(x)) { memcpy(out, "\"NaN\"", 5); return out + 5; }
+    if (isinf(x) && x > 0) { memcpy(out, "\"Infinity\"", 10); return out + 10; }
+    if (isinf(x)) { memcpy(out, "\"-Infinity\"", 11); return out + 11; }
+    short_decimal(x, &digits, &places);   /* prepare_reals kept a repr for every other value */
+    if (signbit(x)) *out++ = '-';
+    out = write_digits(out, digits / TENS[places]);
+    *out++ = '.';
+    if (!places) { *out++ = '0'; return out; }
+    return write_padded(out, digits % TENS[places], places);
+}
+
+/* repr's text (PyOS_double_to_string, the GIL held) of each finite value short_decimal does not
+   write; -1 with an exception when memory runs out. */
+static int prepare_reals(column_t *c, Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        double x = read_real(c, i);
+        uint64_t digits;
+        int places;
+        if (is_null(c, i) || isnan(x) || isinf(x) || short_decimal(x, &digits, &places))
+            continue;
+        if (!c->reprs) {
+            c->reprs = PyMem_Calloc((size_t)count, sizeof(char *));
+            if (!c->reprs) { PyErr_NoMemory(); return -1; }
+            c->count = count;
+        }
+        c->reprs[i] = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+        if (!c->reprs[i]) return -1;
+    }
+    return 0;
 }
 
 static const char HEX[] = "0123456789abcdef";
@@ -178,41 +279,50 @@ static int text_range(const column_t *c, Py_ssize_t i, Py_ssize_t *start, Py_ssi
     return 1;
 }
 
-/* The bytes column c writes for its `count` values, or 0 when it cannot write them (then *ok = 0). */
-static size_t column_size(const column_t *c, Py_ssize_t count, int *ok) {
-    size_t total = 0;
+/* Bytes enough for each value of a kind written at most this wide (0: measured value by value). */
+static size_t widest(int kind) {
+    switch (kind) {
+    case INTS: return 20;        /* -9223372036854775808 */
+    case BOOLS: return 5;
+    case TIMESPANS: return 40;   /* '"-' 8 day digits '.hh:mm:ss.fffffff"' fit */
+    case REALS: return 48;       /* 15 digits, '-' and '.' with up to 19 places; a repr is at most 24 */
+    default: return 0;
+    }
+}
+
+/* The bytes column c writes for its `count` values (at most), or 0 with *ok = 0 when it cannot
+   write them: an offset outside its data, a datetime outside years 1-9999, a size too large. */
+static size_t column_size(column_t *c, Py_ssize_t count, int *ok) {
+    size_t total = 0, widest_value = widest(c->kind);
     Py_ssize_t start, stop;
+    if (widest_value) {
+        if ((size_t)count > (size_t)PY_SSIZE_T_MAX / widest_value) *ok = 0;
+        return (size_t)count * widest_value;
+    }
+    const unsigned char *s = (const unsigned char *)c->data.buf;
     for (Py_ssize_t i = 0; i < count; i++) {
         size_t size;
         if (c->kind != TEXTS && is_null(c, i)) { size = 4; }
-        else switch (c->kind) {
-        case TEXTS:
-            if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
-            size = (size_t)(stop - start);
-            break;
-        case STRINGS: {
-            if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
-            const unsigned char *s = (const unsigned char *)c->data.buf;
-            size = 2 + (size_t)(stop - start);
-            for (Py_ssize_t k = start; k < stop; k++) size += escape_extra[s[k]];
-            break;
-        }
-        case INTS: size = 20; break;
-        case BOOLS: size = 5; break;
-        case DATETIMES: {
+        else if (c->kind == DATETIMES) {
             int64_t v = read_int(c->values.buf, 8, c->offset + i);
             if (v < MIN_MICROS || v > MAX_MICROS) { *ok = 0; return 0; }
             size = 30;
-            break;
-        }
-        default: size = 40; break;   /* TIMESPANS: '"-' 8 day digits '.hh:mm:ss.fffffff"' fit */
+        } else {
+            if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
+            size = (size_t)(stop - start);
+            if (c->kind == STRINGS) {
+                size_t extra = 0;
+                for (Py_ssize_t k = start; k < stop; k++) extra += escape_extra[s[k]];
+                c->escapes |= extra != 0;
+                size += 2 + extra;
+            }
         }
         if (!add_size(&total, size)) { *ok = 0; return 0; }
     }
     return total;
 }
 
-static char *write_value(char *out, const column_t *c, Py_ssize_t i) {
+static char *write_value(char *out, column_t *c, Py_ssize_t i) {
     Py_ssize_t start = 0, stop = 0;
     if (c->kind != TEXTS && is_null(c, i)) { memcpy(out, "null", 4); return out + 4; }
     switch (c->kind) {
@@ -222,13 +332,19 @@ static char *write_value(char *out, const column_t *c, Py_ssize_t i) {
         return out + (stop - start);
     case STRINGS:
         text_range(c, i, &start, &stop);
-        return write_string(out, (const unsigned char *)c->data.buf + start, stop - start);
+        if (c->escapes) return write_string(out, (const unsigned char *)c->data.buf + start, stop - start);
+        *out++ = '"';
+        memcpy(out, (const char *)c->data.buf + start, (size_t)(stop - start));
+        out += stop - start;
+        *out++ = '"';
+        return out;
     case INTS: return write_int(out, read_int(c->values.buf, c->width, c->offset + i));
     case BOOLS:
         if (bit(&c->values, c->offset + i)) { memcpy(out, "true", 4); return out + 4; }
         memcpy(out, "false", 5);
         return out + 5;
-    case DATETIMES: return write_datetime(out, read_int(c->values.buf, 8, c->offset + i));
+    case DATETIMES: return write_datetime(out, c, read_int(c->values.buf, 8, c->offset + i));
+    case REALS: return write_real(out, c, i);
     default: return write_timespan(out, read_int(c->values.buf, 8, c->offset + i));
     }
 }
@@ -238,6 +354,10 @@ static void release_columns(column_t *columns, Py_ssize_t n) {
         PyBuffer_Release(&columns[k].values);
         if (columns[k].has_data) PyBuffer_Release(&columns[k].data);
         if (columns[k].has_validity) PyBuffer_Release(&columns[k].validity);
+        if (columns[k].reprs) {
+            for (Py_ssize_t i = 0; i < columns[k].count; i++) PyMem_Free(columns[k].reprs[i]);
+            PyMem_Free(columns[k].reprs);
+        }
     }
 }
 
@@ -246,15 +366,17 @@ static void release_columns(column_t *columns, Py_ssize_t n) {
 static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
     PyObject *values, *data, *validity;
     memset(c, 0, sizeof *c);
+    c->day = INT64_MIN;
     if (!PyTuple_Check(spec)) { PyErr_SetString(PyExc_TypeError, "a column is a 7-tuple"); return -1; }
     if (!PyArg_ParseTuple(spec, "iinOOOn", &c->kind, &c->width, &c->offset, &values, &data, &validity,
                           &c->validity_offset))
         return -1;
-    if (c->kind < TEXTS || c->kind > TIMESPANS) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
+    if (c->kind < TEXTS || c->kind > REALS) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
     int texts = c->kind == TEXTS || c->kind == STRINGS;
     int width_ok = texts ? (c->width == 4 || c->width == 8)
                  : c->kind == INTS ? (c->width == 1 || c->width == 2 || c->width == 4 || c->width == 8)
-                 : c->kind == BOOLS ? c->width == 1 : c->width == 8;
+                 : c->kind == BOOLS ? c->width == 1
+                 : c->kind == REALS ? (c->width == 4 || c->width == 8) : c->width == 8;
     if (!width_ok) { PyErr_SetString(PyExc_ValueError, "unexpected width for the column kind"); return -1; }
     if (texts && data == Py_None) { PyErr_SetString(PyExc_ValueError, "a text column needs its data"); return -1; }
     if (PyObject_GetBuffer(values, &c->values, PyBUF_SIMPLE) < 0) return -1;
@@ -276,6 +398,7 @@ static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
         held = held && c->validity_offset >= 0 && c->validity_offset <= PY_SSIZE_T_MAX - count - 7
                && (c->validity_offset + count + 7) / 8 <= c->validity.len;
     if (!held) { release_columns(c, 1); return 0; }
+    if (c->kind == REALS && prepare_reals(c, count) < 0) { release_columns(c, 1); return -1; }
     return 1;
 }
 
