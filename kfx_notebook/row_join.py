@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import _speedups
 
 #: The column kinds rows.c writes (its enum).
-TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS = range(7)
+TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS, INTERVALS = range(8)
 
 
 def join(count: int, literals: list[str], columns: list, *, separator: bytes,
@@ -57,10 +57,9 @@ def wire_column(column, kusto_type: str) -> tuple | None:
     """A spec for the columns C writes as server/wire.py's per-value encoder does, from an Arrow
     column of a (lowercase) Kusto type; None for the others (the caller takes their texts from
     codec.wire_json_pieces). The same choice of rule by Arrow type as wire_json_pieces makes."""
-    import numpy as np
     import pyarrow as pa
 
-    from .codec import _WIRE_COLUMN_WISE, _interval_ticks
+    from .codec import _WIRE_COLUMN_WISE
 
     if kusto_type not in _WIRE_COLUMN_WISE:
         return None
@@ -78,8 +77,6 @@ def wire_column(column, kusto_type: str) -> tuple | None:
         return (REALS, kind.bit_width // 8, array.offset, array.buffers()[1], None, *_validity(array))
     if pa.types.is_timestamp(kind) and kind.unit == "us":
         return (DATETIMES, 8, array.offset, array.buffers()[1], None, *_validity(array))
-    if pa.types.is_interval(kind):
-        ticks = _interval_ticks(array)
-        return None if ticks is None else (TIMESPANS, 8, 0, np.ascontiguousarray(ticks, "int64"), None,
-                                           *_validity(array))
+    if kind == pa.month_day_nano_interval():   # ticks as codec._interval_ticks counts them, in C
+        return (INTERVALS, 16, array.offset, array.buffers()[1], None, *_validity(array))
     return None

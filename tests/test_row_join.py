@@ -70,6 +70,12 @@ def _value(kind: int, width: int, offset: int, values: bytes, data: bytes, i: in
         return b"true" if _bit(values, offset + i) else b"false"
     if kind == row_join.REALS:
         return _real(struct.unpack_from("<f" if width == 4 else "<d", values, (offset + i) * width)[0])
+    if kind == row_join.INTERVALS:   # codec._interval_ticks' rule, one value
+        months, days, nanos = struct.unpack_from("<iiq", values, (offset + i) * 16)
+        days += months * 30
+        if abs(days) > 10_000_000 or abs(nanos) > 86_400 * 10**9 * 100:
+            return None
+        return f'"{format_timespan(_Ticks(days * 864 * 10**9 + nanos // 100))}"'.encode()
     number = _int(values, 8, offset + i)
     if kind == row_join.DATETIMES:
         if not MIN_MICROS <= number <= MAX_MICROS:
@@ -223,7 +229,8 @@ def test_reals_are_float_repr_for_every_double_and_float(values, as_float32):
 
 # -- random and mutated buffers: never a crash, never a disagreement -----------------------------
 KINDS = {row_join.TEXTS: [4, 8], row_join.STRINGS: [4, 8], row_join.INTS: [1, 2, 4, 8], row_join.BOOLS: [1],
-         row_join.DATETIMES: [8], row_join.TIMESPANS: [8], row_join.REALS: [4, 8]}
+         row_join.DATETIMES: [8], row_join.TIMESPANS: [8], row_join.REALS: [4, 8],
+         row_join.INTERVALS: [16]}
 
 
 @st.composite
@@ -258,12 +265,16 @@ def _valid_spec(draw_kind: str):
         "ints": lambda: row_join.wire_column(pa.array([1, None, -2**63, 2**63 - 1, 0, 7]), "long"),
         "datetimes": lambda: row_join.wire_column(pa.array([0, None, MIN_MICROS, MAX_MICROS, -1, 86_400 * 10**6],
                                                            pa.timestamp("us")), "datetime"),
+        "intervals": lambda: row_join.wire_column(pa.array(
+            [pa.MonthDayNano([0, 10_000_000, 0]), None, pa.MonthDayNano([-1000, -3_650_000, -150]),
+             pa.MonthDayNano([0, 0, 86_400 * 10**11]), pa.MonthDayNano([1, 1, 99]), pa.MonthDayNano([0, 0, 0])],
+            pa.month_day_nano_interval()), "timespan"),
     }
     return arrays[draw_kind]()
 
 
 @settings(max_examples=600, deadline=None)
-@given(st.sampled_from(["strings", "texts", "ints", "datetimes"]), st.data())
+@given(st.sampled_from(["strings", "texts", "ints", "datetimes", "intervals"]), st.data())
 def test_mutated_and_truncated_buffers_never_crash_and_agree_with_the_model(name, data):
     spec = list(_valid_spec(name))
     field = data.draw(st.sampled_from([3, 4, 5] if spec[4] is not None else [3, 5]))

@@ -10,6 +10,9 @@ written between head and tail, separator between two rows. A column is a 7-tuple
   BOOLS     an Arrow bit-packed boolean buffer as true/false
   DATETIMES int64 microseconds since 1970 as "YYYY-MM-DDTHH:MM:SS.ffffff0Z" (year 1 to 9999)
   TIMESPANS int64 100-ns ticks as "[-][d.]hh:mm:ss[.fffffff]" (the fraction only when not zero)
+  INTERVALS Arrow month_day_nano intervals (width 16: int32 months, int32 days, int64 nanoseconds)
+            as TIMESPANS, a month counted as 30 days as DuckDB counts it, the nanoseconds floored
+            to ticks; beyond 10,000,000 days or 100 days of nanoseconds: not handled
   REALS     doubles (width 8) or floats (width 4) as float.__repr__ writes them, NaN and
             +-Infinity as the REST wire's texts "NaN", "Infinity", "-Infinity". A value whose
             shortest digits are at most 15 in fixed notation is written here; every other one
@@ -26,7 +29,7 @@ around both passes (sizes, then writing), which touch no Python object.
 #include <stdint.h>
 #include <string.h>
 
-enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6 };
+enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6, INTERVALS = 7 };
 
 typedef struct {
     int kind, width;
@@ -156,6 +159,26 @@ static char *write_datetime(char *out, column_t *c, int64_t micros) {
     return out + 3;
 }
 
+#define MAX_INTERVAL_DAYS 10000000LL
+#define MAX_INTERVAL_NANOS (86400000000000LL * 100)
+
+/* Interval i's 100-ns ticks into *ticks; 0 when it is beyond the days or nanoseconds it may hold. */
+static int interval_ticks(const column_t *c, Py_ssize_t i, int64_t *ticks) {
+    const char *at = (const char *)c->values.buf + 16 * (c->offset + i);
+    int32_t months, days;
+    int64_t nanos;
+    memcpy(&months, at, 4);
+    memcpy(&days, at + 4, 4);
+    memcpy(&nanos, at + 8, 8);
+    int64_t all_days = (int64_t)months * 30 + days;
+    if (all_days > MAX_INTERVAL_DAYS || all_days < -MAX_INTERVAL_DAYS
+        || nanos > MAX_INTERVAL_NANOS || nanos < -MAX_INTERVAL_NANOS)
+        return 0;
+    int64_t whole = nanos / 100 - (nanos % 100 < 0);   /* floored, as numpy's // */
+    *ticks = all_days * TICKS_PER_DAY + whole;
+    return 1;
+}
+
 static char *write_timespan(char *out, int64_t ticks) {
     uint64_t t = ticks < 0 ? (uint64_t)0 - (uint64_t)ticks : (uint64_t)ticks;
     uint64_t days = t / TICKS_PER_DAY, seconds = t % TICKS_PER_DAY / TICKS_PER_SECOND;
@@ -251,8 +274,12 @@ static const char HEX[] = "0123456789abcdef";
 static char *write_string(char *out, const unsigned char *s, Py_ssize_t n) {
     *out++ = '"';
     for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t run = k;
+        while (run < n && !escape_extra[s[run]]) run++;
+        memcpy(out, s + k, (size_t)(run - k));   /* the bytes up to the next escape, as they are */
+        out += run - k;
+        if ((k = run) == n) break;
         unsigned char b = s[k];
-        if (!escape_extra[b]) { *out++ = (char)b; continue; }
         *out++ = '\\';
         switch (b) {
         case '"': *out++ = '"'; break;
@@ -307,6 +334,10 @@ static size_t column_size(column_t *c, Py_ssize_t count, int *ok) {
             int64_t v = read_int(c->values.buf, 8, c->offset + i);
             if (v < MIN_MICROS || v > MAX_MICROS) { *ok = 0; return 0; }
             size = 30;
+        } else if (c->kind == INTERVALS) {
+            int64_t ticks;
+            if (!interval_ticks(c, i, &ticks)) { *ok = 0; return 0; }
+            size = widest(TIMESPANS);
         } else {
             if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
             size = (size_t)(stop - start);
@@ -345,8 +376,20 @@ static char *write_value(char *out, column_t *c, Py_ssize_t i) {
         return out + 5;
     case DATETIMES: return write_datetime(out, c, read_int(c->values.buf, 8, c->offset + i));
     case REALS: return write_real(out, c, i);
+    case INTERVALS: {
+        int64_t ticks = 0;
+        interval_ticks(c, i, &ticks);   /* checked by column_size */
+        return write_timespan(out, ticks);
+    }
     default: return write_timespan(out, read_int(c->values.buf, 8, c->offset + i));
     }
+}
+
+/* memcpy, without its call for the one-byte literals between most values. */
+static inline char *put(char *out, const void *text, size_t size) {
+    if (size == 1) *out = *(const char *)text;
+    else memcpy(out, text, size);
+    return out + size;
 }
 
 static void release_columns(column_t *columns, Py_ssize_t n) {
@@ -371,12 +414,13 @@ static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
     if (!PyArg_ParseTuple(spec, "iinOOOn", &c->kind, &c->width, &c->offset, &values, &data, &validity,
                           &c->validity_offset))
         return -1;
-    if (c->kind < TEXTS || c->kind > REALS) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
+    if (c->kind < TEXTS || c->kind > INTERVALS) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
     int texts = c->kind == TEXTS || c->kind == STRINGS;
     int width_ok = texts ? (c->width == 4 || c->width == 8)
                  : c->kind == INTS ? (c->width == 1 || c->width == 2 || c->width == 4 || c->width == 8)
                  : c->kind == BOOLS ? c->width == 1
-                 : c->kind == REALS ? (c->width == 4 || c->width == 8) : c->width == 8;
+                 : c->kind == REALS ? (c->width == 4 || c->width == 8)
+                 : c->kind == INTERVALS ? c->width == 16 : c->width == 8;
     if (!width_ok) { PyErr_SetString(PyExc_ValueError, "unexpected width for the column kind"); return -1; }
     if (texts && data == Py_None) { PyErr_SetString(PyExc_ValueError, "a text column needs its data"); return -1; }
     if (PyObject_GetBuffer(values, &c->values, PyBUF_SIMPLE) < 0) return -1;
@@ -454,13 +498,10 @@ static PyObject *join(PyObject *self, PyObject *args) {
     memcpy(out, head.buf, (size_t)head.len);
     out += head.len;
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (i) { memcpy(out, separator.buf, (size_t)separator.len); out += separator.len; }
-        for (Py_ssize_t k = 0; k < n_columns; k++) {
-            memcpy(out, literals[k].text, (size_t)literals[k].size);
-            out = write_value(out + literals[k].size, &columns[k], i);
-        }
-        memcpy(out, literals[n_columns].text, (size_t)literals[n_columns].size);
-        out += literals[n_columns].size;
+        if (i) out = put(out, separator.buf, (size_t)separator.len);
+        for (Py_ssize_t k = 0; k < n_columns; k++)
+            out = write_value(put(out, literals[k].text, (size_t)literals[k].size), &columns[k], i);
+        out = put(out, literals[n_columns].text, (size_t)literals[n_columns].size);
     }
     memcpy(out, tail.buf, (size_t)tail.len);
     out += tail.len;
