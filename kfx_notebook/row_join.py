@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import _speedups
 
 #: The column kinds rows.c writes (its enum).
-TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS, INTERVALS = range(8)
+TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS, INTERVALS, DYNAMIC = range(9)
 
 
 def join(count: int, literals: list[str], columns: list, *, separator: bytes,
@@ -61,10 +61,12 @@ def wire_column(column, kusto_type: str) -> tuple | None:
 
     from .codec import _WIRE_COLUMN_WISE
 
-    if kusto_type not in _WIRE_COLUMN_WISE:
-        return None
     array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
     kind = array.type
+    if kusto_type == "dynamic" and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return (DYNAMIC, *strings(array)[1:])   # C writes them when all are in the wire's form
+    if kusto_type not in _WIRE_COLUMN_WISE:
+        return None
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return strings(array)
     if pa.types.is_boolean(kind):

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from kfx_notebook import _speedups, row_join
 from kfx_notebook.codec import format_timespan, kusto_datetime
 from kfx_notebook.server import wire
-from tests.frame_strategies import EDGE_FLOATS
+from tests.frame_strategies import EDGE_FLOATS, JSONISH
 
 rows = _speedups.load("rows")
 
@@ -225,6 +225,80 @@ def test_reals_are_float_repr_for_every_double_and_float(values, as_float32):
     doubles = struct.unpack(f"<{len(values)}{code}", raw)
     assert c_join(len(values), [b"", b""], [(row_join.REALS, width, 0, raw, None, None, 0)]) == \
         b",".join(map(_real, doubles))
+
+
+# -- dynamic: JSON texts written minified only when that is the per-value encoder's text ------------
+def _dynamic(texts: list) -> bytes | None:
+    """rows.join of one DYNAMIC column of these texts (str, or bytes as they are), rows by commas."""
+    raw = [t.encode("utf-8", "surrogatepass") if isinstance(t, str) else t for t in texts]
+    offsets = [0]
+    for text in raw:
+        offsets.append(offsets[-1] + len(text))
+    spec = (row_join.DYNAMIC, 8, 0, struct.pack(f"<{len(offsets)}q", *offsets), b"".join(raw), None, 0)
+    return c_join(len(texts), [b"", b""], [spec])
+
+
+def _per_value(text: str) -> bytes:
+    return wire._dumps(wire.encode_dynamic(text))
+
+
+def _agrees(texts: list) -> bytes | None:
+    """C's result for the texts, asserted equal to the per-value encoder's when C writes them."""
+    written = _dynamic(texts)
+    if written is not None:
+        decoded = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]   # C took them: UTF-8
+        assert written == b",".join(map(_per_value, decoded))
+    return written
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(JSONISH, min_size=1, max_size=4))
+def test_dynamic_texts_json_writes_are_taken_and_others_only_when_exact(values):
+    compact = [json.dumps(v, ensure_ascii=False, separators=(",", ":")) for v in values]
+    spaced = [json.dumps(v, ensure_ascii=False) for v in values]
+    indented = [json.dumps(v, ensure_ascii=False, indent=2) for v in values]
+    ascii_escaped = [json.dumps(v) for v in values]   # \u00e9 is not json's own (ensure_ascii=False) text
+    exact = all(_per_value(t) == t.encode() for t in compact)
+    assert (_agrees(compact) is not None) == exact   # json's own texts are all taken, the others never
+    for texts in (spaced, indented, ascii_escaped):
+        _agrees(texts)
+
+
+JSON_BYTES = st.sampled_from([*'{}[]",:0123456789-+.eE \t\n\r\\/tfnrulasebu', "true", "null", "1e400", "-0",
+                              "NaN", "Infinity", "\\u00e9", "\\ud83d\\ude00", "\\ud800", "\\u001f", "\\u000a",
+                              "é", "\x01", "\x7f", "😀"])
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(JSON_BYTES, max_size=12).map("".join), min_size=1, max_size=3))
+def test_dynamic_fragments_never_disagree_with_the_per_value_encoder(texts):
+    _agrees(texts)
+
+
+@settings(max_examples=800, deadline=None)
+@given(JSONISH, st.data())
+def test_dynamic_bytes_mutated_or_truncated_never_crash_or_disagree(value, data):
+    raw = bytearray(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    if data.draw(st.booleans()):
+        raw = raw[:data.draw(st.integers(0, len(raw)))]   # truncated at every byte
+    else:
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    written = _dynamic([bytes(raw)])
+    if written is not None:
+        assert written == _per_value(bytes(raw).decode("utf-8"))
+
+
+def test_dynamic_limits_and_invalid_utf8_are_declined():
+    assert _agrees(["[" * 128 + "]" * 128]) is not None
+    assert _dynamic(["[" * 129 + "]" * 129]) is None   # deeper than C tracks: the Python path decides
+    keys = {f"k{n}": n for n in range(65)}
+    assert _agrees([json.dumps(dict(list(keys.items())[:64]), separators=(",", ":"))]) is not None
+    assert _dynamic([json.dumps(keys, separators=(",", ":"))]) is None
+    for raw in [b'"\xff"', b'"\xed\xa0\x80"', b'"\xc0\xaf"', b'"\xf4\x90\x80\x80"', b'"\xe2\x82"']:
+        assert _dynamic([raw]) is None, raw
+    assert _agrees(['{"a":1,"a":2}']) is None and _agrees(['{"a":{"a":1},"b":{"a":2}}']) is not None
+    assert _agrees(['1' * 4000]) is not None and _dynamic(['1' * 4001]) is None
+    assert _agrees([' { "a" : [ 1 , 2.5 , "x y" ] } ', "null"]) == b'{"a":[1,2.5,"x y"]},null'
 
 
 # -- random and mutated buffers: never a crash, never a disagreement -----------------------------

@@ -13,6 +13,12 @@ written between head and tail, separator between two rows. A column is a 7-tuple
   INTERVALS Arrow month_day_nano intervals (width 16: int32 months, int32 days, int64 nanoseconds)
             as TIMESPANS, a month counted as 30 days as DuckDB counts it, the nanoseconds floored
             to ticks; beyond 10,000,000 days or 100 days of nanoseconds: not handled
+  DYNAMIC   Arrow string texts of JSON written minified, when each is already json.dumps' compact
+            text of json.loads of it (the per-value encoder's, server/wire.py): UTF-8, strings
+            with only the escapes json writes, integers not -0 and at most 4000 digits, reals
+            finite and float.__repr__ of themselves, no key twice in an object, at most 64 keys
+            an object and 128 levels (beyond them, not handled); anything else: not handled.
+            Checked with the GIL held before the loop (a real is read by PyOS_string_to_double).
   REALS     doubles (width 8) or floats (width 4) as float.__repr__ writes them, NaN and
             +-Infinity as the REST wire's texts "NaN", "Infinity", "-Infinity". A value whose
             shortest digits are at most 15 in fixed notation is written here; every other one
@@ -29,7 +35,7 @@ around both passes (sizes, then writing), which touch no Python object.
 #include <stdint.h>
 #include <string.h>
 
-enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6, INTERVALS = 7 };
+enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6, INTERVALS = 7, DYNAMIC = 8 };
 
 typedef struct {
     int kind, width;
@@ -40,6 +46,7 @@ typedef struct {
     int64_t day;          /* DATETIMES: the day whose "YYYY-MM-DDT" day_text holds (INT64_MIN: none) */
     char day_text[11];
     char **reprs;         /* REALS: repr's text of each value the fast path does not write, or NULL */
+    size_t minified;      /* DYNAMIC: the bytes of all its texts minified (nulls included) */
     Py_ssize_t count;
 } column_t;
 
@@ -249,6 +256,200 @@ static char *write_real(char *out, const column_t *c, Py_ssize_t i) {
     return write_padded(out, digits % TENS[places], places);
 }
 
+static int text_range(const column_t *c, Py_ssize_t i, Py_ssize_t *start, Py_ssize_t *stop);
+
+/* -- DYNAMIC: JSON texts checked to be in the wire's form ------------------------------------- */
+#define MAX_DEPTH 128
+#define MAX_KEYS 64
+#define MAX_INT_DIGITS 4000
+
+static int is_space(unsigned char b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+
+/* The length of the valid UTF-8 sequence at s[0..n) (no overlong form, surrogate or beyond
+   U+10FFFF), or 0. */
+static Py_ssize_t utf8_length(const unsigned char *s, Py_ssize_t n) {
+    unsigned char b = s[0];
+    if (b < 0x80) return 1;
+    Py_ssize_t size = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+    if (!size || size > n) return 0;
+    for (Py_ssize_t k = 1; k < size; k++)
+        if ((s[k] & 0xC0) != 0x80) return 0;
+    if (b == 0xE0 && s[1] < 0xA0) return 0;   /* overlong */
+    if (b == 0xED && s[1] > 0x9F) return 0;   /* a surrogate */
+    if (b == 0xF0 && s[1] < 0x90) return 0;   /* overlong */
+    if (b == 0xF4 && s[1] > 0x8F) return 0;   /* beyond U+10FFFF */
+    return size;
+}
+
+/* The end of the string whose opening quote is s[i], when every escape in it is one json writes
+   and every byte is UTF-8 text json.loads accepts (no raw control character); else -1. */
+static Py_ssize_t string_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    for (i++; i < n;) {
+        unsigned char b = s[i];
+        if (b == '"') return i + 1;
+        if (b < 0x20) return -1;
+        if (b == '\\') {
+            if (i + 1 >= n) return -1;
+            unsigned char e = s[i + 1];
+            if (e == '"' || e == '\\' || e == 'b' || e == 'f' || e == 'n' || e == 'r' || e == 't') { i += 2; continue; }
+            /* \u00XX, lowercase, only for the control characters json has no short escape for */
+            if (e != 'u' || i + 5 >= n || s[i + 2] != '0' || s[i + 3] != '0' || (s[i + 4] != '0' && s[i + 4] != '1'))
+                return -1;
+            unsigned char h = s[i + 5];
+            int low = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : -1;
+            int code = low < 0 ? -1 : (s[i + 4] - '0') * 16 + low;
+            if (code < 0 || code == '\b' || code == '\f' || code == '\n' || code == '\r' || code == '\t') return -1;
+            i += 6;
+            continue;
+        }
+        Py_ssize_t size = utf8_length(s + i, n - i);
+        if (!size) return -1;
+        i += size;
+    }
+    return -1;
+}
+
+static int is_digit(unsigned char b) { return b >= '0' && b <= '9'; }
+
+/* The end of the number at s[i] when it is JSON's grammar and json.dumps' own spelling of what
+   json.loads reads (an integer not -0, at most MAX_INT_DIGITS digits; a real finite and
+   float.__repr__ of itself); else -1. The GIL is held (PyOS_string_to_double). */
+static Py_ssize_t number_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t i) {
+    Py_ssize_t start = i, digits;
+    int real = 0;
+    if (s[i] == '-') i++;
+    if (i >= n || !is_digit(s[i])) return -1;
+    if (s[i] == '0') i++;
+    else while (i < n && is_digit(s[i])) i++;
+    digits = i - start;
+    if (i < n && s[i] == '.') {
+        real = 1;
+        if (++i >= n || !is_digit(s[i])) return -1;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        real = 1;
+        if (++i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (i >= n || !is_digit(s[i])) return -1;
+        while (i < n && is_digit(s[i])) i++;
+    }
+    if (!real) {
+        if (digits > MAX_INT_DIGITS || (digits == 2 && s[start] == '-' && s[start + 1] == '0')) return -1;
+        return i;
+    }
+    char token[40];   /* repr writes at most 24 characters: a longer token is not one */
+    if (i - start >= (Py_ssize_t)sizeof token) return -1;
+    memcpy(token, s + start, (size_t)(i - start));
+    token[i - start] = 0;
+    char *end;
+    double x = PyOS_string_to_double(token, &end, NULL);
+    if (x == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return -1; }
+    if (*end || isinf(x) || isnan(x)) return -1;
+    char *spelled = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (!spelled) { PyErr_Clear(); return -1; }
+    int same = strcmp(spelled, token) == 0;
+    PyMem_Free(spelled);
+    return same ? i : -1;
+}
+
+typedef struct { Py_ssize_t start, stop; } span_t;
+
+/* The bytes of text s[0..n) minified when it is one JSON value in the wire's form; else -1. */
+static Py_ssize_t wire_json_size(const unsigned char *s, Py_ssize_t n) {
+    char open[MAX_DEPTH];             /* the containers around: '{' or '[' */
+    Py_ssize_t first_key[MAX_DEPTH];  /* each object's first key in keys[] */
+    span_t keys[MAX_DEPTH + MAX_KEYS];
+    Py_ssize_t n_keys = 0, size = 0, i = 0, end;
+    int depth = 0;
+value:
+    while (i < n && is_space(s[i])) i++;
+    if (i >= n) return -1;
+    switch (s[i]) {
+    case '{': case '[':
+        if (depth == MAX_DEPTH) return -1;
+        open[depth] = (char)s[i];
+        first_key[depth++] = n_keys;
+        size++;
+        i++;
+        while (i < n && is_space(s[i])) i++;
+        if (i < n && s[i] == (open[depth - 1] == '{' ? '}' : ']')) { depth--; size++; i++; goto after; }
+        if (open[depth - 1] == '{') goto key;
+        goto value;
+    case '"':
+        if ((end = string_end(s, n, i)) < 0) return -1;
+        break;
+    case 't': end = n - i >= 4 && !memcmp(s + i, "true", 4) ? i + 4 : -1; break;
+    case 'f': end = n - i >= 5 && !memcmp(s + i, "false", 5) ? i + 5 : -1; break;
+    case 'n': end = n - i >= 4 && !memcmp(s + i, "null", 4) ? i + 4 : -1; break;
+    default: end = number_end(s, n, i);
+    }
+    if (end < 0) return -1;
+    size += end - i;
+    i = end;
+after:
+    while (i < n && is_space(s[i])) i++;
+    if (!depth) return i == n ? size : -1;
+    if (i >= n) return -1;
+    if (s[i] == ',') { size++; i++; if (open[depth - 1] == '{') goto key; goto value; }
+    if (s[i] != (open[depth - 1] == '{' ? '}' : ']')) return -1;
+    n_keys = first_key[--depth];   /* its keys are done with */
+    size++;
+    i++;
+    goto after;
+key:
+    while (i < n && is_space(s[i])) i++;
+    if (i >= n || s[i] != '"' || (end = string_end(s, n, i)) < 0) return -1;
+    /* json keeps one value of a repeated key: the text is not its own form. Escapes are
+       canonical here (string_end), so equal keys are equal bytes. */
+    if (n_keys - first_key[depth - 1] >= MAX_KEYS || n_keys >= MAX_DEPTH + MAX_KEYS) return -1;
+    for (Py_ssize_t k = first_key[depth - 1]; k < n_keys; k++)
+        if (keys[k].stop - keys[k].start == end - i && !memcmp(s + keys[k].start, s + i, (size_t)(end - i)))
+            return -1;
+    keys[n_keys].start = i;
+    keys[n_keys++].stop = end;
+    size += end - i + 1;
+    i = end;
+    while (i < n && is_space(s[i])) i++;
+    if (i >= n || s[i] != ':') return -1;
+    i++;
+    goto value;
+}
+
+/* Each text of a DYNAMIC column checked (wire_json_size) and its minified bytes summed into
+   c->minified; 0 when one is not in the wire's form or its offsets are bad. GIL held. */
+static int check_dynamic(column_t *c, Py_ssize_t count) {
+    Py_ssize_t start, stop;
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t size = 4;   /* null */
+        if (!is_null(c, i)) {
+            if (!text_range(c, i, &start, &stop)) return 0;
+            size = wire_json_size((const unsigned char *)c->data.buf + start, stop - start);
+            if (size < 0) return 0;
+        }
+        if (!add_size(&total, (size_t)size)) return 0;
+    }
+    c->minified = total;
+    return 1;
+}
+
+/* A checked JSON text without the whitespace between its tokens. */
+static char *write_minified(char *out, const unsigned char *s, Py_ssize_t n) {
+    int in_string = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char b = s[i];
+        if (in_string) {
+            *out++ = (char)b;
+            if (b == '\\') *out++ = (char)s[++i];   /* checked: an escape has its next byte */
+            else if (b == '"') in_string = 0;
+        } else if (!is_space(b)) {
+            *out++ = (char)b;
+            in_string = b == '"';
+        }
+    }
+    return out;
+}
+
 /* repr's text (PyOS_double_to_string, the GIL held) of each finite value short_decimal does not
    write; -1 with an exception when memory runs out. */
 static int prepare_reals(column_t *c, Py_ssize_t count) {
@@ -322,6 +523,7 @@ static size_t widest(int kind) {
 static size_t column_size(column_t *c, Py_ssize_t count, int *ok) {
     size_t total = 0, widest_value = widest(c->kind);
     Py_ssize_t start, stop;
+    if (c->kind == DYNAMIC) return c->minified;   /* check_dynamic measured it */
     if (widest_value) {
         if ((size_t)count > (size_t)PY_SSIZE_T_MAX / widest_value) *ok = 0;
         return (size_t)count * widest_value;
@@ -376,6 +578,9 @@ static char *write_value(char *out, column_t *c, Py_ssize_t i) {
         return out + 5;
     case DATETIMES: return write_datetime(out, c, read_int(c->values.buf, 8, c->offset + i));
     case REALS: return write_real(out, c, i);
+    case DYNAMIC:
+        text_range(c, i, &start, &stop);
+        return write_minified(out, (const unsigned char *)c->data.buf + start, stop - start);
     case INTERVALS: {
         int64_t ticks = 0;
         interval_ticks(c, i, &ticks);   /* checked by column_size */
@@ -414,8 +619,8 @@ static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
     if (!PyArg_ParseTuple(spec, "iinOOOn", &c->kind, &c->width, &c->offset, &values, &data, &validity,
                           &c->validity_offset))
         return -1;
-    if (c->kind < TEXTS || c->kind > INTERVALS) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
-    int texts = c->kind == TEXTS || c->kind == STRINGS;
+    if (c->kind < TEXTS || c->kind > DYNAMIC) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
+    int texts = c->kind == TEXTS || c->kind == STRINGS || c->kind == DYNAMIC;
     int width_ok = texts ? (c->width == 4 || c->width == 8)
                  : c->kind == INTS ? (c->width == 1 || c->width == 2 || c->width == 4 || c->width == 8)
                  : c->kind == BOOLS ? c->width == 1
@@ -443,6 +648,7 @@ static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
                && (c->validity_offset + count + 7) / 8 <= c->validity.len;
     if (!held) { release_columns(c, 1); return 0; }
     if (c->kind == REALS && prepare_reals(c, count) < 0) { release_columns(c, 1); return -1; }
+    if (c->kind == DYNAMIC && !check_dynamic(c, count)) { release_columns(c, 1); return 0; }
     return 1;
 }
 

@@ -191,9 +191,18 @@ def _rows_json_joined(column_types: Sequence[tuple[str, str]], table, head: byte
 
     if _speedups.load("rows") is None:
         return None
+    joined = _rows_json_by_c(column_types, table, head, tail, dynamic=True)
+    # a dynamic text not in the wire's form: that column's texts as _rows_json_parts writes them
+    return joined if joined is not None else _rows_json_by_c(column_types, table, head, tail, dynamic=False)
+
+
+def _rows_json_by_c(column_types, table, head: bytes, tail: bytes, *, dynamic: bool) -> bytes | None:
+    from .. import row_join
+
     literals, columns = ["["], []
     for (_, kusto_type), column in zip(column_types, table.columns):
-        spec = row_join.wire_column(column, wire_type(kusto_type))
+        spec = row_join.wire_column(column, wire_type(kusto_type)) if dynamic or wire_type(kusto_type) != "dynamic" \
+            else None
         before, texts, after = ("", spec, "") if spec is not None else \
             (wire_json_pieces(column, wire_type(kusto_type)) or _per_value_pieces(column, kusto_type))
         literals[-1] += before
