@@ -26,7 +26,8 @@ written between head and tail, separator between two rows. A column is a 7-tuple
 `offset` is the array's first value, validity an Arrow bitmap (None: no nulls; a null is
 written null; TEXTS ignore it, their texts are whole). Every buffer is bounds-checked before the
 loop and every offset as it is read; a bad offset, a datetime outside years 1-9999 or a size
-beyond Py_ssize_t returns None and the caller takes its Python path. The GIL is released
+beyond Py_ssize_t returns None and the caller takes its Python path. Reals and dynamic texts are
+read first with the GIL held (they call Python's float functions); the GIL is then released
 around both passes (sizes, then writing), which touch no Python object.
 */
 #define PY_SSIZE_T_CLEAN
@@ -655,7 +656,7 @@ static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
 static PyObject *join(PyObject *self, PyObject *args) {
     (void)self;
     Py_ssize_t count, n_columns, held = 0;
-    PyObject *literal_list, *column_list, *result = NULL;
+    PyObject *literal_list, *column_list, *result = NULL, *literal_tuple = NULL, *column_tuple = NULL;
     Py_buffer separator, head, tail;
     literal_t *literals = NULL;
     column_t *columns = NULL;
@@ -666,20 +667,29 @@ static PyObject *join(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "join(count, literals, columns, ...): one more literal than columns");
         goto done;
     }
-    n_columns = PyList_GET_SIZE(column_list);
+    /* tuples of them: their items stay referenced and in place, whatever runs while they are read */
+    literal_tuple = PyList_AsTuple(literal_list);
+    column_tuple = PyList_AsTuple(column_list);
+    if (!literal_tuple || !column_tuple) goto done;
+    n_columns = PyTuple_GET_SIZE(column_tuple);
+    if (PyTuple_GET_SIZE(literal_tuple) != n_columns + 1) {
+        PyErr_SetString(PyExc_ValueError, "join(count, literals, columns, ...): one more literal than columns");
+        goto done;
+    }
+    if (count > PY_SSIZE_T_MAX / 2) goto not_handled;   /* no reply is that long; count + 1 cannot overflow */
     literals = PyMem_Malloc(sizeof(literal_t) * (size_t)(n_columns + 1));
     columns = PyMem_Malloc(sizeof(column_t) * (size_t)(n_columns ? n_columns : 1));
     if (!literals || !columns) { PyErr_NoMemory(); goto done; }
     size_t row = 0;
-    for (Py_ssize_t k = 0; k <= n_columns; k++) {   /* bytes: held by the list for the call */
-        PyObject *text = PyList_GET_ITEM(literal_list, k);
+    for (Py_ssize_t k = 0; k <= n_columns; k++) {   /* bytes: held by the tuple for the call */
+        PyObject *text = PyTuple_GET_ITEM(literal_tuple, k);
         if (!PyBytes_Check(text)) { PyErr_SetString(PyExc_TypeError, "literals are bytes"); goto done; }
         literals[k].text = PyBytes_AS_STRING(text);
         literals[k].size = PyBytes_GET_SIZE(text);
         if (!add_size(&row, (size_t)literals[k].size)) goto not_handled;
     }
     for (; held < n_columns; held++) {
-        int read = read_column(PyList_GET_ITEM(column_list, held), count, &columns[held]);
+        int read = read_column(PyTuple_GET_ITEM(column_tuple, held), count, &columns[held]);
         if (read < 0) goto done;
         if (read == 0) goto not_handled;
     }
@@ -718,6 +728,8 @@ not_handled:
     result = Py_NewRef(Py_None);
 done:
     if (columns) release_columns(columns, held);
+    Py_XDECREF(literal_tuple);
+    Py_XDECREF(column_tuple);
     PyMem_Free(columns);
     PyMem_Free(literals);
     PyBuffer_Release(&separator);
