@@ -67,9 +67,9 @@ def _breakdown(backend, runs: int) -> None:
     if hasattr(codec, "wire_json_pieces"):
         for (name, kusto_type), column in zip(column_types, table.columns):
             # with the C row join: the column's spec for C (its buffers), or its texts where C has no rule
+            wire_kind = wire.wire_type(kusto_type)
             stages[f"  column {name} ({kusto_type})"] = \
-                lambda c=column, t=wire.wire_type(kusto_type): (c_join and c_join.wire_column(c, t)) or \
-                codec.wire_json_pieces(c, t)
+                lambda c=column, t=wire_kind: (c_join and c_join.wire_column(c, t)) or codec.wire_json_pieces(c, t)
     if c_join:
         stages["  rows joined by rows.c (specs and texts built, then the C loop)"] = \
             lambda: wire._rows_json_joined(column_types, table, b"", b"")

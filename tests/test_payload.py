@@ -13,8 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kfx_notebook import payload
-
-pytestmark = pytest.mark.usefixtures("row_join_paths")   # the frame's rows joined by rows.c and by Arrow
 from kfx_notebook.errors import BindingError
 from tests.frame_strategies import COLUMN_KINDS, frames
 from kfx_notebook.payload import (
@@ -23,6 +21,8 @@ from kfx_notebook.payload import (
     rows_from_return,
     serialize,
 )
+
+pytestmark = pytest.mark.usefixtures("row_join_paths")   # the frame's rows joined by rows.c and by Arrow
 
 # -- serialize: exact bytes for every shape -------------------------------------------------------
 

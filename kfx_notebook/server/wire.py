@@ -4,7 +4,8 @@ Pure: no I/O, nothing heavy imported. One rule: every value goes out in the enco
 official SDK parses back to the same value (datetime ISO UTC with 7 fraction digits,
 timespan `[-][d.]hh:mm:ss[.fffffff]`, decimal as a string, dynamic as native JSON, real
 NaN/Infinity as strings); `FrameType` is the first key of every v2 frame (the SDK's
-streaming parser requires it).
+streaming parser requires it). An Arrow answer's rows are written by row_join's C loop
+(kfx_notebook/_speedups/rows.c) when it is built and takes them, else joined in Arrow: the same bytes.
 """
 
 from __future__ import annotations
@@ -187,16 +188,20 @@ def _rows_json_joined(column_types: Sequence[tuple[str, str]], table, head: byte
 
     The same bytes as _rows_json_parts: each column a row_join spec C writes from its buffers, or
     the texts _rows_json_parts would join."""
-    from .. import _speedups, row_join
+    from .. import _speedups
 
     if _speedups.load("rows") is None:
         return None
     joined = _rows_json_by_c(column_types, table, head, tail, dynamic=True)
-    # a dynamic text not in the wire's form: that column's texts as _rows_json_parts writes them
-    return joined if joined is not None else _rows_json_by_c(column_types, table, head, tail, dynamic=False)
+    if joined is None and any(wire_type(t) == "dynamic" for _, t in column_types):
+        # a dynamic text not in the wire's form: that column's texts as _rows_json_parts writes them
+        joined = _rows_json_by_c(column_types, table, head, tail, dynamic=False)
+    return joined
 
 
 def _rows_json_by_c(column_types, table, head: bytes, tail: bytes, *, dynamic: bool) -> bytes | None:
+    """_rows_json_joined's bytes by row_join.join; dynamic=False takes dynamic columns' texts from
+    wire_json_pieces (or value by value) instead of C's check of them."""
     from .. import row_join
 
     literals, columns = ["["], []
