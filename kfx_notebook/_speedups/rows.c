@@ -214,10 +214,10 @@ static const double POWERS[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9
 static int short_decimal(double x, uint64_t *digits, int *places) {
     double a = x < 0 ? -x : x;
     if (a == 0) { *digits = 0; *places = 0; return 1; }
-    if (!(a >= 1e-4 && a < 1e15)) return 0;
+    if (!(a >= 1e-4)) return 0;   /* repr writes an exponent below it (and NaN fails here) */
     for (int k = 0; k < 20; k++) {
         double scaled = a * POWERS[k];
-        if (scaled >= 1e15) return 0;
+        if (scaled >= 1e15) return 0;   /* 16 digits or more (and +-inf, |x| >= 1e15 at once) */
         uint64_t n = (uint64_t)(scaled + 0.5);
         if ((double)n / POWERS[k] == a) { *digits = n; *places = k; return 1; }
     }
