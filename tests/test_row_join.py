@@ -265,7 +265,7 @@ def test_dynamic_texts_json_writes_are_taken_and_others_only_when_exact(values):
 
 
 JSON_BYTES = st.sampled_from([*'{}[]",:0123456789-+.eE \t\n\r\\/tfnrulasebu', "true", "null", "1e400", "-0",
-                              "NaN", "Infinity", "\\u00e9", "\\ud83d\\ude00", "\\ud800", "\\u001f", "\\u000a",
+                              "NaN", "Infinity", "\\u00e9", "\\ud83d\\ude00", "\\ud800", "\\u001f", "\\u000a", "\\u0008",
                               "é", "\x01", "\x7f", "😀"])
 
 
@@ -296,6 +296,12 @@ def test_dynamic_limits_and_invalid_utf8_are_declined():
     assert _dynamic([json.dumps(keys, separators=(",", ":"))]) is None
     for raw in [b'"\xff"', b'"\xed\xa0\x80"', b'"\xc0\xaf"', b'"\xf4\x90\x80\x80"', b'"\xe2\x82"']:
         assert _dynamic([raw]) is None, raw
+    for code in range(0x20):   # json's own escape of each control character taken, any other spelling not
+        assert _agrees([json.dumps(chr(code))]) is not None
+        if json.dumps(chr(code)) != f'"\\u{code:04x}"':
+            assert _dynamic([f'"\\u{code:04x}"']) is None
+        if f"{code:04X}" != f"{code:04x}":   # json writes lowercase hex
+            assert _dynamic([f'"\\u{code:04X}"']) is None
     assert _agrees(['{"a":1,"a":2}']) is None and _agrees(['{"a":{"a":1},"b":{"a":2}}']) is not None
     assert _agrees(['1' * 4000]) is not None and _dynamic(['1' * 4001]) is None
     assert _agrees([' { "a" : [ 1 , 2.5 , "x y" ] } ', "null"]) == b'{"a":[1,2.5,"x y"]},null'
