@@ -31,12 +31,16 @@ def join(count: int, literals: list[str], columns: list, *, separator: bytes,
 def _offsets_width(array) -> int:
     import pyarrow as pa
 
-    return 8 if pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type) else 4
+    return 8 if pa.types.is_large_string(array.type) else 4
 
 
 def texts(array) -> tuple:
     """An Arrow string/large_string array (or one-chunk column) written as its texts (nulls ignored)."""
+    import pyarrow as pa
+
     array = array.combine_chunks() if hasattr(array, "combine_chunks") else array
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        array = array.cast(pa.large_string())   # a view type keeps short strings outside its data buffer
     _validity, offsets, data = array.buffers()
     return (TEXTS, _offsets_width(array), array.offset, offsets, b"" if data is None else data, None, 0)
 

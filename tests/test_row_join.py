@@ -375,6 +375,11 @@ def test_the_model_itself_matches_the_per_value_rules_on_a_known_row():
 
 
 # -- sizes, errors, leaks --------------------------------------------------------------------------
+def test_texts_of_a_view_type_are_read_as_their_strings():
+    view = pa.array(["a short one", None, "a string longer than twelve bytes"]).cast(pa.string_view())
+    assert c_join(3, [b"<", b">"], [row_join.texts(view)], b",") == b"<a short one>,<>,<a string longer than twelve bytes>"
+
+
 def test_a_reply_beyond_py_ssize_t_is_declined_before_anything_is_allocated():
     assert c_join(2**62, [b"[x]"], []) is None
     assert c_join(2**61, [b"", b""], [(row_join.TEXTS, 8, 0, b"\0" * 16, b"", None, 0)]) is None   # short offsets
