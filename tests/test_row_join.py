@@ -169,7 +169,8 @@ def arrow_tables(draw):
     """(column types, an Arrow table), sliced or in two chunks to give its arrays an offset."""
     size = draw(st.integers(0, 12))
     pairs = draw(st.lists(arrow_columns(size + 2), min_size=0, max_size=5))
-    table = pa.table({f"c{k}": array for k, (_, array) in enumerate(pairs)}) if pairs else pa.table({})
+    table = pa.table({f"c{k}": array for k, (_, array) in enumerate(pairs)}) if pairs else \
+        pa.table({"x": range(size)}).drop_columns(["x"])   # rows of no columns
     shape = draw(st.sampled_from(["whole", "sliced", "chunked"]))
     if pairs and shape == "sliced":
         table = table.slice(1, size)
@@ -187,6 +188,11 @@ def _arrow_reply(column_types, table) -> bytes:
 def test_serve_rows_by_c_are_the_arrow_joins_bytes(case):
     column_types, table = case
     assert wire._rows_json_joined(column_types, table, b"", b"") == _arrow_reply(column_types, table)
+
+
+def test_rows_of_no_columns_are_empty_arrays_as_the_arrow_join_writes_them():
+    table = pa.table({"a": [1, 2, 3]}).drop_columns(["a"])
+    assert wire._rows_json_joined([], table, b"", b"") == _arrow_reply([], table) == b"[[],[],[]]"
 
 
 def test_a_whole_reply_is_the_same_with_and_without_the_c_join(monkeypatch):

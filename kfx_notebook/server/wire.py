@@ -213,7 +213,7 @@ def _rows_json_by_c(column_types, table, head: bytes, tail: bytes, *, dynamic: b
         literals[-1] += before
         columns.append(texts)
         literals.append(after + ",")
-    literals[-1] = literals[-1][:-1] + "]"
+    literals[-1] = literals[-1][:-1] + "]" if columns else "[]"   # a row of no columns is []
     return row_join.join(table.num_rows, literals, columns, separator=b",", head=head + b"[", tail=b"]" + tail)
 
 
