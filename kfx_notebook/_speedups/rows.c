@@ -243,9 +243,12 @@ static const uint64_t TENS[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000UL
 
 /* The decimal digits of v (what write_digits writes). */
 static int digit_count(uint64_t v) {
-    int n = 1;
-    while (n < 20 && v >= TENS[n]) n++;
-    return n;
+    int n = 1;   /* halving steps: a few comparisons instead of one a digit */
+    if (v >= 10000000000000000ULL) { n += 16; v /= 10000000000000000ULL; }
+    if (v >= 100000000) { n += 8; v /= 100000000; }
+    if (v >= 10000) { n += 4; v /= 10000; }
+    if (v >= 100) { n += 2; v /= 100; }
+    return n + (v >= 10);
 }
 
 static char *write_real(char *out, const column_t *c, Py_ssize_t i) {
