@@ -63,10 +63,17 @@ typedef struct {
 /* Bytes a JSON string adds to a UTF-8 byte: 1 for \" \\ \b \f \n \r \t, 5 for \u00XX, else 0. */
 static unsigned char escape_extra[256];
 
+/* The letter after the backslash of a byte's short escape (\" \\ \b \f \n \r \t), or 0. */
+static char short_escape[256];
+
 static void init_escapes(void) {
+    static const char shorts[][2] = {{'"', '"'}, {'\\', '\\'}, {'\b', 'b'}, {'\f', 'f'}, {'\n', 'n'},
+                                     {'\r', 'r'}, {'\t', 't'}};
     for (int c = 0; c < 0x20; c++) escape_extra[c] = 5;
-    escape_extra['"'] = escape_extra['\\'] = 1;
-    escape_extra['\b'] = escape_extra['\f'] = escape_extra['\n'] = escape_extra['\r'] = escape_extra['\t'] = 1;
+    for (size_t k = 0; k < sizeof shorts / sizeof shorts[0]; k++) {
+        short_escape[(unsigned char)shorts[k][0]] = shorts[k][1];
+        escape_extra[(unsigned char)shorts[k][0]] = 1;
+    }
 }
 
 /* 0001-01-01T00:00:00 and 9999-12-31T23:59:59.999999 in microseconds since 1970. */
@@ -507,16 +514,11 @@ static char *write_string(char *out, const unsigned char *s, Py_ssize_t n) {
         if ((k = run) == n) break;
         unsigned char b = s[k];
         *out++ = '\\';
-        switch (b) {
-        case '"': *out++ = '"'; break;
-        case '\\': *out++ = '\\'; break;
-        case '\b': *out++ = 'b'; break;
-        case '\f': *out++ = 'f'; break;
-        case '\n': *out++ = 'n'; break;
-        case '\r': *out++ = 'r'; break;
-        case '\t': *out++ = 't'; break;
-        default: memcpy(out, "u00", 3); out[3] = HEX[b >> 4]; out[4] = HEX[b & 15]; out += 5;
-        }
+        if (short_escape[b]) { *out++ = short_escape[b]; continue; }
+        memcpy(out, "u00", 3);
+        out[3] = HEX[b >> 4];
+        out[4] = HEX[b & 15];
+        out += 5;
     }
     *out++ = '"';
     return out;
@@ -818,9 +820,8 @@ done:
     Py_XDECREF(column_tuple);
     PyMem_Free(columns);
     PyMem_Free(literals);
-    PyBuffer_Release(&separator);
-    PyBuffer_Release(&head);
-    PyBuffer_Release(&tail);
+    Py_buffer *texts[] = {&separator, &head, &tail};   /* held since the arguments were parsed */
+    for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) PyBuffer_Release(texts[k]);
     return result;
 }
 
@@ -830,7 +831,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rows", NULL, -1, methods, NULL, NULL, NULL, NULL};
+static struct PyModuleDef module = {
+    .m_base = PyModuleDef_HEAD_INIT, .m_name = "rows", .m_size = -1, .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit_rows(void) {
     init_escapes();
