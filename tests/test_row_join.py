@@ -18,7 +18,6 @@ import json
 import math
 import mmap
 import struct
-import tracemalloc
 
 import pyarrow as pa
 import pytest
@@ -29,6 +28,7 @@ from kfx_notebook import _speedups, row_join
 from kfx_notebook.codec import format_timespan, kusto_datetime
 from kfx_notebook.server import wire
 from tests.frame_strategies import EDGE_FLOATS, JSONISH
+from tests.speedup_checks import assert_no_memory_growth
 
 rows = _speedups.load("rows")
 
@@ -428,12 +428,4 @@ def test_no_memory_is_left_behind_after_hundreds_of_calls():
             except ValueError:
                 pass
 
-    calls(20)
-    tracemalloc.start()
-    try:
-        calls(50)
-        before = tracemalloc.get_traced_memory()[0]
-        calls(400)
-        assert tracemalloc.get_traced_memory()[0] - before < 4096
-    finally:
-        tracemalloc.stop()
+    assert_no_memory_growth(lambda: calls(400))
