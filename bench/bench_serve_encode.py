@@ -9,7 +9,8 @@ Alternating, --runs times each: (a) POST /v2/rest/query `T` to the server (trans
 DuckDB, encoding, HTTP), (b) GET the same bytes from the raw server (HTTP and copying only).
 Prints the medians and their ratio. PYTHONPATH=<other checkout> measures another version.
 --breakdown also prints, in-process and without HTTP, the median wall and CPU (process_time)
-seconds of each stage of one answer: the query to Arrow, each column's texts, the whole reply.
+seconds of each stage of one answer: the query to Arrow, each column's texts (with the C row join:
+its spec, or its texts where C has no rule), the rows joined, the whole reply.
 """
 
 from __future__ import annotations
@@ -62,10 +63,16 @@ def _breakdown(backend, runs: int) -> None:
 
     column_types, table = backend.query_table(DB, "T")
     stages = {"query to Arrow (translate, DuckDB, fetch)": lambda: backend.query_table(DB, "T")}
+    c_join = _c_join()
     if hasattr(codec, "wire_json_pieces"):
         for (name, kusto_type), column in zip(column_types, table.columns):
+            # with the C row join: the column's spec for C (its buffers), or its texts where C has no rule
+            wire_kind = wire.wire_type(kusto_type)
             stages[f"  column {name} ({kusto_type})"] = \
-                lambda c=column, t=kusto_type: codec.wire_json_pieces(c, wire.wire_type(t))
+                lambda c=column, t=wire_kind: (c_join and c_join.wire_column(c, t)) or codec.wire_json_pieces(c, t)
+    if c_join:
+        stages["  rows joined by rows.c (specs and texts built, then the C loop)"] = \
+            lambda: wire._rows_json_joined(column_types, table, b"", b"")
     stages["v2 reply from the Arrow table (all columns, joins)"] = lambda: wire.v2_response(column_types, table)
     times: dict = {name: [] for name in stages}
     for _ in range(runs):
@@ -76,6 +83,15 @@ def _breakdown(backend, runs: int) -> None:
     for name, pairs in times.items():
         print(f"{name:55s} wall {statistics.median(p[0] for p in pairs):.4f} s  "
               f"cpu {statistics.median(p[1] for p in pairs):.4f} s")
+
+
+def _c_join():
+    """kfx_notebook.row_join when this version has it and its C module is built, else None."""
+    try:
+        from kfx_notebook import _speedups, row_join
+    except ImportError:
+        return None
+    return row_join if _speedups.load("rows") is not None else None
 
 
 def _timed(fetch) -> tuple[tuple[float, float], bytes]:

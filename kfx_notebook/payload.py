@@ -175,21 +175,25 @@ def _indented_frame(frame) -> bytes:
 
     Each column's values are written as compact JSON text (`_indented_texts`); an object column
     holding containers (codec.json_array_text) is re-indented at the rows' level. Arrow then
-    joins every row's keys and values in one kernel call, each row ending in a newline, and the
-    joined array's data buffer is the payload (its last newline dropped).
+    joins every row's keys and values (row_join's C loop, or one Arrow kernel call with each row
+    ending in a newline, the joined array's data buffer the payload without its last newline).
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from . import row_join
+
     if frame.shape[1] == 0:
         return "\n".join(["{}"] * len(frame)).encode("utf-8")
+    literals = [("{\n  " if i == 0 else ",\n  ") + encoder.encode_basestring(str(name)) + ": "
+                for i, name in enumerate(frame.columns)] + ["\n}"]
+    columns = [_indented_texts(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    joined = row_join.join(len(frame), literals, columns, separator=b"\n")
+    if joined is not None:
+        return joined
     text = pa.large_string()
-    parts = []
-    for i, name in enumerate(frame.columns):
-        key = encoder.encode_basestring(str(name)) + ": "
-        parts.append(pa.scalar(("{\n  " if i == 0 else ",\n  ") + key, text))
-        parts.append(_indented_texts(frame.iloc[:, i]))
-    joined = pc.binary_join_element_wise(*parts, pa.scalar("\n}\n", text), pa.scalar("", text))
+    parts = [piece for literal, column in zip(literals, columns) for piece in (pa.scalar(literal, text), column)]
+    joined = pc.binary_join_element_wise(*parts, pa.scalar(literals[-1] + "\n", text), pa.scalar("", text))
     return _string_data(joined)[:-1]
 
 

@@ -28,6 +28,17 @@ def kql_engine(request):
     backend.close()
 
 
+@pytest.fixture(params=["c", "python"])
+def row_join_paths(request, monkeypatch):
+    """A test run twice: with the C row join (kfx_notebook/_speedups/rows.c) and with the Arrow
+    join its callers take when the module was not built."""
+    from kfx_notebook import _speedups
+
+    if request.param == "python":
+        monkeypatch.setitem(_speedups._LOADED, "rows", None)
+    return request.param
+
+
 # Golden exporter inputs and outputs are data for tests/test_export*.py, not tests themselves.
 collect_ignore_glob = ["golden/*"]
 

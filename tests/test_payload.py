@@ -22,6 +22,8 @@ from kfx_notebook.payload import (
     serialize,
 )
 
+pytestmark = pytest.mark.usefixtures("row_join_paths")   # the frame's rows joined by rows.c and by Arrow
+
 # -- serialize: exact bytes for every shape -------------------------------------------------------
 
 ONE = [{"a": 1, "b": "x"}]

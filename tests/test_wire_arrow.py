@@ -2,7 +2,7 @@
 
 The per-value encoder (wire.encode_rows over DuckDB's Python rows) is the reference; every
 DuckDB type the engine's columns come in is generated, nulls included, and both go through
-v1 and v2 replies.
+v1 and v2 replies, each test with the C row join and with the Arrow join (row_join_paths).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from kfx_notebook.kusto_types import from_duckdb
 from kfx_notebook.server import wire
 from tests.frame_strategies import EDGE_FLOATS, JSONISH
+
+pytestmark = pytest.mark.usefixtures("row_join_paths")
 
 _DAYS = 10_000 * 365
 _FLOAT_EDGES = [v for v in EDGE_FLOATS if not abs(v) > 3.4e38]   # DuckDB refuses a FLOAT out of its range

@@ -4,7 +4,8 @@ Pure: no I/O, nothing heavy imported. One rule: every value goes out in the enco
 official SDK parses back to the same value (datetime ISO UTC with 7 fraction digits,
 timespan `[-][d.]hh:mm:ss[.fffffff]`, decimal as a string, dynamic as native JSON, real
 NaN/Infinity as strings); `FrameType` is the first key of every v2 frame (the SDK's
-streaming parser requires it).
+streaming parser requires it). An Arrow answer's rows are written by row_join's C loop
+(kfx_notebook/_speedups/rows.c) when it is built and takes them, else joined in Arrow: the same bytes.
 """
 
 from __future__ import annotations
@@ -182,6 +183,40 @@ def _rows_json_parts(column_types: Sequence[tuple[str, str]], table) -> list:
     return [b"[", data, b"]"]
 
 
+def _rows_json_joined(column_types: Sequence[tuple[str, str]], table, head: bytes, tail: bytes) -> bytes | None:
+    """head + rows_json's text + tail written by the C row join (row_join), or None without it.
+
+    The same bytes as _rows_json_parts: each column a row_join spec C writes from its buffers, or
+    the texts _rows_json_parts would join."""
+    from .. import _speedups
+
+    if _speedups.load("rows") is None:
+        return None
+    joined = _rows_json_by_c(column_types, table, head, tail, dynamic=True)
+    if joined is None and any(wire_type(t) == "dynamic" for _, t in column_types):
+        # a dynamic text not in the wire's form: that column's texts as _rows_json_parts writes them
+        joined = _rows_json_by_c(column_types, table, head, tail, dynamic=False)
+    return joined
+
+
+def _rows_json_by_c(column_types, table, head: bytes, tail: bytes, *, dynamic: bool) -> bytes | None:
+    """_rows_json_joined's bytes by row_join.join; dynamic=False takes dynamic columns' texts from
+    wire_json_pieces (or value by value) instead of C's check of them."""
+    from .. import row_join
+
+    literals, columns = ["["], []
+    for (_, kusto_type), column in zip(column_types, table.columns):
+        spec = row_join.wire_column(column, wire_type(kusto_type)) if dynamic or wire_type(kusto_type) != "dynamic" \
+            else None
+        before, texts, after = ("", spec, "") if spec is not None else \
+            (wire_json_pieces(column, wire_type(kusto_type)) or _per_value_pieces(column, kusto_type))
+        literals[-1] += before
+        columns.append(texts)
+        literals.append(after + ",")
+    literals[-1] = literals[-1][:-1] + "]" if columns else "[]"   # a row of no columns is []
+    return row_join.join(table.num_rows, literals, columns, separator=b",", head=head + b"[", tail=b"]" + tail)
+
+
 def _per_value_pieces(column, kusto_type: str):
     """("", each value's JSON text by the per-value encoder, "") for a column without a column-wise rule."""
     import pyarrow as pa
@@ -209,10 +244,16 @@ def _dumps_filled(document: Any, slots: list) -> bytes:
     """`_dumps(document)` with each placeholder of `slots` (in document order) replaced by its
     table's rows text, copied once into the reply."""
     parts, rest = [], _dumps(document)
-    for placeholder, column_types, table in slots:
+    for n, (placeholder, column_types, table) in enumerate(slots):
         head, rest = rest.split(json.dumps(placeholder).encode("utf-8"))
-        parts += [head, *_rows_json_parts(column_types, table)]
-    return b"".join([*parts, rest])
+        last = n == len(slots) - 1   # the C join writes the document's rest too: one copy of the rows
+        joined = _rows_json_joined(column_types, table, head, rest if last else b"")
+        if joined is None:
+            parts += [head, *_rows_json_parts(column_types, table)]
+        else:
+            parts.append(joined)
+            rest = b"" if last else rest
+    return b"".join([*parts, rest]) if len(parts) != 1 or rest else parts[0]
 
 
 def _dumps(value: Any) -> bytes:
