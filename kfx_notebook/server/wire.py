@@ -167,12 +167,11 @@ def _rows_json_parts(column_types: Sequence[tuple[str, str]], table) -> list:
         return [b"[]"]
     if not table.num_columns:
         return [b"[" + b",".join([b"[]"] * table.num_rows) + b"]"]
-    pieces: list = ["["]
-    for (_, kusto_type), column in zip(column_types, table.columns):
-        before, texts, after = wire_json_pieces(column, wire_type(kusto_type)) or _per_value_pieces(column, kusto_type)
-        pieces[-1] += before
-        pieces += [texts, after + ","]
-    pieces[-1] = pieces[-1][:-1] + "],"
+    literals, columns = _row_pieces(column_types, table, lambda column, kusto_type: None)
+    pieces: list = [literals[0]]
+    for texts, literal in zip(columns, literals[1:]):
+        pieces += [texts, literal]
+    pieces[-1] += ","
     size = sum(p.nbytes for p in pieces[1::2]) + sum(map(len, pieces[::2])) * table.num_rows
     kind = pa.string() if size < 2**31 - 1 else pa.large_string()   # the offsets' width Arrow needs
     rows = pc.binary_join_element_wise(*(pa.scalar(p, kind) if isinstance(p, str) else p.cast(kind) for p in pieces),
@@ -204,17 +203,27 @@ def _rows_json_by_c(column_types, table, head: bytes, tail: bytes, *, dynamic: b
     wire_json_pieces (or value by value) instead of C's check of them."""
     from .. import row_join
 
+    def spec(column, kusto_type: str):
+        return row_join.wire_column(column, kusto_type) if dynamic or kusto_type != "dynamic" else None
+
+    literals, columns = _row_pieces(column_types, table, spec)
+    return row_join.join(table.num_rows, literals, columns, separator=b",", head=head + b"[", tail=b"]" + tail)
+
+
+def _row_pieces(column_types, table, spec) -> tuple[list[str], list]:
+    """One row's literals (one more than columns: brackets, commas, the quotes wire_json_pieces leaves to
+    the join) and each column's texts: `spec(column, wire type)` where it gives one (a row_join spec),
+    else the column's wire_json_pieces, else its values one by one. A row of no columns is `[]`."""
     literals, columns = ["["], []
     for (_, kusto_type), column in zip(column_types, table.columns):
-        spec = row_join.wire_column(column, wire_type(kusto_type)) if dynamic or wire_type(kusto_type) != "dynamic" \
-            else None
-        before, texts, after = ("", spec, "") if spec is not None else \
+        given = spec(column, wire_type(kusto_type))
+        before, texts, after = ("", given, "") if given is not None else \
             (wire_json_pieces(column, wire_type(kusto_type)) or _per_value_pieces(column, kusto_type))
         literals[-1] += before
         columns.append(texts)
         literals.append(after + ",")
-    literals[-1] = literals[-1][:-1] + "]" if columns else "[]"   # a row of no columns is []
-    return row_join.join(table.num_rows, literals, columns, separator=b",", head=head + b"[", tail=b"]" + tail)
+    literals[-1] = literals[-1][:-1] + "]" if columns else "[]"
+    return literals, columns
 
 
 def _per_value_pieces(column, kusto_type: str):
