@@ -618,9 +618,12 @@ class ChunkedFrame:
                 self._fail(f"a result row has {len(rows[0])} values for {width} columns", rows)
                 return
         count = len(rows)
-        by_column = list(zip(*rows))
+        try:  # strict: a shorter or longer row among them would otherwise be cut silently
+            by_column = list(zip(*rows, strict=True))
+        except ValueError:
+            by_column = None
         rows.clear()
-        if count and len(by_column) != width:  # an empty row among them: zip gives no column at all
+        if count and (by_column is None or len(by_column) != width):
             self._fail("result rows have different lengths", rows)
             return
         self.rows += count

@@ -257,3 +257,10 @@ def test_no_memory_grows_over_many_calls():
 def test_an_empty_row_among_others_is_a_conversion_error_not_an_index_error():
     with pytest.raises(dataframes.ConversionError, match="different lengths"):
         dataframes.frame_from_columns([("x", "bool")], [[False], []])
+
+
+@pytest.mark.parametrize("rows", [[[False], [True, 1]], [[False, 1], [True, 2], [True]], [[1, 2], [3, 4, 5]]])
+def test_a_longer_or_shorter_row_is_a_conversion_error_not_cut(rows):
+    width = len(rows[0])
+    with pytest.raises(dataframes.ConversionError, match="different lengths"):
+        dataframes.frame_from_columns([(f"c{i}", "long") for i in range(width)], rows)
