@@ -612,6 +612,9 @@ class ChunkedFrame:
             rows.clear()
             return
         width = len(self._columns)
+        if not all(type(row) is list for row in rows):   # a string or object would be read as its characters or keys
+            self._fail("a result row is not a list of values", rows)
+            return
         if rows and not self._first_row_checked:
             self._first_row_checked = True
             if len(rows[0]) != width:

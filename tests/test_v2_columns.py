@@ -264,3 +264,19 @@ def test_a_longer_or_shorter_row_is_a_conversion_error_not_cut(rows):
     width = len(rows[0])
     with pytest.raises(dataframes.ConversionError, match="different lengths"):
         dataframes.frame_from_columns([(f"c{i}", "long") for i in range(width)], rows)
+
+
+@pytest.mark.parametrize("row", [False, None, "ab", 7])
+def test_a_row_that_is_not_a_list_is_a_conversion_error_not_a_type_error(row):
+    """A row that is not a JSON array was a TypeError traceback (false, null, a number) or read
+    as its characters (a string of the row's width); it is the malformed table. (An object there
+    is Kusto's inline error, a KustoQueryError: tested with the errors.)"""
+    body = json.dumps([{"FrameType": "DataSetHeader", "IsProgressive": False, "Version": "v2.0"},
+                       {"FrameType": "DataTable", "TableId": 0, "TableKind": "PrimaryResult",
+                        "TableName": "PrimaryResult",
+                        "Columns": [{"ColumnName": "a", "ColumnType": "string"},
+                                    {"ColumnName": "b", "ColumnType": "string"}],
+                        "Rows": [["x", "y"], row]},
+                       {"FrameType": "DataSetCompletion", "HasErrors": False, "Cancelled": False}]).encode()
+    with pytest.raises(dataframes.ConversionError, match="not a list of values"):
+        v2_result.frame_from_v2_stream(io.BytesIO(body).read)
