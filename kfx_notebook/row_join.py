@@ -19,13 +19,16 @@ TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS, INTERVALS, DYNAMIC = r
 
 
 def join(count: int, literals: list[str], columns: list, *, separator: bytes,
-         head: bytes = b"", tail: bytes = b"") -> bytes | None:
-    """The rows' bytes from one more literal than columns (Arrow string arrays or specs), or None."""
+         head: bytes = b"", tail: bytes = b"", parts: int = 0) -> bytes | None:
+    """The rows' bytes from one more literal than columns (Arrow string arrays or specs), or None.
+
+    C cuts large replies into parts written on threads of their own (by default one a CPU for
+    every 16384 rows, at most 4); `parts` asks for that many, so tests can hold every cut to one."""
     rows = _speedups.load("rows")
     if rows is None:
         return None
     specs = [column if isinstance(column, tuple) else texts(column) for column in columns]
-    return rows.join(count, [text.encode("utf-8") for text in literals], specs, separator, head, tail)
+    return rows.join(count, [text.encode("utf-8") for text in literals], specs, separator, head, tail, parts)
 
 
 def _offsets_width(array) -> int:

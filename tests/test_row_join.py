@@ -124,7 +124,11 @@ def model(count, literals, columns, separator=b",", head=b"", tail=b"") -> bytes
 
 
 def c_join(count, literals, columns, separator=b",", head=b"", tail=b""):
-    return rows.join(count, literals, columns, separator, head, tail)
+    """rows.join's answer, checked to be the same whether C cuts the rows into 1, 2, 3 or 4 parts
+    (each sized and written on its own thread) or decides by itself."""
+    answers = {parts: rows.join(count, literals, columns, separator, head, tail, parts) for parts in range(5)}
+    assert len(set(answers.values())) == 1, answers
+    return answers[0]
 
 
 # -- generated columns ---------------------------------------------------------------------------
@@ -190,6 +194,27 @@ def test_serve_rows_by_c_are_the_arrow_joins_bytes(case):
     assert wire._rows_json_joined(column_types, table, b"", b"") == _arrow_reply(column_types, table)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(arrow_tables(), st.integers(1, 4))
+def test_serve_rows_cut_into_parts_are_the_same_bytes(case, parts):
+    column_types, table = case
+    literals, columns = wire._row_pieces(column_types, table, row_join.wire_column)
+    assert row_join.join(table.num_rows, literals, columns, separator=b",", head=b"[", tail=b"]", parts=parts) \
+        == _arrow_reply(column_types, table)
+
+
+def test_a_large_reply_cut_by_the_cpus_is_the_arrow_joins_bytes():
+    """Above 16384 rows a part, C cuts the reply by itself (on a machine of more than one CPU)."""
+    size = 50_000
+    table = pa.table({"i": pa.array(range(size), pa.int64()),
+                      "s": pa.array([f'n"{i}' if i % 3 else None for i in range(size)]),
+                      "r": pa.array([i / 7 for i in range(size)]),
+                      "d": pa.array([i * 86_400_000_123 for i in range(size)], pa.timestamp("us")),
+                      "j": pa.array(['{"a":[1,2.5]}' if i % 2 else "null" for i in range(size)])})
+    column_types = [("i", "long"), ("s", "string"), ("r", "real"), ("d", "datetime"), ("j", "dynamic")]
+    assert wire._rows_json_joined(column_types, table, b"", b"") == _arrow_reply(column_types, table)
+
+
 def test_rows_of_no_columns_are_empty_arrays_as_the_arrow_join_writes_them():
     table = pa.table({"a": [1, 2, 3]}).drop_columns(["a"])
     assert wire._rows_json_joined([], table, b"", b"") == _arrow_reply([], table) == b"[[],[],[]]"
@@ -205,8 +230,15 @@ def test_a_whole_reply_is_the_same_with_and_without_the_c_join(monkeypatch):
     assert with_c == (wire.v2_response(column_types, table, **fixed), wire.v1_response(column_types, table))
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.none() | TEXT, max_size=10))
+#: Texts long enough that C scans them eight bytes at a time, an escape at any place of a word.
+LONG_TEXT = st.builds(lambda plain, escape, at: plain[:at] + escape + plain[at:],
+                      st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
+                      st.sampled_from(["", '"', "\\", "\n", "\x00", "\x1f", "\x7f", "\x80", "é", "\u2028", "😀"]),
+                      st.integers(0, 40))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.none() | TEXT | LONG_TEXT, max_size=10))
 def test_strings_are_escaped_as_json_dumps_escapes_them(values):
     array = pa.array(values, pa.string())
     expected = b",".join(b"null" if v is None else json.dumps(v, ensure_ascii=False).encode() for v in values)

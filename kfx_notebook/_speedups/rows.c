@@ -23,6 +23,10 @@ written between head and tail, separator between two rows. A column is a 7-tuple
             +-Infinity as the REST wire's texts "NaN", "Infinity", "-Infinity". A value whose
             shortest digits are at most 15 in fixed notation is written here; every other one
             by PyOS_double_to_string (repr's own function), called with the GIL before the loop.
+The rows may be cut into parts (at most MAX_PARTS, by default one a CPU for every MIN_PART_ROWS
+rows; `parts`, the optional 7th argument, asks for that many) sized and written each on its own
+thread, the GIL released: each part its own copy of the columns (its day cache, its escape flag),
+its own range of the reply, checked against its own end.
 `offset` is the array's first value, validity an Arrow bitmap (None: no nulls; a null is
 written null; TEXTS ignore it, their texts are whole). Every buffer is bounds-checked before the
 loop and every offset as it is read; a bad offset, a datetime outside years 1-9999 or a size
@@ -36,8 +40,18 @@ and every write is checked against that end: a mismeasured value declines instea
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#include <unistd.h>
+#define HAVE_THREADS 1
+#endif
 #include <stdint.h>
 #include <string.h>
+
+/* A reply is cut into at most this many parts, each written on its own thread: no more than a
+   small machine's cores, and each part long enough that a thread costs little against it. */
+#define MAX_PARTS 4
+#define MIN_PART_ROWS 16384
 
 enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6, INTERVALS = 7, DYNAMIC = 8 };
 
@@ -50,8 +64,8 @@ typedef struct {
     int64_t day;          /* DATETIMES: the day whose "YYYY-MM-DDT" day_text holds (INT64_MIN: none) */
     char day_text[11];
     char **reprs;         /* REALS: repr's text of each value the fast path does not write, or NULL */
-    size_t measured;      /* DYNAMIC, REALS: the bytes of all its values (nulls included), measured
-                             with the GIL before the loop */
+    size_t measured[MAX_PARTS];   /* DYNAMIC, REALS: the bytes of each part's values (nulls included),
+                                     measured with the GIL before the loop */
     Py_ssize_t count;
 } column_t;
 
@@ -438,20 +452,21 @@ key:
 }
 
 /* Each text of a DYNAMIC column checked (wire_json_size) and its minified bytes summed into
-   c->measured; 0 when one is not in the wire's form or its offsets are bad. GIL held. */
-static int check_dynamic(column_t *c, Py_ssize_t count) {
+   c->measured of its part (rows bounds[p] to bounds[p + 1]); 0 when one is not in the wire's
+   form or its offsets are bad. GIL held. */
+static int check_dynamic(column_t *c, const Py_ssize_t *bounds, int n_parts) {
     Py_ssize_t start, stop;
-    size_t total = 0;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        Py_ssize_t size = 4;   /* null */
-        if (!is_null(c, i)) {
-            if (!text_range(c, i, &start, &stop)) return 0;
-            size = wire_json_size((const unsigned char *)c->data.buf + start, stop - start);
-            if (size < 0) return 0;
+    for (int p = 0; p < n_parts; p++) {
+        for (Py_ssize_t i = bounds[p]; i < bounds[p + 1]; i++) {
+            Py_ssize_t size = 4;   /* null */
+            if (!is_null(c, i)) {
+                if (!text_range(c, i, &start, &stop)) return 0;
+                size = wire_json_size((const unsigned char *)c->data.buf + start, stop - start);
+                if (size < 0) return 0;
+            }
+            if (!add_size(&c->measured[p], (size_t)size)) return 0;
         }
-        if (!add_size(&total, (size_t)size)) return 0;
     }
-    c->measured = total;
     return 1;
 }
 
@@ -473,19 +488,23 @@ static char *write_minified(char *out, const unsigned char *s, Py_ssize_t n) {
 }
 
 /* repr's text (PyOS_double_to_string, the GIL held) of each finite value short_decimal does not
-   write; -1 with an exception when memory runs out. */
-static int prepare_reals(column_t *c, Py_ssize_t count) {
-    size_t total = 0;   /* at most 48 bytes a value: no overflow for count <= PY_SSIZE_T_MAX / 2 / 48 */
+   write, and the bytes of each part's values in c->measured; -1 with an exception when memory
+   runs out. */
+static int prepare_reals(column_t *c, Py_ssize_t count, const Py_ssize_t *bounds) {
+    /* at most 48 bytes a value: no overflow for count <= PY_SSIZE_T_MAX / 2 / 48 */
     if ((size_t)count > (size_t)PY_SSIZE_T_MAX / 96) { PyErr_NoMemory(); return -1; }
+    int part = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
+        while (i >= bounds[part + 1]) part++;
+        size_t *total = &c->measured[part];
         double x = read_real(c, i);
         uint64_t digits;
         int places;
-        if (is_null(c, i)) { total += 4; continue; }
-        if (isnan(x)) { total += 5; continue; }
-        if (isinf(x)) { total += x > 0 ? 10 : 11; continue; }
+        if (is_null(c, i)) { *total += 4; continue; }
+        if (isnan(x)) { *total += 5; continue; }
+        if (isinf(x)) { *total += x > 0 ? 10 : 11; continue; }
         if (short_decimal(x, &digits, &places)) {   /* what write_real writes for it */
-            total += (size_t)(signbit(x) != 0) + (size_t)digit_count(digits / TENS[places]) + 1
+            *total += (size_t)(signbit(x) != 0) + (size_t)digit_count(digits / TENS[places]) + 1
                      + (size_t)(places ? places : 1);
             continue;
         }
@@ -496,19 +515,42 @@ static int prepare_reals(column_t *c, Py_ssize_t count) {
         }
         c->reprs[i] = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
         if (!c->reprs[i]) return -1;
-        total += strlen(c->reprs[i]);
+        *total += strlen(c->reprs[i]);
     }
-    c->measured = total;
     return 0;
 }
 
 static const char HEX[] = "0123456789abcdef";
 
+/* The 8 bytes of w hold one a JSON string escapes (below 0x20, '"' or '\\'). Exact as a yes or
+   no: a byte flags only when it, or one below it in the word, is such a byte. */
+static int word_escapes(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+    return ((((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((slash - ones) & ~slash)) & highs) != 0;
+}
+
+/* The first byte from s[k] on that a JSON string escapes, or n: eight bytes a step where none is. */
+static Py_ssize_t next_escape(const unsigned char *s, Py_ssize_t k, Py_ssize_t n) {
+    for (uint64_t w; k + 8 <= n; k += 8) {
+        memcpy(&w, s + k, 8);
+        if (word_escapes(w)) break;
+    }
+    while (k < n && !escape_extra[s[k]]) k++;
+    return k;
+}
+
+/* The bytes escapes add to the string s[0..n). */
+static size_t escapes_extra(const unsigned char *s, Py_ssize_t n) {
+    size_t extra = 0;
+    for (Py_ssize_t k = next_escape(s, 0, n); k < n; k = next_escape(s, k + 1, n)) extra += escape_extra[s[k]];
+    return extra;
+}
+
 static char *write_string(char *out, const unsigned char *s, Py_ssize_t n) {
     *out++ = '"';
     for (Py_ssize_t k = 0; k < n; k++) {
-        Py_ssize_t run = k;
-        while (run < n && !escape_extra[s[run]]) run++;
+        Py_ssize_t run = next_escape(s, k, n);
         memcpy(out, s + k, (size_t)(run - k));   /* the bytes up to the next escape, as they are */
         out += run - k;
         if ((k = run) == n) break;
@@ -545,15 +587,16 @@ static size_t timespan_size(int64_t ticks) {
     return 2 + (ticks < 0) + (days ? (size_t)digit_count(days) + 1 : 0) + 8 + (t % TICKS_PER_SECOND ? 8 : 0);
 }
 
-/* The bytes column c writes for its `count` values, exactly (so the reply's bytes are allocated at
-   the size they end at), or 0 with *ok = 0 when it cannot write them: an offset outside its data,
-   a datetime outside years 1-9999, an interval beyond its limits, a size too large. */
-static size_t column_size(column_t *c, Py_ssize_t count, int *ok) {
+/* The bytes column c writes for its values of rows first to last - 1 (part `part`), exactly (so
+   the reply's bytes are allocated at the size they end at), or 0 with *ok = 0 when it cannot write
+   them: an offset outside its data, a datetime outside years 1-9999, an interval beyond its
+   limits, a size too large. */
+static size_t column_size(column_t *c, Py_ssize_t first, Py_ssize_t last, int part, int *ok) {
     size_t total = 0;
     Py_ssize_t start, stop;
-    if (c->kind == DYNAMIC || c->kind == REALS) return c->measured;   /* measured with the GIL */
+    if (c->kind == DYNAMIC || c->kind == REALS) return c->measured[part];   /* measured with the GIL */
     const unsigned char *s = (const unsigned char *)c->data.buf;
-    for (Py_ssize_t i = 0; i < count; i++) {
+    for (Py_ssize_t i = first; i < last; i++) {
         size_t size;
         int64_t v;
         if (c->kind != TEXTS && is_null(c, i)) { size = 4; }
@@ -577,8 +620,7 @@ static size_t column_size(column_t *c, Py_ssize_t count, int *ok) {
             if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
             size = (size_t)(stop - start);
             if (c->kind == STRINGS) {
-                size_t extra = 0;
-                for (Py_ssize_t k = start; k < stop; k++) extra += escape_extra[s[k]];
+                size_t extra = escapes_extra(s + start, stop - start);
                 c->escapes |= extra != 0;
                 size += 2 + extra;
             }
@@ -632,9 +674,7 @@ static inline char *put(char *out, const void *text, size_t size) {
 
 /* The bytes the string s[0..n) takes escaped and quoted (what write_string writes). */
 static size_t escaped_size(const unsigned char *s, Py_ssize_t n) {
-    size_t size = 2 + (size_t)n;
-    for (Py_ssize_t k = 0; k < n; k++) size += escape_extra[s[k]];
-    return size;
+    return 2 + (size_t)n + escapes_extra(s, n);
 }
 
 /* The bytes of a checked JSON text without its whitespace (what write_minified writes). */
@@ -695,9 +735,10 @@ static void release_columns(column_t *columns, Py_ssize_t n) {
     }
 }
 
-/* Reads one column tuple into *c (its buffers held); -1 with an exception, 0 when its buffers do
-   not hold `count` values (nothing held), 1 when read. */
-static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
+/* Reads one column tuple into *c (its buffers held; reals and dynamic texts measured part by part,
+   rows bounds[p] to bounds[p + 1]); -1 with an exception, 0 when its buffers do not hold `count`
+   values (nothing held), 1 when read. */
+static int read_column(PyObject *spec, Py_ssize_t count, const Py_ssize_t *bounds, int n_parts, column_t *c) {
     PyObject *values, *data, *validity;
     memset(c, 0, sizeof *c);
     c->day = INT64_MIN;
@@ -733,19 +774,110 @@ static int read_column(PyObject *spec, Py_ssize_t count, column_t *c) {
         held = held && c->validity_offset >= 0 && c->validity_offset <= PY_SSIZE_T_MAX - count - 7
                && (c->validity_offset + count + 7) / 8 <= c->validity.len;
     if (!held) { release_columns(c, 1); return 0; }
-    if (c->kind == REALS && prepare_reals(c, count) < 0) { release_columns(c, 1); return -1; }
-    if (c->kind == DYNAMIC && !check_dynamic(c, count)) { release_columns(c, 1); return 0; }
+    if (c->kind == REALS && prepare_reals(c, count, bounds) < 0) { release_columns(c, 1); return -1; }
+    if (c->kind == DYNAMIC && !check_dynamic(c, bounds, n_parts)) { release_columns(c, 1); return 0; }
     return 1;
+}
+
+/* One part of the rows: sized, then written, on its own thread (no Python object touched). */
+typedef struct {
+    column_t *columns;          /* this part's copies of the columns: its own day cache, escape flag */
+    Py_ssize_t n_columns, first, last;   /* rows first to last - 1 */
+    int index;
+    const literal_t *literals;
+    const Py_buffer *separator;
+    size_t row;                 /* the literals' bytes in a row */
+    size_t size;                /* sizing: the part's bytes (a separator before each row but the reply's first) */
+    int ok;                     /* sizing: 0 when a value cannot be written */
+    char *out, *end;            /* writing: the part's range; out is then where it ended (NULL: mismeasured) */
+} part_t;
+
+static void size_part(part_t *p) {
+    size_t rows = (size_t)(p->last - p->first), separators = rows - (rows && !p->first), total = 0;
+    int ok = rows <= (size_t)PY_SSIZE_T_MAX / (p->row + (size_t)p->separator->len + 1)
+             && add_size(&total, rows * p->row + separators * (size_t)p->separator->len);
+    for (Py_ssize_t k = 0; ok && k < p->n_columns; k++) {
+        size_t size = column_size(&p->columns[k], p->first, p->last, p->index, &ok);
+        ok = ok && add_size(&total, size);
+    }
+    p->size = total;
+    p->ok = ok;
+}
+
+static void write_part(part_t *p) {
+    char *out = p->out, *end = p->end;
+    const literal_t *literals = p->literals;
+    for (Py_ssize_t i = p->first; out && i < p->last; i++) {
+        if (i) out = put_checked(out, end, p->separator->buf, (size_t)p->separator->len);
+        for (Py_ssize_t k = 0; out && k < p->n_columns; k++) {
+            out = put_checked(out, end, literals[k].text, (size_t)literals[k].size);
+            out = out ? write_checked(out, end, &p->columns[k], i) : NULL;
+        }
+        out = out ? put_checked(out, end, literals[p->n_columns].text, (size_t)literals[p->n_columns].size) : NULL;
+    }
+    p->out = out;
+}
+
+typedef void (*task_t)(part_t *);
+
+#ifdef HAVE_THREADS
+typedef struct { task_t task; part_t *part; } job_t;
+
+static void *run_job(void *arg) {
+    job_t *job = arg;
+    job->task(job->part);
+    return NULL;
+}
+#endif
+
+/* The task on every part: part 0 on this thread, the others each on a thread of its own (here,
+   one after another, where a thread cannot start). Called with the GIL released. */
+static void run_parts(task_t task, part_t *parts, int n_parts) {
+#ifdef HAVE_THREADS
+    pthread_t threads[MAX_PARTS];
+    job_t jobs[MAX_PARTS];
+    int started[MAX_PARTS] = {0};
+    for (int p = 1; p < n_parts; p++) {
+        jobs[p].task = task;
+        jobs[p].part = &parts[p];
+        started[p] = pthread_create(&threads[p], NULL, run_job, &jobs[p]) == 0;
+    }
+    task(&parts[0]);
+    for (int p = 1; p < n_parts; p++) {
+        if (started[p]) pthread_join(threads[p], NULL);
+        else task(&parts[p]);
+    }
+#else
+    for (int p = 0; p < n_parts; p++) task(&parts[p]);
+#endif
+}
+
+/* How many parts `count` rows are cut into: `asked` when it is given (at most MAX_PARTS, and no
+   more than the rows), else one a CPU for every MIN_PART_ROWS rows. */
+static int parts_for(Py_ssize_t count, Py_ssize_t asked) {
+    Py_ssize_t n = asked;
+    if (n <= 0) {
+        n = 1;
+#ifdef HAVE_THREADS
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 1 ? (Py_ssize_t)cpus : 1;
+        if (n > count / MIN_PART_ROWS) n = count / MIN_PART_ROWS;
+#endif
+    }
+    if (n > MAX_PARTS) n = MAX_PARTS;
+    if (n > count) n = count;
+    return n < 1 ? 1 : (int)n;
 }
 
 static PyObject *join(PyObject *self, PyObject *args) {
     (void)self;
-    Py_ssize_t count, n_columns, held = 0;
+    Py_ssize_t count, n_columns, held = 0, asked_parts = 0;
     PyObject *literal_list, *column_list, *result = NULL, *literal_tuple = NULL, *column_tuple = NULL;
     Py_buffer separator, head, tail;
     literal_t *literals = NULL;
-    column_t *columns = NULL;
-    if (!PyArg_ParseTuple(args, "nOOy*y*y*", &count, &literal_list, &column_list, &separator, &head, &tail))
+    column_t *columns = NULL, *copies = NULL;
+    if (!PyArg_ParseTuple(args, "nOOy*y*y*|n", &count, &literal_list, &column_list, &separator, &head, &tail,
+                          &asked_parts))
         return NULL;
     if (count < 0 || !PyList_Check(literal_list) || !PyList_Check(column_list)
         || PyList_GET_SIZE(literal_list) != PyList_GET_SIZE(column_list) + 1) {
@@ -762,9 +894,14 @@ static PyObject *join(PyObject *self, PyObject *args) {
         goto done;
     }
     if (count > PY_SSIZE_T_MAX / 2) goto not_handled;   /* no reply is that long; count + 1 cannot overflow */
+    int n_parts = parts_for(count, asked_parts);
+    Py_ssize_t bounds[MAX_PARTS + 1];
+    for (int p = 0; p < n_parts; p++) bounds[p] = count / n_parts * p;
+    bounds[n_parts] = count;
     literals = PyMem_Malloc(sizeof(literal_t) * (size_t)(n_columns + 1));
     columns = PyMem_Malloc(sizeof(column_t) * (size_t)(n_columns ? n_columns : 1));
-    if (!literals || !columns) { PyErr_NoMemory(); goto done; }
+    copies = PyMem_Malloc(sizeof(column_t) * (size_t)(n_columns ? n_columns : 1) * (size_t)n_parts);
+    if (!literals || !columns || !copies) { PyErr_NoMemory(); goto done; }
     size_t row = 0;
     for (Py_ssize_t k = 0; k <= n_columns; k++) {   /* bytes: held by the tuple for the call */
         PyObject *text = PyTuple_GET_ITEM(literal_tuple, k);
@@ -774,39 +911,37 @@ static PyObject *join(PyObject *self, PyObject *args) {
         if (!add_size(&row, (size_t)literals[k].size)) goto not_handled;
     }
     for (; held < n_columns; held++) {
-        int read = read_column(PyTuple_GET_ITEM(column_tuple, held), count, &columns[held]);
+        int read = read_column(PyTuple_GET_ITEM(column_tuple, held), count, bounds, n_parts, &columns[held]);
         if (read < 0) goto done;
         if (read == 0) goto not_handled;
     }
-    size_t total = 0;
-    int ok = 1;
-    Py_BEGIN_ALLOW_THREADS
-    ok = add_size(&total, (size_t)head.len) && add_size(&total, (size_t)tail.len);
-    if (ok && count) {
-        ok = (size_t)count <= (size_t)PY_SSIZE_T_MAX / (row + (size_t)separator.len + 1)
-             && add_size(&total, (size_t)count * row + (size_t)(count - 1) * (size_t)separator.len);
-        for (Py_ssize_t k = 0; ok && k < n_columns; k++) {
-            size_t size = column_size(&columns[k], count, &ok);
-            ok = ok && add_size(&total, size);
-        }
+    part_t parts[MAX_PARTS];
+    for (int p = 0; p < n_parts; p++) {   /* copies share the buffers: only `columns` releases them */
+        memcpy(copies + p * n_columns, columns, sizeof(column_t) * (size_t)n_columns);
+        parts[p] = (part_t){.columns = copies + p * n_columns, .n_columns = n_columns, .first = bounds[p],
+                            .last = bounds[p + 1], .index = p, .literals = literals, .separator = &separator,
+                            .row = row};
     }
+    size_t total = 0;
+    int ok = add_size(&total, (size_t)head.len) && add_size(&total, (size_t)tail.len);
+    Py_BEGIN_ALLOW_THREADS
+    run_parts(size_part, parts, n_parts);
     Py_END_ALLOW_THREADS
+    for (int p = 0; ok && p < n_parts; p++) ok = parts[p].ok && add_size(&total, parts[p].size);
     if (!ok) goto not_handled;
     result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
     if (!result) goto done;
     char *out = PyBytes_AS_STRING(result), *end = out + total;
-    Py_BEGIN_ALLOW_THREADS
-    out = put_checked(out, end, head.buf, (size_t)head.len);
-    for (Py_ssize_t i = 0; out && i < count; i++) {
-        if (i) out = put_checked(out, end, separator.buf, (size_t)separator.len);
-        for (Py_ssize_t k = 0; out && k < n_columns; k++) {
-            out = put_checked(out, end, literals[k].text, (size_t)literals[k].size);
-            out = out ? write_checked(out, end, &columns[k], i) : NULL;
-        }
-        out = out ? put_checked(out, end, literals[n_columns].text, (size_t)literals[n_columns].size) : NULL;
+    out = put(out, head.buf, (size_t)head.len);   /* measured: head, parts and tail are the total */
+    for (int p = 0; p < n_parts; p++) {
+        parts[p].out = out;
+        out = parts[p].end = out + parts[p].size;
     }
-    out = out ? put_checked(out, end, tail.buf, (size_t)tail.len) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    run_parts(write_part, parts, n_parts);
     Py_END_ALLOW_THREADS
+    for (int p = 0; p < n_parts; p++) ok = ok && parts[p].out == parts[p].end;
+    out = ok ? put_checked(out, end, tail.buf, (size_t)tail.len) : NULL;
     if (out != end) {   /* mismeasured (never, by the tests): decline rather than answer wrong */
         Py_CLEAR(result);
         goto not_handled;
@@ -818,6 +953,7 @@ done:
     if (columns) release_columns(columns, held);
     Py_XDECREF(literal_tuple);
     Py_XDECREF(column_tuple);
+    PyMem_Free(copies);
     PyMem_Free(columns);
     PyMem_Free(literals);
     Py_buffer *texts[] = {&separator, &head, &tail};   /* held since the arguments were parsed */
@@ -827,7 +963,7 @@ done:
 
 static PyMethodDef methods[] = {
     {"join", join, METH_VARARGS,
-     "join(count, literals, columns, separator, head, tail) -> the rows' bytes, or None when not handled."},
+     "join(count, literals, columns, separator, head, tail[, parts]) -> the rows' bytes, or None when not handled."},
     {NULL, NULL, 0, NULL},
 };
 
