@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 from urllib.parse import parse_qsl, urlsplit
 
+from .allocator import keep_freed_memory
 from .guard import Guard
 from .limits import Limits
 from .protocol import BadRequest, Protocol, Reply, Request, _bad_request_reply
@@ -146,6 +147,7 @@ class KustoHTTPServer(ThreadingHTTPServer):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+        keep_freed_memory()  # process-wide: answers reuse freed pages instead of faulting them in (allocator.py)
         self.protocol = protocol
         self.guard = guard
         self.limits = guard.limits

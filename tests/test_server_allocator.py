@@ -1,0 +1,62 @@
+"""A serving process keeps the pages one answer freed for the next (server/allocator.py).
+
+Counted, not timed: the minor page faults of repeated 100k-row answers, in a fresh process each,
+with the thresholds set (what LocalServer and `kfx-notebook serve` do) and with them left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+import pytest
+
+from kfx_notebook.server.allocator import keep_freed_memory
+
+GLIBC = hasattr(os, "confstr") and bool(os.confstr("CS_GNU_LIBC_VERSION") or "")
+
+_FAULTS = r"""
+import json, resource, sys, urllib.request
+import kfx_notebook.server.http_server as http_server
+from kfx_notebook.server import LocalServer
+if sys.argv[1] == "default":
+    http_server.keep_freed_memory = lambda: False
+def post(url, path, csl):
+    body = json.dumps({"db": "NetDefaultDB", "csl": csl}).encode()
+    request = urllib.request.Request(url + path, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as reply:
+        return reply.read()
+with LocalServer() as server:
+    post(server.url, "/v1/rest/mgmt", ".set T <| range i from 1 to 100000 step 1 | extend b = i % 2 == 0, "
+         "n = toint(i), r = i * 0.25, s = strcat('name-', i), u = strcat('unicode \"', i % 97), "
+         "d = datetime(2020-01-01) + i * 1s, t = i * 1ms, maybe = iff(i % 10 == 0, long(null), i)")
+    faults = []
+    for _ in range(6):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        post(server.url, "/v2/rest/query", "T")
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps(faults))
+"""
+
+
+def _answer_faults(mode: str) -> float:
+    done = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return statistics.median(json.loads(done.stdout)[2:])  # after warm-up, the median of four answers
+
+
+@pytest.mark.skipif(not GLIBC, reason="the thresholds are glibc's; other systems keep their allocator as it is")
+def test_glibc_takes_both_thresholds():
+    assert keep_freed_memory() is True
+    assert keep_freed_memory() is True  # once per process, the same answer after
+
+
+@pytest.mark.skipif(not GLIBC, reason="the thresholds are glibc's; other systems keep their allocator as it is")
+def test_repeated_answers_reuse_freed_pages_instead_of_faulting_them_in():
+    default, kept = _answer_faults("default"), _answer_faults("kept")
+    assert default > 1000, f"the baseline no longer faults ({default}): this test measures nothing"
+    assert kept * 10 < default, (kept, default)
