@@ -195,6 +195,8 @@ class LocalServer:
     ``limits=Limits(...)`` changes what one client may send (limits.py); ``allow_hosts=["name"]``
     answers Host and Origin names beyond loopback ("*" any: only behind something that checks them).
     ``max_body_bytes=`` is the older spelling of ``Limits.max_body_bytes``.
+    Starting a server sets glibc's trim and mmap thresholds for the whole process (allocator.py):
+    large answers reuse freed pages, and the process may stay up to 64 MB per arena larger.
     """
 
     def __init__(self, db_file: str | None = None, *, host: str = "127.0.0.1", port: int = 0,
