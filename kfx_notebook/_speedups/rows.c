@@ -488,15 +488,14 @@ static char *write_minified(char *out, const unsigned char *s, Py_ssize_t n) {
 }
 
 /* repr's text (PyOS_double_to_string, the GIL held) of each finite value short_decimal does not
-   write, and the bytes of each part's values in c->measured; -1 with an exception when memory
-   runs out. */
-static int prepare_reals(column_t *c, Py_ssize_t count, const Py_ssize_t *bounds) {
+   write, and the bytes of each part's values (rows bounds[p] to bounds[p + 1]) in c->measured;
+   -1 with an exception when memory runs out. */
+static int prepare_reals(column_t *c, Py_ssize_t count, const Py_ssize_t *bounds, int n_parts) {
     /* at most 48 bytes a value: no overflow for count <= PY_SSIZE_T_MAX / 2 / 48 */
     if ((size_t)count > (size_t)PY_SSIZE_T_MAX / 96) { PyErr_NoMemory(); return -1; }
-    int part = 0;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        while (i >= bounds[part + 1]) part++;
-        size_t *total = &c->measured[part];
+    for (int p = 0; p < n_parts; p++)
+    for (Py_ssize_t i = bounds[p]; i < bounds[p + 1]; i++) {
+        size_t *total = &c->measured[p];
         double x = read_real(c, i);
         uint64_t digits;
         int places;
@@ -774,7 +773,7 @@ static int read_column(PyObject *spec, Py_ssize_t count, const Py_ssize_t *bound
         held = held && c->validity_offset >= 0 && c->validity_offset <= PY_SSIZE_T_MAX - count - 7
                && (c->validity_offset + count + 7) / 8 <= c->validity.len;
     if (!held) { release_columns(c, 1); return 0; }
-    if (c->kind == REALS && prepare_reals(c, count, bounds) < 0) { release_columns(c, 1); return -1; }
+    if (c->kind == REALS && prepare_reals(c, count, bounds, n_parts) < 0) { release_columns(c, 1); return -1; }
     if (c->kind == DYNAMIC && !check_dynamic(c, bounds, n_parts)) { release_columns(c, 1); return 0; }
     return 1;
 }
@@ -859,9 +858,11 @@ static int parts_for(Py_ssize_t count, Py_ssize_t asked) {
     if (n <= 0) {
         n = 1;
 #ifdef HAVE_THREADS
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        n = cpus > 1 ? (Py_ssize_t)cpus : 1;
-        if (n > count / MIN_PART_ROWS) n = count / MIN_PART_ROWS;
+        if (count / MIN_PART_ROWS > 1) {   /* asks the system only for a reply worth cutting */
+            long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+            n = cpus > 1 ? (Py_ssize_t)cpus : 1;
+            if (n > count / MIN_PART_ROWS) n = count / MIN_PART_ROWS;
+        }
 #endif
     }
     if (n > MAX_PARTS) n = MAX_PARTS;
