@@ -11,8 +11,8 @@ more resident after a large answer. Only glibc has these knobs; elsewhere nothin
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 
 #: glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD and M_MMAP_THRESHOLD.
 _M_TRIM_THRESHOLD = -1
@@ -23,20 +23,10 @@ TRIM_THRESHOLD = 64 * 1024 * 1024
 #: 64-bit (HEAP_MAX_SIZE / 2), and above the 11 MB reply of a 100k-row, 9-column answer.
 MMAP_THRESHOLD = 32 * 1024 * 1024
 
-_lock = threading.Lock()
-_applied: bool | None = None
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Set glibc's trim and mmap thresholds for serving, once per process; True if they are set."""
-    global _applied
-    with _lock:
-        if _applied is None:
-            _applied = _set_thresholds()
-        return _applied
-
-
-def _set_thresholds() -> bool:
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return False
