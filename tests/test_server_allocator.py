@@ -57,6 +57,8 @@ def test_glibc_takes_both_thresholds():
 
 @pytest.mark.skipif(not GLIBC, reason="the thresholds are glibc's; other systems keep their allocator as it is")
 def test_repeated_answers_reuse_freed_pages_instead_of_faulting_them_in():
-    default, kept = _answer_faults("default"), _answer_faults("kept")
-    assert default > 1000, f"the baseline no longer faults ({default}): this test measures nothing"
-    assert kept * 10 < default, (kept, default)
+    # glibc's dynamic thresholds sometimes settle on their own in a fresh process (a median of 13
+    # faults seen once against the usual 2,500-5,700), so the default is compared, not required
+    kept, default = _answer_faults("kept"), _answer_faults("default")
+    assert kept < 200, f"answers still fault pages in with the thresholds set: {kept} (default {default})"
+    assert kept <= default * 2 + 50, (kept, default)
