@@ -132,14 +132,24 @@ static const char PAIRS[] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
+/* The decimal digits of v (what write_digits writes). */
+static int digit_count(uint64_t v) {
+    int n = 1;   /* halving steps: a few comparisons instead of one a digit */
+    if (v >= 10000000000000000ULL) { n += 16; v /= 10000000000000000ULL; }
+    if (v >= 100000000) { n += 8; v /= 100000000; }
+    if (v >= 10000) { n += 4; v /= 10000; }
+    if (v >= 100) { n += 2; v /= 100; }
+    return n + (v >= 10);
+}
+
+/* v's decimal digits, written from the last one back (two a step): no copy through a scratch buffer. */
 static char *write_digits(char *out, uint64_t v) {
-    char digits[20];
-    int n = 20;
-    while (v >= 100) { n -= 2; memcpy(digits + n, PAIRS + 2 * (v % 100), 2); v /= 100; }
-    if (v >= 10) { n -= 2; memcpy(digits + n, PAIRS + 2 * v, 2); }
-    else digits[--n] = (char)('0' + v);
-    memcpy(out, digits + n, (size_t)(20 - n));
-    return out + (20 - n);
+    int n = digit_count(v);
+    char *at = out + n;
+    while (v >= 100) { at -= 2; memcpy(at, PAIRS + 2 * (v % 100), 2); v /= 100; }
+    if (v >= 10) { at -= 2; memcpy(at, PAIRS + 2 * v, 2); }
+    else *--at = (char)('0' + v);
+    return out + n;
 }
 
 static char *write_padded(char *out, uint64_t v, int width) {
@@ -261,16 +271,6 @@ static const uint64_t TENS[] = {1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000UL
                                 1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
                                 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
                                 1000000000000000000ULL, 10000000000000000000ULL};
-
-/* The decimal digits of v (what write_digits writes). */
-static int digit_count(uint64_t v) {
-    int n = 1;   /* halving steps: a few comparisons instead of one a digit */
-    if (v >= 10000000000000000ULL) { n += 16; v /= 10000000000000000ULL; }
-    if (v >= 100000000) { n += 8; v /= 100000000; }
-    if (v >= 10000) { n += 4; v /= 10000; }
-    if (v >= 100) { n += 2; v /= 100; }
-    return n + (v >= 10);
-}
 
 static char *write_real(char *out, const column_t *c, Py_ssize_t i) {
     double x = read_real(c, i);
