@@ -412,6 +412,25 @@ def test_a_new_tables_json_read_from_texts_gives_the_per_record_table(pair, c_re
     _compare(pair, (data, fmt, None, None))
 
 
+@pytest.mark.parametrize("token", ["1.50", "-0", "1E2", "0.10", "-0.0", "100.0e-2", "1e400", "12345678901234567890",
+                                   "0.000010", "1e16", "2.5000000000000000001", "3"])
+def test_number_spellings_into_a_new_table_give_the_per_record_table(pair, c_reader, token):
+    """A new table's columns are read with numbers as written, then its string and dynamic columns'
+    numbers again in json.dumps' form: each spelling alone (real or long), beside a string (string),
+    beside a container (dynamic), and nested, gives the per-record table."""
+    from kfx_notebook.backends.local import ingest
+
+    records = [f'{{"alone": {token}, "text": {token}, "bag": {token}, "nested": [{token}, {{"k": {token}}}]}}',
+               '{"text": "x", "bag": {"k": 1}}']
+    for data, fmt in (("\n".join(records).encode(), "multijson"), (f"[{','.join(records)}]".encode(), "json")):
+        read = ingest._value_texts(data, None)
+        assert (read is not None) == (c_reader is not None) or token == "1e400"   # inf: decoded instead
+        if read is not None and token != "1e400":   # the string column's number in json.dumps' form
+            texts = dict(zip([name for name, _ in read[0]], read[1]))["text"][0]
+            assert texts[0].as_py() == json.dumps(json.loads(token))
+        _compare(pair, (data, fmt, None, None))
+
+
 @pytest.mark.parametrize("body", [b'{"a": 1, "A": 2}', b'[{"id": 1}, {"ID": "x"}]'])
 def test_fields_differing_only_in_case_are_a_one_line_error_for_a_new_table(pair, c_reader, body):
     """DuckDB's names fold ASCII case, so such a table cannot be made: a 400-class error, not a CatalogException."""

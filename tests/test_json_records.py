@@ -206,6 +206,12 @@ def test_verbatim_keys_keep_top_level_number_tokens_and_only_those():
         reader.read(body, ["a", "b"], [True])
     with pytest.raises(TypeError):
         reader.read(body, None, [True])
+    _, every = json_texts.record_texts(body, None, True)     # one bool for every key: each kept as written
+    assert [c[0].to_pylist()[0] for c in every] == ["1.50", "1.50", "[1.5,0]", "0", "1E2"]
+    _, none = json_texts.record_texts(body, None, False)
+    assert [c[0].to_pylist()[0] for c in none] == ["1.5", "1.5", "[1.5,0]", "0", "100.0"]
+    with pytest.raises(TypeError):
+        reader.read(body, None, 1)
 
 
 def test_keys_missing_late_and_first_seen_order():

@@ -6,7 +6,8 @@
    text (null when missing or null) and, where the value is a string, its content unescaped. keys is
    a list of str (matched case-sensitively against the decoded key) or None: every key, in
    first-seen order. read(body, keys, verbatim): per key, True keeps a top-level number's token as
-   written (for a column whose rule reads its value: Arrow's casts and json.loads read both alike).
+   written (for a column whose rule reads its value: Arrow's casts and json.loads read both alike);
+   with keys None, verbatim is one bool for every key.
 
    Every text is JSON whose value is json.loads' value of the payload's, in json.dumps' form where
    that is cheap to be sure of: no whitespace, strings inside containers escaped as json.dumps
@@ -279,6 +280,7 @@ typedef struct {
     Py_ssize_t *slots;  /* open addressing on hash: column index + 1, 0 empty */
     Py_ssize_t nslots;
     int open;           /* 1: every key is a column, added as first seen */
+    int open_verbatim;  /* open: each key's column keeps top-level numbers as written (read's verbatim=True) */
 } Columns;
 
 static uint64_t fnv1a(const char *s, Py_ssize_t n) {
@@ -412,6 +414,7 @@ static cur read_record(Reader *r, Columns *cs, cur p, cur end, Py_ssize_t row) {
             int rc = add_column(cs, key, keylen);
             if (rc) return fail(r, rc);
             c = &cs->cols[cs->n - 1];
+            c->verbatim = cs->open_verbatim;
         }
         p = skip_ws(q, end);
         if (p >= end || *p != ':') return fail(r, 1);
@@ -532,9 +535,10 @@ static PyObject *read_records(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "keys must be a list of str or None");
         return NULL;
     }
-    if (verbatim != Py_None && (keys == Py_None || !PyList_Check(verbatim)
-                                || PyList_GET_SIZE(verbatim) != PyList_GET_SIZE(keys))) {
-        PyErr_SetString(PyExc_TypeError, "verbatim must be a list of bools, one per key");
+    if (keys == Py_None ? verbatim != Py_None && !PyBool_Check(verbatim)
+                        : verbatim != Py_None && (!PyList_Check(verbatim)
+                                                  || PyList_GET_SIZE(verbatim) != PyList_GET_SIZE(keys))) {
+        PyErr_SetString(PyExc_TypeError, "verbatim must be a list of bools, one per key (a bool for every key)");
         return NULL;
     }
     Py_buffer view;
@@ -543,6 +547,7 @@ static PyObject *read_records(PyObject *self, PyObject *args) {
     Reader r = {0};
     PyObject *out = NULL;
     cs.open = keys == Py_None;
+    cs.open_verbatim = cs.open && verbatim == Py_True;
     if (buf_init(&r.scratch, 256) < 0) goto done;
     if (!cs.open) {
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keys); i++) {

@@ -154,9 +154,13 @@ def _value_texts(raw: bytes, columns):
     if columns is not None:
         parts = json_texts.json_value_texts(raw, columns)
         return None if parts is None else (columns, parts)
-    read = json_texts.record_texts(raw, None)     # every key in first-seen order (the C reader only)
+    read = json_texts.record_texts(raw, None, True)   # every key in first-seen order, numbers as written
     inferred = None if read is None else json_inference.columns_of_texts(*read)
-    return None if inferred is None else (inferred, read[1])
+    if inferred is None:
+        return None
+    read = json_texts.with_number_forms(raw, read, [ktype for _, ktype in inferred]) \
+        or json_texts.record_texts(raw, None)
+    return None if read is None else (inferred, read[1])
 
 
 def _read_delimited(raw: bytes, fmt: str, columns, mapping):

@@ -30,6 +30,9 @@ TRAILING_COMMA = r",[ \t\r\n]*[\]}]"  # outside a string, json refuses it and Du
 #: The types whose rule reads a number's text as json.dumps writes it (json_values' dumps-ready check);
 #: every other type reads only its value (Arrow's casts, json.loads), so the payload's token serves.
 _NUMBER_FORM_READ = ("string", "dynamic")
+#: A value's text that is a number with a fraction or exponent (a string's text starts with a quote,
+#: a container's with a bracket): the numbers whose written form may not be json.dumps'.
+_NON_INTEGER = r"^-?[0-9]+[.eE]"
 
 
 def json_value_texts(raw: bytes, columns):
@@ -68,11 +71,12 @@ def json_value_texts(raw: bytes, columns):
     return parts
 
 
-def record_texts(raw: bytes, names: list[str] | None, verbatim: list[bool] | None = None):
+def record_texts(raw: bytes, names: list[str] | None, verbatim: list[bool] | bool | None = None):
     """The C reader: (keys, per key [texts, strings] as Arrow string arrays) for the *names* given, or
     for every key in first-seen order when *names* is None; None when the C reader is not built or
-    does not read the body (see the module's rule). *verbatim* (one per name): True keeps a top-level
-    number's text as the payload wrote it, else it is json.dumps' (repr's) text of the number."""
+    does not read the body (see the module's rule). *verbatim* (one per name; one bool for every key
+    when *names* is None): True keeps a top-level number's text as the payload wrote it, else it is
+    json.dumps' (repr's) text of the number."""
     from ..._speedups import load
 
     reader = load("json_records")
@@ -84,6 +88,29 @@ def record_texts(raw: bytes, names: list[str] | None, verbatim: list[bool] | Non
     rows, keys, columns = read
     return keys, [[pa.Array.from_buffers(pa.string(), rows, [pa.py_buffer(b) for b in buffers])
                    for buffers in pair] for pair in columns]
+
+
+def with_number_forms(raw: bytes, read, types: list[str]):
+    """*read* (record_texts' keys and parts of every key, its numbers as written) with the parts of each
+    column whose type (in *types*, one per key) reads a number's form and whose texts hold a
+    non-integer number read again in json.dumps' form; None when that read is refused.
+
+    A new table's columns are read so: the kinds inference sees are the same in either form (an
+    integer's text is its dumps form either way), and repr'ing every float was most of the read."""
+    import pyarrow.compute as pc
+
+    keys, parts = read
+    again = [n for n, (ktype, (texts, _)) in enumerate(zip(types, parts))
+             if ktype in _NUMBER_FORM_READ and pc.any(pc.match_substring_regex(texts, _NON_INTEGER)).as_py()]
+    if not again:
+        return keys, parts
+    reread = record_texts(raw, [keys[n] for n in again], [False] * len(again))
+    if reread is None:
+        return None
+    parts = list(parts)
+    for n, texts in zip(again, reread[1]):
+        parts[n] = texts
+    return keys, parts
 
 
 def _any_empty_record(values) -> bool:
