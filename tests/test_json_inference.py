@@ -89,3 +89,39 @@ def test_kinds_of_texts_by_example(texts, strings, kinds):
     import pyarrow as pa
 
     assert json_inference.kinds_of_texts(pa.array(texts, pa.string()), pa.array(strings, pa.string())) == kinds
+
+
+#: ASCII texts near both patterns' edges: a part too short or long, a zone or fraction or not, a digit off.
+ASCII_STRINGS = st.one_of(
+    st.text(alphabet="0123456789:.-+TZeE", max_size=30),
+    st.from_regex(r"-?([0-9]{1,3}\.)?[0-9]{1,3}:[0-9]{2}:[0-9]{1,3}(\.[0-9]{0,9})?", fullmatch=True),
+    st.from_regex(r"[0-9]{3,5}-[0-9]{2}-[0-9]{1,2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{0,3})?)?"
+                  r"(Z|z|[+-][0-9]{2}:?[0-9]{2})?", fullmatch=True))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(VALUES, STRINGS, ASCII_STRINGS, ASCII_STRINGS), min_size=1, max_size=8))
+def test_kinds_found_in_c_are_the_arrow_tests_kinds(monkeypatch, values):
+    """text_rules.kinds (one C pass) and the Arrow tests with the Python patterns give the same kinds."""
+    texts, strings = _texts_by(_speedups.load("json_records"), values)
+    by_c = json_inference.kinds_of_texts(texts, strings)
+    plain = all(not isinstance(v, str) or (v.isascii() and "\n" not in v) for v in values)
+    if _speedups.load("text_rules") is not None:    # decided in C exactly when every string is plain
+        assert (json_inference._kinds_in_c(texts, strings) is not json_inference._UNDECIDED) == plain
+    monkeypatch.setitem(_speedups._LOADED, "text_rules", None)
+    assert json_inference.kinds_of_texts(texts, strings) == by_c
+
+
+@pytest.mark.parametrize("text", [
+    "01:02:03.1234567", "01:02:03.12345678", "1.01:02:03", "-1.01:02:03.1", "01:02:03.", "-.01:02:03", "00:00:00",
+    "0:00:00", "000:00:00", "123456789.01:02:03", "2021-03-04T05:06Z", "2021-03-04T05:06:07Z", "2021-03-04T05:06:07.123Z",
+    "2021-03-04T05:06:07.Z", "2021-03-04T05:06+01:00", "2021-03-04T05:06:07-11:30", "2021-03-04T05:06:07+0100",
+    "2021-03-04T05:06", "2021-03-04 05:06Z", "12021-03-04T05:06Z", "021-03-04T05:06Z", "2021-03-04T05:06:7Z", "x"])
+def test_kinds_found_in_c_by_example(monkeypatch, text):
+    import pyarrow as pa
+
+    texts, strings = pa.array([json.dumps(text), "1"], pa.string()), pa.array([text, None], pa.string())
+    by_c = json_inference.kinds_of_texts(texts, strings)
+    monkeypatch.setitem(_speedups._LOADED, "text_rules", None)
+    assert json_inference.kinds_of_texts(texts, strings) == by_c

@@ -7,6 +7,14 @@
      datetime  ^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]
                (\.[0-9]{1,9})?[Zz]?$ with the day in the month, the fraction cut to 6 digits (UTC);
      timespan  ^-?([0-9]{1,8}\.)?[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{7})?$, the fraction cut to 6 digits.
+   kinds(texts..., strings..., length) reads a JSON reader's column (json_inference.kinds_of_texts: each
+   value's text and, where it is a string, its content; each array as validity, offsets, data, offset)
+   and returns the bits of the kinds json_inference's patterns give its values (KIND_* below):
+     a string   ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})$
+                datetime, else ^-?([0-9]+\.)?[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,7})?$ timespan, else string;
+                one with a byte >= 0x80 or a line feed sets NOT_PLAIN instead (Python's \d and $ decide those);
+     another    [ or { first: dynamic; true or false: bool; ^-?(0|[1-9][0-9]*)$ long; a JSON number with a
+                fraction or exponent: real; anything else sets UNKNOWN.
    Every offset is checked against the data before it is read; a malformed array is a ValueError. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -97,43 +105,77 @@ static int timespan(cur s, Py_ssize_t n, int64_t *out) {
     return 1;
 }
 
+/* An Arrow string array's buffers, held for a call. */
+typedef struct {
+    Py_buffer validity, offsets, data;
+    int have_validity;
+    Py_ssize_t offset;
+} strings_t;
+
+static void strings_release(strings_t *a) {
+    if (a->validity.obj) PyBuffer_Release(&a->validity);
+    if (a->offsets.obj) PyBuffer_Release(&a->offsets);
+    if (a->data.obj) PyBuffer_Release(&a->data);
+}
+
+/* Holds the buffers of `length` strings from `offset`; -1 with an exception (nothing held). */
+static int strings_get(PyObject *validity, PyObject *offsets, PyObject *data, Py_ssize_t offset,
+                       Py_ssize_t length, strings_t *a) {
+    memset(a, 0, sizeof *a);
+    a->offset = offset;
+    a->have_validity = validity != Py_None;
+    if ((a->have_validity && PyObject_GetBuffer(validity, &a->validity, PyBUF_SIMPLE) < 0)
+        || PyObject_GetBuffer(offsets, &a->offsets, PyBUF_SIMPLE) < 0
+        || PyObject_GetBuffer(data, &a->data, PyBUF_SIMPLE) < 0) {
+        strings_release(a);
+        return -1;
+    }
+    if (offset < 0 || length < 0 || offset > PY_SSIZE_T_MAX / 8 - length
+        || a->offsets.len / 4 < offset + length + 1 || (a->have_validity && a->validity.len < (offset + length + 7) / 8)) {
+        PyErr_SetString(PyExc_ValueError, "the buffers do not hold that many strings");
+        strings_release(a);
+        return -1;
+    }
+    return 0;
+}
+
+/* String k's bytes into *text, *n: 1; 0 when it is null; -1 when its offsets point outside the data. */
+static int string_at(const strings_t *a, Py_ssize_t k, cur *text, Py_ssize_t *n) {
+    Py_ssize_t row = a->offset + k;
+    const unsigned char *valid = a->validity.buf;
+    if (a->have_validity && !(valid[row / 8] >> (row % 8) & 1)) return 0;
+    int32_t start, stop;
+    memcpy(&start, (const char *)a->offsets.buf + 4 * row, 4);
+    memcpy(&stop, (const char *)a->offsets.buf + 4 * (row + 1), 4);
+    if (start < 0 || stop < start || stop > a->data.len) return -1;
+    *text = (cur)a->data.buf + start;
+    *n = stop - start;
+    return 1;
+}
+
 typedef int (*rule_fn)(cur, Py_ssize_t, int64_t *);
 
 static PyObject *apply(PyObject *args, rule_fn rule) {
     PyObject *validity_obj, *offsets_obj, *data_obj;
     Py_ssize_t offset, length;
     if (!PyArg_ParseTuple(args, "OOOnn", &validity_obj, &offsets_obj, &data_obj, &offset, &length)) return NULL;
-    Py_buffer validity = {0}, offsets = {0}, data = {0};
-    PyObject *covered = NULL, *micros = NULL, *out = NULL;
-    int have_validity = validity_obj != Py_None;
-    if (have_validity && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0) return NULL;
-    if (PyObject_GetBuffer(offsets_obj, &offsets, PyBUF_SIMPLE) < 0) goto done;
-    if (PyObject_GetBuffer(data_obj, &data, PyBUF_SIMPLE) < 0) goto done;
-    if (offset < 0 || length < 0 || offset > PY_SSIZE_T_MAX / 8 - length
-        || offsets.len / 4 < offset + length + 1 || (have_validity && validity.len < (offset + length + 7) / 8)) {
-        PyErr_SetString(PyExc_ValueError, "the buffers do not hold that many strings");
-        goto done;
-    }
-    covered = PyBytes_FromStringAndSize(NULL, (length + 7) / 8);
-    micros = PyBytes_FromStringAndSize(NULL, length * 8);
+    strings_t texts;
+    if (strings_get(validity_obj, offsets_obj, data_obj, offset, length, &texts) < 0) return NULL;
+    PyObject *covered = PyBytes_FromStringAndSize(NULL, (length + 7) / 8);
+    PyObject *micros = PyBytes_FromStringAndSize(NULL, length * 8), *out = NULL;
     if (!covered || !micros) goto done;
     unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(covered);
     int64_t *values = (int64_t *)PyBytes_AS_STRING(micros);
     memset(bits, 0, (size_t)((length + 7) / 8));
-    const unsigned char *valid = validity.buf;
-    const char *offs = offsets.buf;
-    cur text = data.buf;
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t k = 0; k < length; k++) {
-        Py_ssize_t row = offset + k;
-        int32_t start, stop;
-        memcpy(&start, offs + 4 * row, 4);
-        memcpy(&stop, offs + 4 * (row + 1), 4);
+        cur text;
+        Py_ssize_t n;
         values[k] = 0;
-        if (have_validity && !(valid[row / 8] >> (row % 8) & 1)) continue;
-        if (start < 0 || stop < start || stop > data.len) { bad = 1; break; }
-        if (rule(text + start, stop - start, &values[k])) bits[k / 8] |= (unsigned char)(1 << (k % 8));
+        int found = string_at(&texts, k, &text, &n);
+        if (found < 0) { bad = 1; break; }
+        if (found && rule(text, n, &values[k])) bits[k / 8] |= (unsigned char)(1 << (k % 8));
     }
     Py_END_ALLOW_THREADS
     if (bad) {
@@ -144,10 +186,125 @@ static PyObject *apply(PyObject *args, rule_fn rule) {
 done:
     Py_XDECREF(covered);
     Py_XDECREF(micros);
-    if (have_validity) PyBuffer_Release(&validity);
-    if (offsets.obj) PyBuffer_Release(&offsets);
-    if (data.obj) PyBuffer_Release(&data);
+    strings_release(&texts);
     return out;
+}
+
+/* -- kinds: json_inference's patterns ---------------------------------------------------------- */
+enum { KIND_DATETIME = 1, KIND_TIMESPAN = 2, KIND_STRING = 4, KIND_DYNAMIC = 8, KIND_BOOL = 16, KIND_LONG = 32,
+       KIND_REAL = 64, NOT_PLAIN = 128, UNKNOWN = 256 };
+
+/* n digits at p, all before e. */
+static int digits_at(cur p, cur e, Py_ssize_t n) {
+    if (e - p < n) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) if (!is_digit(p[i])) return 0;
+    return 1;
+}
+
+/* Two digits at p, then `sep`. */
+static int pair_then(cur p, cur e, char sep) { return digits_at(p, e, 2) && e - p > 2 && p[2] == sep; }
+
+static int inferred_datetime(cur p, cur e) {
+    if (!digits_at(p, e, 4) || e - p < 5 || p[4] != '-') return 0;
+    p += 5;
+    if (!pair_then(p, e, '-')) return 0;
+    p += 3;
+    if (!pair_then(p, e, 'T')) return 0;
+    p += 3;
+    if (!pair_then(p, e, ':')) return 0;
+    p += 3;
+    if (!digits_at(p, e, 2)) return 0;
+    p += 2;
+    if (p < e && *p == ':') {   /* taken whenever it is there: what may follow the group never starts with ':' */
+        if (!digits_at(++p, e, 2)) return 0;
+        p += 2;
+        if (p < e && *p == '.') {
+            cur digits = ++p;
+            while (p < e && is_digit(*p)) p++;
+            if (p == digits) return 0;
+        }
+    }
+    if (p < e && *p == 'Z') return p + 1 == e;
+    if (p < e && (*p == '+' || *p == '-')) return pair_then(p + 1, e, ':') && digits_at(p + 4, e, 2) && p + 6 == e;
+    return 0;
+}
+
+static int inferred_timespan(cur p, cur e) {
+    if (p < e && *p == '-') p++;
+    cur run = p;
+    while (run < e && is_digit(*run)) run++;
+    if (run > p && run < e && *run == '.') p = run + 1;   /* days: hh: cannot follow digits and a '.' */
+    if (!pair_then(p, e, ':') || !pair_then(p + 3, e, ':') || !digits_at(p + 6, e, 2)) return 0;
+    p += 8;
+    if (p == e) return 1;
+    if (*p != '.') return 0;
+    cur digits = ++p;
+    while (p < e && is_digit(*p)) p++;
+    return p == e && p - digits >= 1 && p - digits <= 7;
+}
+
+/* KIND_LONG or KIND_REAL for a JSON number token spanning [p, e), else 0. */
+static int number_kind(cur p, cur e) {
+    if (p < e && *p == '-') p++;
+    if (p >= e) return 0;
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9') while (p < e && is_digit(*p)) p++;
+    else return 0;
+    if (p == e) return KIND_LONG;
+    if (*p == '.') {
+        cur digits = ++p;
+        while (p < e && is_digit(*p)) p++;
+        if (p == digits) return 0;
+        if (p == e) return KIND_REAL;
+    }
+    if (*p != 'e' && *p != 'E') return 0;
+    p++;
+    if (p < e && (*p == '+' || *p == '-')) p++;
+    cur digits = p;
+    while (p < e && is_digit(*p)) p++;
+    return p > digits && p == e ? KIND_REAL : 0;
+}
+
+static int string_kind(cur p, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) if (p[i] >= 0x80 || p[i] == '\n') return NOT_PLAIN;
+    return inferred_datetime(p, p + n) ? KIND_DATETIME : inferred_timespan(p, p + n) ? KIND_TIMESPAN : KIND_STRING;
+}
+
+static int native_kind(cur p, Py_ssize_t n) {
+    if (n && (p[0] == '[' || p[0] == '{')) return KIND_DYNAMIC;
+    if ((n == 4 && !memcmp(p, "true", 4)) || (n == 5 && !memcmp(p, "false", 5))) return KIND_BOOL;
+    int kind = number_kind(p, p + n);
+    return kind ? kind : UNKNOWN;
+}
+
+static PyObject *kinds(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *tv, *to, *td, *sv, *so, *sd;
+    Py_ssize_t text_offset, string_offset, length;
+    if (!PyArg_ParseTuple(args, "OOOnOOOnn", &tv, &to, &td, &text_offset, &sv, &so, &sd, &string_offset, &length))
+        return NULL;
+    strings_t texts, strings;
+    if (strings_get(tv, to, td, text_offset, length, &texts) < 0) return NULL;
+    if (strings_get(sv, so, sd, string_offset, length, &strings) < 0) { strings_release(&texts); return NULL; }
+    int found = 0, bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < length && !(found & (NOT_PLAIN | UNKNOWN)); k++) {
+        cur text;
+        Py_ssize_t n;
+        int is_string = string_at(&strings, k, &text, &n);   /* a string: its content's kind */
+        int is_text = is_string ? 0 : string_at(&texts, k, &text, &n);   /* else its text's, unless null */
+        if (is_string < 0 || is_text < 0) { bad = 1; break; }
+        if (is_string) found |= string_kind(text, n);
+        else if (is_text) found |= native_kind(text, n);
+    }
+    Py_END_ALLOW_THREADS
+    strings_release(&texts);
+    strings_release(&strings);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "an offset points outside the data");
+        return NULL;
+    }
+    return PyLong_FromLong(found);
 }
 
 static PyObject *datetimes(PyObject *self, PyObject *args) {
@@ -165,6 +322,8 @@ static PyMethodDef methods[] = {
      "datetimes(validity, offsets, data, offset, length) -> (covered bitmap, int64 microseconds) of ISO texts."},
     {"timespans", timespans, METH_VARARGS,
      "timespans(validity, offsets, data, offset, length) -> (covered bitmap, int64 microseconds) of Kusto texts."},
+    {"kinds", kinds, METH_VARARGS,
+     "kinds(text validity, offsets, data, offset, string validity, offsets, data, offset, length) -> kind bits."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -64,9 +64,37 @@ def kinds_of_texts(texts, strings) -> set[str] | None:
     for a value that is none) -> their kinds; None when a text is not one of JSON's own values."""
     import pyarrow.compute as pc
 
+    decided = _kinds_in_c(texts, strings)
+    if decided is not _UNDECIDED:
+        return decided
     kinds = string_kinds(strings)
     natives = texts if strings.null_count == len(strings) else pc.if_else(pc.is_null(strings), texts, _null())
     return None if _left_after(natives, _NATIVE_TESTS, kinds) else kinds   # NaN, Infinity, ...: decoded instead
+
+
+#: text_rules.kinds' bits, in order, and its two flags: a string Python's own patterns decide, a text no test covers.
+_C_KINDS = ("datetime", "timespan", "string", "dynamic", "bool", "long", "real")
+_NOT_PLAIN, _UNKNOWN = 1 << len(_C_KINDS), 2 << len(_C_KINDS)
+_UNDECIDED = object()
+
+
+def _kinds_in_c(texts, strings):
+    """kinds_of_texts' answer in one pass of _speedups/text_rules (the same patterns as the Arrow tests
+    below), or _UNDECIDED where it is not built, an array is not a plain string array, or a string is
+    not ASCII or holds a line feed (Python's patterns decide those)."""
+    import pyarrow as pa
+
+    from ..._speedups import load
+
+    speedup = load("text_rules")
+    if speedup is None or texts.type != pa.string() or strings.type != pa.string():
+        return _UNDECIDED
+    buffers = [part for array in (texts, strings) for part in (*array.buffers()[:2], array.buffers()[2] or b"",
+                                                                 array.offset)]
+    found = speedup.kinds(*buffers, len(texts))
+    if found & _NOT_PLAIN:
+        return _UNDECIDED
+    return None if found & _UNKNOWN else {kind for bit, kind in enumerate(_C_KINDS) if found >> bit & 1}
 
 
 def string_kinds(strings) -> set[str]:
