@@ -494,9 +494,16 @@ def _json_value_types(cells: list) -> tuple[set, int] | None:
     """(the exact types of every value at every level, the nesting depth), or None when a cell's type
     is not one of JSON's own or a dict key is not a str, or the nesting goes deeper than Python's
     recursion limit (a cycle does: no encoder writes it). Checked level by level with C-level
-    maps, never value by value in Python; each value's type is taken once."""
+    maps, never value by value in Python; each value's type is taken once. In one C walk where
+    _speedups/value_types is built (the same answer)."""
     import sys
 
+    from . import _speedups
+
+    speedup = _speedups.load("value_types")
+    found = speedup.json_value_types(cells, sys.getrecursionlimit()) if speedup is not None else NotImplemented
+    if found is not NotImplemented:
+        return found
     level, types = cells, list(map(type, cells))
     seen, depth = set(), 0
     while level:

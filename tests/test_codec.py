@@ -56,3 +56,51 @@ def test_a_column_as_one_array_holds_its_value_texts_token_for_token(data):
             continue
         compact = msgspec.json.format(codec.json_array_text(column).encode("utf-8"), indent=-1)
         assert compact == msgspec.json.format(("[" + ",".join(texts) + "]").encode("utf-8"), indent=-1)
+
+
+class _Text(str):
+    pass
+
+
+#: Values of every exact type the walk tells apart, subclasses of JSON's own among them, nested.
+_ODD_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=3),
+                         st.builds(_Text, st.text(max_size=2)), st.decimals(allow_nan=False, places=2),
+                         st.datetimes(), st.binary(max_size=2))
+_NESTED = st.recursive(_ODD_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(st.one_of(st.text(max_size=2), st.integers(), st.builds(_Text, st.text(max_size=1))), inner,
+                    max_size=3)), max_leaves=12)
+
+
+def _both_walks(cells):
+    from kfx_notebook import _speedups
+
+    by_c = codec._json_value_types(cells)
+    _speedups._LOADED["value_types"], saved = None, _speedups.load("value_types")
+    try:
+        return by_c, codec._json_value_types(cells)
+    finally:
+        _speedups._LOADED["value_types"] = saved
+
+
+@settings(max_examples=400, deadline=None)
+@given(cells=st.lists(_NESTED, max_size=6))
+def test_json_value_types_in_c_are_the_python_walks(cells):
+    by_c, by_python = _both_walks(cells)
+    assert by_c == by_python
+
+
+def test_json_value_types_of_deep_and_cyclic_values_are_the_python_walks():
+    import sys
+
+    deep = current = []
+    for _ in range(sys.getrecursionlimit() + 5):   # past the limit: refused by both
+        current.append([])
+        current = current[0]
+    cyclic: list = []
+    cyclic.append(cyclic)
+    shallow = [[[{"k": [1]}]]]
+    for cells in ([deep], [cyclic], shallow, [], [1, "x"]):
+        by_c, by_python = _both_walks(cells)
+        assert by_c == by_python
+    assert _both_walks([deep])[0] is None and _both_walks(shallow)[0][1] == 4   # list, list, dict, list
