@@ -181,20 +181,41 @@ def _indented_frame(frame) -> bytes:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from . import row_join
+    from . import _speedups, row_join
 
     if frame.shape[1] == 0:
         return "\n".join(["{}"] * len(frame)).encode("utf-8")
     literals = [("{\n  " if i == 0 else ",\n  ") + encoder.encode_basestring(str(name)) + ": "
                 for i, name in enumerate(frame.columns)] + ["\n}"]
-    columns = [_indented_texts(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    joined = row_join.join(len(frame), literals, columns, separator=b"\n")
-    if joined is not None:
-        return joined
+    series = [frame.iloc[:, i] for i in range(frame.shape[1])]
+    if _speedups.load("rows") is not None:   # times as C specs (written from their nanoseconds), the rest as texts
+        joined = row_join.join(len(frame), literals, [_time_spec(s) or _indented_texts(s) for s in series],
+                               separator=b"\n")
+        if joined is not None:
+            return joined
+    columns = [_indented_texts(s) for s in series]
     text = pa.large_string()
     parts = [piece for literal, column in zip(literals, columns) for piece in (pa.scalar(literal, text), column)]
     joined = pc.binary_join_element_wise(*parts, pa.scalar(literals[-1] + "\n", text), pa.scalar("", text))
     return _string_data(joined)[:-1]
+
+
+def _time_spec(series) -> tuple | None:
+    """A datetime64 or timedelta64 column as a row_join spec: C writes the texts _indented_texts would
+    (codec.datetime_text_array, timespan_text_array) from its nanoseconds; None for any other column,
+    and where the nanoseconds cannot be had (that path then decides, as before)."""
+    from . import row_join
+    from .codec import column_kind, timedelta_nanoseconds, utc_nanoseconds
+
+    kind = column_kind(series.dtype)
+    if kind not in ("datetime", "timespan"):
+        return None
+    try:
+        values = (utc_nanoseconds if kind == "datetime" else timedelta_nanoseconds)(series)
+    except (ValueError, OverflowError):   # pandas' OutOfBounds errors are ValueErrors
+        return None
+    return row_join.nanoseconds(row_join.NS_DATETIMES if kind == "datetime" else row_join.NS_TIMESPANS, values,
+                                series.isna().to_numpy())
 
 
 def _indented_texts(column):

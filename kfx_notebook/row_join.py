@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import _speedups
 
 #: The column kinds rows.c writes (its enum).
-TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS, INTERVALS, DYNAMIC = range(9)
+TEXTS, STRINGS, INTS, BOOLS, DATETIMES, TIMESPANS, REALS, INTERVALS, DYNAMIC, NS_DATETIMES, NS_TIMESPANS = range(11)
 
 
 def join(count: int, literals: list[str], columns: list, *, separator: bytes,
@@ -58,6 +58,15 @@ def strings(array) -> tuple:
     """An Arrow string/large_string array written as JSON strings (json.dumps' escapes), nulls null."""
     _bitmap, offsets, data = array.buffers()
     return (STRINGS, _offsets_width(array), array.offset, offsets, b"" if data is None else data, *_validity(array))
+
+
+def nanoseconds(kind: int, values, mask) -> tuple:
+    """int64 nanoseconds (a numpy array) and their null mask -> a spec C writes as the payload's
+    datetime (NS_DATETIMES: UTC since 1970) or timespan (NS_TIMESPANS) texts, nulls null."""
+    import pyarrow as pa
+
+    array = pa.array(values, pa.int64(), mask=mask if mask.any() else None)
+    return (kind, 8, array.offset, array.buffers()[1], None, *_validity(array))
 
 
 def wire_column(column, kusto_type: str) -> tuple | None:

@@ -35,8 +35,8 @@ ROWS = '''.ingest inline into table T <|
 QUERIES = [
     "T",
     "T | where l > 1 | project l, s",
-    "T | summarize n = count(), a = avg(r), m = max(d) by b",
-    "T | summarize count() by bin(d, 1d)",
+    "T | summarize n = count(), a = avg(r), m = max(d) by b | order by b",   # groups come in no fixed order
+    "T | summarize count() by bin(d, 1d) | order by d",   # groups come in no fixed order
     "T | extend k = dyn.k, t2 = ts * 2 | project k, t2",
     "T | where l == 99",
     "T | take 0",

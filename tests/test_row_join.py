@@ -435,7 +435,7 @@ def test_offsets_past_2_gib_are_read_as_64_bit():
 
 @pytest.mark.parametrize("args, error", [
     ((1, [b""], [(row_join.INTS, 3, 0, b"\0" * 8, None, None, 0)]), ValueError),     # no such width
-    ((1, [b"", b""], [(9, 8, 0, b"\0" * 8, None, None, 0)]), ValueError),             # no such kind
+    ((1, [b"", b""], [(row_join.NS_TIMESPANS + 1, 8, 0, b"\0" * 8, None, None, 0)]), ValueError),   # no such kind
     ((1, ["text", b""], [(row_join.INTS, 8, 0, b"\0" * 8, None, None, 0)]), TypeError),
     ((1, [b""], [(row_join.INTS, 8, 0, b"\0" * 8, None, None, 0)]), ValueError),     # one literal too few
     ((1, [b"", b""], [(row_join.STRINGS, 8, 0, b"\0" * 16, None, None, 0)]), ValueError),   # no data
@@ -461,3 +461,24 @@ def test_no_memory_is_left_behind_after_hundreds_of_calls():
                 pass
 
     assert_no_memory_growth(lambda: calls(400))
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.integers(-2**63 + 1, 2**63 - 1), st.integers(-10**12, 10**12),
+                                 st.sampled_from([0, 1, 99, 100, -1, -99, -100, -101, 86_400 * 10**9 - 1,
+                                                  -86_400 * 10**9, 2**63 - 1, -2**63 + 1])), min_size=1, max_size=40),
+       nulls=st.lists(st.booleans(), min_size=40, max_size=40))
+def test_nanosecond_times_are_the_payloads_arrow_texts(values, nulls):
+    """NS_DATETIMES and NS_TIMESPANS write codec's Arrow texts of the same nanoseconds (the payload's)."""
+    import numpy as np
+    import pandas as pd
+
+    from kfx_notebook import codec
+
+    ns, mask = np.array(values, dtype="int64"), np.array(nulls[:len(values)])
+    for kind, series, texts in (
+            (row_join.NS_DATETIMES, pd.Series(ns.view("datetime64[ns]")), codec.datetime_text_array),
+            (row_join.NS_TIMESPANS, pd.Series(ns.view("timedelta64[ns]")), codec.timespan_text_array)):
+        expected = ["null" if null else text for text, null in zip(texts(series, '"').to_pylist(), mask)]
+        written = c_join(len(ns), [b"", b""], [row_join.nanoseconds(kind, ns, mask)], separator=b"\n")
+        assert written.decode().split("\n") == expected

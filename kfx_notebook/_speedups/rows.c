@@ -19,6 +19,10 @@ written between head and tail, separator between two rows. A column is a 7-tuple
             finite and float.__repr__ of themselves, no key twice in an object, at most 64 keys
             an object and 128 levels (beyond them, not handled); anything else: not handled.
             Checked with the GIL held before the loop (a real is read by PyOS_string_to_double).
+  NS_DATETIMES  int64 nanoseconds since 1970 (UTC; numpy's range, years 1677-2262) as the payload's
+            "YYYY-MM-DDTHH:MM:SS.fffffffZ": the ticks floored (codec.datetime_text_array)
+  NS_TIMESPANS  int64 nanoseconds as the payload's "[-][d.]hh:mm:ss.fffffff": '-' when negative, the
+            magnitude's ticks truncated, the fraction always (codec.timespan_text_array)
   REALS     doubles (width 8) or floats (width 4) as float.__repr__ writes them, NaN and
             +-Infinity as the REST wire's texts "NaN", "Infinity", "-Infinity". A value whose
             shortest digits are at most 15 in fixed notation is written here; every other one
@@ -53,7 +57,8 @@ and every write is checked against that end: a mismeasured value declines instea
 #define MAX_PARTS 4
 #define MIN_PART_ROWS 16384
 
-enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6, INTERVALS = 7, DYNAMIC = 8 };
+enum { TEXTS = 0, STRINGS = 1, INTS = 2, BOOLS = 3, DATETIMES = 4, TIMESPANS = 5, REALS = 6, INTERVALS = 7, DYNAMIC = 8,
+       NS_DATETIMES = 9, NS_TIMESPANS = 10 };
 
 typedef struct {
     int kind, width;
@@ -177,19 +182,23 @@ static void civil(int64_t z, int64_t *year, int *month, int *day) {
     *year = yoe + era * 400 + (*month <= 2);
 }
 
+/* "YYYY-MM-DDT" of the day into c's day cache, unless it holds it already. */
+static void cache_day(column_t *c, int64_t days) {
+    if (days == c->day) return;   /* rows near each other in time share their day's text */
+    int64_t year;
+    int month, day;
+    civil(days, &year, &month, &day);
+    char *text = c->day_text;
+    text = write_padded(text, (uint64_t)year, 4); *text++ = '-';
+    text = write_padded(text, (uint64_t)month, 2); *text++ = '-';
+    text = write_padded(text, (uint64_t)day, 2); *text = 'T';
+    c->day = days;
+}
+
 static char *write_datetime(char *out, column_t *c, int64_t micros) {
     int64_t days = micros / MICROS_PER_DAY, rest = micros % MICROS_PER_DAY;
     if (rest < 0) { rest += MICROS_PER_DAY; days -= 1; }
-    if (days != c->day) {   /* rows near each other in time share their day's text */
-        int64_t year;
-        int month, day;
-        civil(days, &year, &month, &day);
-        char *text = c->day_text;
-        text = write_padded(text, (uint64_t)year, 4); *text++ = '-';
-        text = write_padded(text, (uint64_t)month, 2); *text++ = '-';
-        text = write_padded(text, (uint64_t)day, 2); *text = 'T';
-        c->day = days;
-    }
+    cache_day(c, days);
     int64_t seconds = rest / 1000000;
     *out++ = '"';
     memcpy(out, c->day_text, 11);
@@ -233,6 +242,46 @@ static char *write_timespan(char *out, int64_t ticks) {
     out = write_padded(out, seconds / 60 % 60, 2); *out++ = ':';
     out = write_padded(out, seconds % 60, 2);
     if (fraction) { *out++ = '.'; out = write_padded(out, fraction, 7); }
+    *out++ = '"';
+    return out;
+}
+
+#define NS_PER_DAY 86400000000000LL
+#define NS_PER_SECOND 1000000000LL
+
+static char *write_ns_datetime(char *out, column_t *c, int64_t ns) {
+    int64_t days = ns / NS_PER_DAY, rest = ns % NS_PER_DAY;
+    if (rest < 0) { rest += NS_PER_DAY; days -= 1; }
+    cache_day(c, days);
+    int64_t seconds = rest / NS_PER_SECOND;
+    *out++ = '"';
+    memcpy(out, c->day_text, 11);
+    out += 11;
+    out = write_padded(out, (uint64_t)(seconds / 3600), 2); *out++ = ':';
+    out = write_padded(out, (uint64_t)(seconds / 60 % 60), 2); *out++ = ':';
+    out = write_padded(out, (uint64_t)(seconds % 60), 2); *out++ = '.';
+    out = write_padded(out, (uint64_t)(rest % NS_PER_SECOND / 100), 7);
+    memcpy(out, "Z\"", 2);
+    return out + 2;
+}
+
+/* The magnitude of ns in ticks (truncated) and whether ns is negative. */
+static uint64_t ns_ticks(int64_t ns, int *negative) {
+    *negative = ns < 0;
+    return (ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns) / 100;
+}
+
+static char *write_ns_timespan(char *out, int64_t ns) {
+    int negative;
+    uint64_t t = ns_ticks(ns, &negative);
+    uint64_t days = t / TICKS_PER_DAY, seconds = t % TICKS_PER_DAY / TICKS_PER_SECOND;
+    *out++ = '"';
+    if (negative) *out++ = '-';
+    if (days) { out = write_digits(out, days); *out++ = '.'; }
+    out = write_padded(out, seconds / 3600, 2); *out++ = ':';
+    out = write_padded(out, seconds / 60 % 60, 2); *out++ = ':';
+    out = write_padded(out, seconds % 60, 2); *out++ = '.';
+    out = write_padded(out, t % TICKS_PER_SECOND, 7);
     *out++ = '"';
     return out;
 }
@@ -611,6 +660,14 @@ static size_t column_size(column_t *c, Py_ssize_t first, Py_ssize_t last, int pa
             size = 30;
             break;
         case TIMESPANS: size = timespan_size(read_int(c->values.buf, 8, c->offset + i)); break;
+        case NS_DATETIMES: size = 30; break;   /* any int64: years 1677-2262 */
+        case NS_TIMESPANS: {
+            int negative;
+            uint64_t t = ns_ticks(read_int(c->values.buf, 8, c->offset + i), &negative);
+            uint64_t days = t / TICKS_PER_DAY;
+            size = 2 + (size_t)negative + (days ? (size_t)digit_count(days) + 1 : 0) + 16;
+            break;
+        }
         case INTERVALS:
             if (!interval_ticks(c, i, &v)) { *ok = 0; return 0; }
             size = timespan_size(v);
@@ -655,6 +712,8 @@ static char *write_value(char *out, column_t *c, Py_ssize_t i) {
     case DYNAMIC:
         text_range(c, i, &start, &stop);
         return write_minified(out, (const unsigned char *)c->data.buf + start, stop - start);
+    case NS_DATETIMES: return write_ns_datetime(out, c, read_int(c->values.buf, 8, c->offset + i));
+    case NS_TIMESPANS: return write_ns_timespan(out, read_int(c->values.buf, 8, c->offset + i));
     case INTERVALS: {
         int64_t ticks = 0;
         interval_ticks(c, i, &ticks);   /* checked by column_size */
@@ -745,7 +804,7 @@ static int read_column(PyObject *spec, Py_ssize_t count, const Py_ssize_t *bound
     if (!PyArg_ParseTuple(spec, "iinOOOn", &c->kind, &c->width, &c->offset, &values, &data, &validity,
                           &c->validity_offset))
         return -1;
-    if (c->kind < TEXTS || c->kind > DYNAMIC) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
+    if (c->kind < TEXTS || c->kind > NS_TIMESPANS) { PyErr_SetString(PyExc_ValueError, "unknown column kind"); return -1; }
     int texts = c->kind == TEXTS || c->kind == STRINGS || c->kind == DYNAMIC;
     int width_ok = texts ? (c->width == 4 || c->width == 8)
                  : c->kind == INTS ? (c->width == 1 || c->width == 2 || c->width == 4 || c->width == 8)
