@@ -126,3 +126,30 @@ def test_no_memory_is_kept_across_calls():
             speedup.datetimes(*buffers, 0, len(array))
             speedup.timespans(*buffers, 0, len(array))
     assert_no_memory_growth(run)
+
+
+NUMBER_TEXTS = st.one_of(
+    st.text(alphabet="0123456789-+.eE x", max_size=14),
+    st.from_regex(r"-?[0-9]{0,22}(\.[0-9]{0,22})?([eE][-+]?[0-9]{0,3})?", fullmatch=True))
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), NUMBER_TEXTS), min_size=1, max_size=12), cut=st.integers(0, 3))
+def test_number_texts_in_c_are_the_regex_patterns(texts, cut):
+    """text_rules.numbers covers exactly what each digit limit's RE2 pattern covers (nulls not), sliced too."""
+    array = pa.array(texts, pa.string())[min(cut, len(texts) - 1):]
+    for digits in (ingest_columns.LONG_DIGITS, ingest_columns.INT_DIGITS, ingest_columns.REAL_DIGITS):
+        by_c = ingest_columns.number_covered(array, digits)
+        saved = _speedups._LOADED.get("text_rules")
+        _speedups._LOADED["text_rules"] = None
+        try:
+            by_regex = ingest_columns.number_covered(array, digits)
+        finally:
+            _speedups._LOADED["text_rules"] = saved
+        assert by_c.to_pylist() == by_regex.to_pylist(), (digits, array)
+
+
+@pytest.mark.parametrize("text, covered", [("123456789012345678", True), ("1234567890123456789", False),
+                                           ("-0", True), ("1.", False), ("1e5", False), ("-", False), ("", False)])
+def test_long_number_texts_by_example(text, covered):
+    assert ingest_columns.number_covered(pa.array([text]), ingest_columns.LONG_DIGITS).to_pylist() == [covered]

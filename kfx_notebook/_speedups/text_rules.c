@@ -15,6 +15,9 @@
                 one with a byte >= 0x80 or a line feed sets NOT_PLAIN instead (Python's \d and $ decide those);
      another    [ or { first: dynamic; true or false: bool; ^-?(0|[1-9][0-9]*)$ long; a JSON number with a
                 fraction or exponent: real; anything else sets UNKNOWN.
+   numbers(validity, offsets, data, offset, length, I, F, E) returns the covered bitmap of
+   ^-?[0-9]{1,I}(\.[0-9]{1,F})?([eE][-+]?[0-9]{1,E})?$ (F = 0: no fraction, E = 0: no exponent): the texts
+   ingest_columns' number rules hand to Arrow's cast.
    Every offset is checked against the data before it is read; a malformed array is a ValueError. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -277,6 +280,55 @@ static int native_kind(cur p, Py_ssize_t n) {
     return kind ? kind : UNKNOWN;
 }
 
+/* The number pattern of `numbers` with its digit limits. */
+static int number_text(cur p, Py_ssize_t n, Py_ssize_t ints, Py_ssize_t fracs, Py_ssize_t exps) {
+    cur e = p + n, digits;
+    if (p < e && *p == '-') p++;
+    for (digits = p; p < e && is_digit(*p); p++) {}
+    if (p == digits || p - digits > ints) return 0;
+    if (fracs && p < e && *p == '.') {
+        for (digits = ++p; p < e && is_digit(*p); p++) {}
+        if (p == digits || p - digits > fracs) return 0;
+    }
+    if (exps && p < e && (*p == 'e' || *p == 'E')) {
+        if (++p < e && (*p == '+' || *p == '-')) p++;
+        for (digits = p; p < e && is_digit(*p); p++) {}
+        if (p == digits || p - digits > exps) return 0;
+    }
+    return p == e;
+}
+
+static PyObject *numbers(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *validity, *offsets, *data;
+    Py_ssize_t offset, length, ints, fracs, exps;
+    if (!PyArg_ParseTuple(args, "OOOnnnnn", &validity, &offsets, &data, &offset, &length, &ints, &fracs, &exps))
+        return NULL;
+    strings_t texts;
+    if (strings_get(validity, offsets, data, offset, length, &texts) < 0) return NULL;
+    PyObject *covered = PyBytes_FromStringAndSize(NULL, (length + 7) / 8);
+    if (!covered) { strings_release(&texts); return NULL; }
+    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(covered);
+    memset(bits, 0, (size_t)((length + 7) / 8));
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < length; k++) {
+        cur text;
+        Py_ssize_t n;
+        int found = string_at(&texts, k, &text, &n);
+        if (found < 0) { bad = 1; break; }
+        if (found && number_text(text, n, ints, fracs, exps)) bits[k / 8] |= (unsigned char)(1 << (k % 8));
+    }
+    Py_END_ALLOW_THREADS
+    strings_release(&texts);
+    if (bad) {
+        Py_DECREF(covered);
+        PyErr_SetString(PyExc_ValueError, "an offset points outside the data");
+        return NULL;
+    }
+    return covered;
+}
+
 static PyObject *kinds(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *tv, *to, *td, *sv, *so, *sd;
@@ -322,6 +374,8 @@ static PyMethodDef methods[] = {
      "datetimes(validity, offsets, data, offset, length) -> (covered bitmap, int64 microseconds) of ISO texts."},
     {"timespans", timespans, METH_VARARGS,
      "timespans(validity, offsets, data, offset, length) -> (covered bitmap, int64 microseconds) of Kusto texts."},
+    {"numbers", numbers, METH_VARARGS,
+     "numbers(validity, offsets, data, offset, length, ints, fracs, exps) -> covered bitmap of number texts."},
     {"kinds", kinds, METH_VARARGS,
      "kinds(text validity, offsets, data, offset, string validity, offsets, data, offset, length) -> kind bits."},
     {NULL, NULL, 0, NULL},

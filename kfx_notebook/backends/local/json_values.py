@@ -86,6 +86,8 @@ def dynamic_from_texts(texts):
 
     from . import json_texts, parse_db
 
+    if texts.null_count == len(texts):   # nothing to convert: no DuckDB round trip for an empty set
+        return pa.nulls(len(texts), pa.string())
     encoded = pc.dictionary_encode(texts)
     distinct = encoded.dictionary
     minified = parse_db.query_arrow("SELECT CASE WHEN json_valid(t) THEN json(t)::VARCHAR END FROM texts",
@@ -172,9 +174,9 @@ def _converted_texts(texts: list, ktype: str) -> list:
     return [ingest.convert_value(t, ktype) for t in texts]
 
 
-def _number_rule(pattern: str, ktype: str):
+def _number_rule(digits: tuple[int, int, int], ktype: str):
     def rule(texts):
-        covered = ingest_columns._matching(texts, pattern)
+        covered = ingest_columns.number_covered(texts, digits)
         return ingest_columns._only(texts, covered).cast(ingest.staging_type(ktype)), covered
     return rule
 
@@ -203,9 +205,9 @@ def _none_rule(ktype: str):
 #: correctly, and no such number overflows); true and false are the bools. A number in a
 #: datetime or timespan column is convert_value's business.
 _NATIVE_RULES = {
-    "long": _number_rule(r"^-?[0-9]{1,18}$", "long"),
-    "int": _number_rule(r"^-?[0-9]{1,9}$", "int"),
-    "real": _number_rule(r"^-?[0-9]{1,20}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,2})?$", "real"),
+    "long": _number_rule(ingest_columns.LONG_DIGITS, "long"),
+    "int": _number_rule(ingest_columns.INT_DIGITS, "int"),
+    "real": _number_rule(ingest_columns.REAL_DIGITS, "real"),
     "bool": _bool_rule,
     "datetime": _none_rule("datetime"),
     "timespan": _none_rule("timespan"),
