@@ -288,3 +288,14 @@ def test_valid_utf8_is_pythons_strict_rule(data):
         python_reads = False
     assert reader.valid_utf8(data) is python_reads
     assert reader.valid_utf8(memoryview(b"12345678" + data)[8:]) is python_reads
+
+
+@pytest.mark.parametrize("layout", ["lines", "array"])
+def test_bodies_past_the_presizing_point_read_as_the_reference(layout):
+    """Past PRESIZE_ROWS records the buffers are grown once from an estimate: a body whose later records
+    are longer than the first ones, hold a key first seen late, and mix strings, nulls and containers."""
+    records = [{"a": i, "s": "x" * (i % 7)} for i in range(1500)]
+    records += [{"a": i, "s": "é" * 50 + str(i), "late": [i, {"k": None}], "n": None} for i in range(1500, 3000)]
+    body = ("\n".join(map(json.dumps, records)) if layout == "lines" else json.dumps(records)).encode()
+    assert agrees(body, None)
+    assert agrees(body, ["s", "late"])

@@ -73,6 +73,15 @@ static int buf_byte(Buf *b, char c) {
 
 static int buf_finish(Buf *b) { return PyByteArray_Resize(b->obj, b->len); }
 
+/* The capacity raised to `cap` at once (never lowered). */
+static int buf_grow_to(Buf *b, Py_ssize_t cap) {
+    if (cap <= b->cap) return 0;
+    if (PyByteArray_Resize(b->obj, cap) < 0) return -1;
+    b->p = PyByteArray_AS_STRING(b->obj);
+    b->cap = cap;
+    return 0;
+}
+
 /* -- lexical rules: json_lex.h (shared with the other JSON readers), plus what json.loads adds ---- */
 static cur skip_ws(cur p, cur end) { return (cur)jl_skip_ws((const char *)p, (const char *)end); }
 
@@ -465,6 +474,25 @@ static Py_ssize_t refused(Reader *r) {
     return -1;
 }
 
+/* After the first PRESIZE_ROWS records: each column's buffers grown at once to what the whole body
+   likely needs (their lengths scaled by the body's bytes over those read, and a little more), instead
+   of doubling a dozen times, each doubling a copy and fresh pages; finished() shrinks them. */
+#define PRESIZE_ROWS 1024
+
+static int presize(Columns *cs, Py_ssize_t consumed, Py_ssize_t total) {
+    if (consumed <= 0 || total <= consumed) return 0;
+    double scale = (double)total / (double)consumed * 1.05;
+    for (Py_ssize_t k = 0; k < cs->n; k++) {
+        Column *c = &cs->cols[k];
+        Buf *bufs[] = {&c->text[0], &c->text[1], &c->text[2], &c->string[0], &c->string[1], &c->string[2]};
+        for (int i = 0; i < 6; i++) {
+            double want = (double)bufs[i]->len * scale + 64;
+            if (want < (double)(PY_SSIZE_T_MAX / 4) && buf_grow_to(bufs[i], (Py_ssize_t)want) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
 static cur skip_separators(cur p, cur end) {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')) p++;
     return p;
@@ -473,6 +501,7 @@ static cur skip_separators(cur p, cur end) {
 /* Every record of the body; the number of rows, or -1 (r->failed says why). */
 static Py_ssize_t read_body(Reader *r, Columns *cs, cur p, cur end) {
     Py_ssize_t rows = 0;
+    cur start = p;
     if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) p += 3;
     p = skip_ws(p, end);
     if (p < end && *p == '[') {
@@ -480,6 +509,7 @@ static Py_ssize_t read_body(Reader *r, Columns *cs, cur p, cur end) {
         for (;;) {
             if (p >= end || *p != '{') return refused(r);
             if (!(p = read_record(r, cs, p + 1, end, rows++))) return -1;
+            if (rows == PRESIZE_ROWS && presize(cs, p - start, end - start) < 0) { r->failed = -1; return -1; }
             p = skip_ws(p, end);
             if (p < end && *p == ',') { p = skip_ws(p + 1, end); continue; }
             if (p < end && *p == ']') break;
@@ -493,6 +523,7 @@ static Py_ssize_t read_body(Reader *r, Columns *cs, cur p, cur end) {
     while (p < end) {
         if (*p != '{') return refused(r);
         if (!(p = read_record(r, cs, p + 1, end, rows++))) return -1;
+        if (rows == PRESIZE_ROWS && presize(cs, p - start, end - start) < 0) { r->failed = -1; return -1; }
         p = skip_separators(p, end);
     }
     return rows;
