@@ -188,12 +188,12 @@ def _indented_frame(frame) -> bytes:
     literals = [("{\n  " if i == 0 else ",\n  ") + encoder.encode_basestring(str(name)) + ": "
                 for i, name in enumerate(frame.columns)] + ["\n}"]
     series = [frame.iloc[:, i] for i in range(frame.shape[1])]
-    if _speedups.load("rows") is not None:   # times as C specs (written from their nanoseconds), the rest as texts
-        joined = row_join.join(len(frame), literals, [_time_spec(s) or _indented_texts(s) for s in series],
-                               separator=b"\n")
-        if joined is not None:
-            return joined
-    columns = [_indented_texts(s) for s in series]
+    c_join = _speedups.load("rows") is not None   # times as C specs (written from their nanoseconds)
+    columns = [(c_join and _time_spec(s)) or _indented_texts(s) for s in series]
+    joined = row_join.join(len(frame), literals, columns, separator=b"\n")
+    if joined is not None:
+        return joined
+    columns = [_indented_texts(s) if isinstance(c, tuple) else c for s, c in zip(series, columns)]
     text = pa.large_string()
     parts = [piece for literal, column in zip(literals, columns) for piece in (pa.scalar(literal, text), column)]
     joined = pc.binary_join_element_wise(*parts, pa.scalar(literals[-1] + "\n", text), pa.scalar("", text))

@@ -169,6 +169,13 @@ static char *write_int(char *out, int64_t v) {
     return write_digits(out, (uint64_t)v);
 }
 
+/* "HH:MM:SS" of a time of day or a timespan's seconds within its day. */
+static char *write_clock(char *out, uint64_t seconds) {
+    out = write_padded(out, seconds / 3600, 2); *out++ = ':';
+    out = write_padded(out, seconds / 60 % 60, 2); *out++ = ':';
+    return write_padded(out, seconds % 60, 2);
+}
+
 /* Howard Hinnant's civil_from_days: days since 1970-01-01 -> year, month, day. */
 static void civil(int64_t z, int64_t *year, int *month, int *day) {
     z += 719468;
@@ -203,9 +210,8 @@ static char *write_datetime(char *out, column_t *c, int64_t micros) {
     *out++ = '"';
     memcpy(out, c->day_text, 11);
     out += 11;
-    out = write_padded(out, (uint64_t)(seconds / 3600), 2); *out++ = ':';
-    out = write_padded(out, (uint64_t)(seconds / 60 % 60), 2); *out++ = ':';
-    out = write_padded(out, (uint64_t)(seconds % 60), 2); *out++ = '.';
+    out = write_clock(out, (uint64_t)seconds);
+    *out++ = '.';
     out = write_padded(out, (uint64_t)(rest % 1000000), 6);
     memcpy(out, "0Z\"", 3);
     return out + 3;
@@ -231,17 +237,32 @@ static int interval_ticks(const column_t *c, Py_ssize_t i, int64_t *ticks) {
     return 1;
 }
 
-static char *write_timespan(char *out, int64_t ticks) {
-    uint64_t t = ticks < 0 ? (uint64_t)0 - (uint64_t)ticks : (uint64_t)ticks;
-    uint64_t days = t / TICKS_PER_DAY, seconds = t % TICKS_PER_DAY / TICKS_PER_SECOND;
-    uint64_t fraction = t % TICKS_PER_SECOND;
+/* A timespan as written: its sign, its magnitude in ticks, and whether a zero fraction is written. */
+typedef struct {
+    int negative, fraction_always;
+    uint64_t ticks;
+} timespan_t;
+
+/* The REST wire's: signed 100-ns ticks, the fraction only when not zero. */
+static timespan_t wire_span(int64_t ticks) {
+    return (timespan_t){.negative = ticks < 0, .fraction_always = 0,
+                    .ticks = ticks < 0 ? (uint64_t)0 - (uint64_t)ticks : (uint64_t)ticks};
+}
+
+/* The payload's: nanoseconds, '-' when negative, the magnitude's ticks truncated, the fraction always. */
+static timespan_t payload_span(int64_t ns) {
+    return (timespan_t){.negative = ns < 0, .fraction_always = 1,
+                    .ticks = (ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns) / 100};
+}
+
+/* "[-][d.]hh:mm:ss[.fffffff]", quoted. */
+static char *write_span(char *out, timespan_t span) {
+    uint64_t days = span.ticks / TICKS_PER_DAY, fraction = span.ticks % TICKS_PER_SECOND;
     *out++ = '"';
-    if (ticks < 0) *out++ = '-';
+    if (span.negative) *out++ = '-';
     if (days) { out = write_digits(out, days); *out++ = '.'; }
-    out = write_padded(out, seconds / 3600, 2); *out++ = ':';
-    out = write_padded(out, seconds / 60 % 60, 2); *out++ = ':';
-    out = write_padded(out, seconds % 60, 2);
-    if (fraction) { *out++ = '.'; out = write_padded(out, fraction, 7); }
+    out = write_clock(out, span.ticks % TICKS_PER_DAY / TICKS_PER_SECOND);
+    if (fraction || span.fraction_always) { *out++ = '.'; out = write_padded(out, fraction, 7); }
     *out++ = '"';
     return out;
 }
@@ -257,33 +278,11 @@ static char *write_ns_datetime(char *out, column_t *c, int64_t ns) {
     *out++ = '"';
     memcpy(out, c->day_text, 11);
     out += 11;
-    out = write_padded(out, (uint64_t)(seconds / 3600), 2); *out++ = ':';
-    out = write_padded(out, (uint64_t)(seconds / 60 % 60), 2); *out++ = ':';
-    out = write_padded(out, (uint64_t)(seconds % 60), 2); *out++ = '.';
+    out = write_clock(out, (uint64_t)seconds);
+    *out++ = '.';
     out = write_padded(out, (uint64_t)(rest % NS_PER_SECOND / 100), 7);
     memcpy(out, "Z\"", 2);
     return out + 2;
-}
-
-/* The magnitude of ns in ticks (truncated) and whether ns is negative. */
-static uint64_t ns_ticks(int64_t ns, int *negative) {
-    *negative = ns < 0;
-    return (ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns) / 100;
-}
-
-static char *write_ns_timespan(char *out, int64_t ns) {
-    int negative;
-    uint64_t t = ns_ticks(ns, &negative);
-    uint64_t days = t / TICKS_PER_DAY, seconds = t % TICKS_PER_DAY / TICKS_PER_SECOND;
-    *out++ = '"';
-    if (negative) *out++ = '-';
-    if (days) { out = write_digits(out, days); *out++ = '.'; }
-    out = write_padded(out, seconds / 3600, 2); *out++ = ':';
-    out = write_padded(out, seconds / 60 % 60, 2); *out++ = ':';
-    out = write_padded(out, seconds % 60, 2); *out++ = '.';
-    out = write_padded(out, t % TICKS_PER_SECOND, 7);
-    *out++ = '"';
-    return out;
 }
 
 static const double POWERS[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
@@ -628,11 +627,11 @@ static int text_range(const column_t *c, Py_ssize_t i, Py_ssize_t *start, Py_ssi
 /* The most bytes one value of a kind measured by value_size is written in: write_value's guard. */
 #define WIDEST 48
 
-/* The bytes write_timespan writes for these ticks. */
-static size_t timespan_size(int64_t ticks) {
-    uint64_t t = ticks < 0 ? (uint64_t)0 - (uint64_t)ticks : (uint64_t)ticks;
-    uint64_t days = t / TICKS_PER_DAY;
-    return 2 + (ticks < 0) + (days ? (size_t)digit_count(days) + 1 : 0) + 8 + (t % TICKS_PER_SECOND ? 8 : 0);
+/* The bytes write_span writes for the timespan. */
+static size_t span_size(timespan_t span) {
+    uint64_t days = span.ticks / TICKS_PER_DAY;
+    return 2 + (size_t)span.negative + (days ? (size_t)digit_count(days) + 1 : 0) + 8
+           + (span.ticks % TICKS_PER_SECOND || span.fraction_always ? 8 : 0);
 }
 
 /* The bytes column c writes for its values of rows first to last - 1 (part `part`), exactly (so
@@ -659,18 +658,12 @@ static size_t column_size(column_t *c, Py_ssize_t first, Py_ssize_t last, int pa
             if (v < MIN_MICROS || v > MAX_MICROS) { *ok = 0; return 0; }
             size = 30;
             break;
-        case TIMESPANS: size = timespan_size(read_int(c->values.buf, 8, c->offset + i)); break;
+        case TIMESPANS: size = span_size(wire_span(read_int(c->values.buf, 8, c->offset + i))); break;
         case NS_DATETIMES: size = 30; break;   /* any int64: years 1677-2262 */
-        case NS_TIMESPANS: {
-            int negative;
-            uint64_t t = ns_ticks(read_int(c->values.buf, 8, c->offset + i), &negative);
-            uint64_t days = t / TICKS_PER_DAY;
-            size = 2 + (size_t)negative + (days ? (size_t)digit_count(days) + 1 : 0) + 16;
-            break;
-        }
+        case NS_TIMESPANS: size = span_size(payload_span(read_int(c->values.buf, 8, c->offset + i))); break;
         case INTERVALS:
             if (!interval_ticks(c, i, &v)) { *ok = 0; return 0; }
-            size = timespan_size(v);
+            size = span_size(wire_span(v));
             break;
         default:   /* TEXTS, STRINGS */
             if (!text_range(c, i, &start, &stop)) { *ok = 0; return 0; }
@@ -713,13 +706,13 @@ static char *write_value(char *out, column_t *c, Py_ssize_t i) {
         text_range(c, i, &start, &stop);
         return write_minified(out, (const unsigned char *)c->data.buf + start, stop - start);
     case NS_DATETIMES: return write_ns_datetime(out, c, read_int(c->values.buf, 8, c->offset + i));
-    case NS_TIMESPANS: return write_ns_timespan(out, read_int(c->values.buf, 8, c->offset + i));
+    case NS_TIMESPANS: return write_span(out, payload_span(read_int(c->values.buf, 8, c->offset + i)));
     case INTERVALS: {
         int64_t ticks = 0;
         interval_ticks(c, i, &ticks);   /* checked by column_size */
-        return write_timespan(out, ticks);
+        return write_span(out, wire_span(ticks));
     }
-    default: return write_timespan(out, read_int(c->values.buf, 8, c->offset + i));
+    default: return write_span(out, wire_span(read_int(c->values.buf, 8, c->offset + i)));
     }
 }
 

@@ -61,7 +61,8 @@ static int64_t fraction(cur p, int have, int n) {
     return v;
 }
 
-static int datetime(cur s, Py_ssize_t n, int64_t *out) {
+static int datetime(cur s, Py_ssize_t n, int64_t *out, const Py_ssize_t *limits) {
+    (void)limits;
     if (n < 19 || n > 30) return 0;
     int64_t y = number(s, 4), mo = number(s + 5, 2), d = number(s + 8, 2);
     int64_t h = number(s + 11, 2), mi = number(s + 14, 2), sec = number(s + 17, 2);
@@ -83,7 +84,8 @@ static int datetime(cur s, Py_ssize_t n, int64_t *out) {
     return 1;
 }
 
-static int timespan(cur s, Py_ssize_t n, int64_t *out) {
+static int timespan(cur s, Py_ssize_t n, int64_t *out, const Py_ssize_t *limits) {
+    (void)limits;
     Py_ssize_t i = 0;
     int negative = n > 0 && s[0] == '-';
     i += negative;
@@ -156,7 +158,30 @@ static int string_at(const strings_t *a, Py_ssize_t k, cur *text, Py_ssize_t *n)
     return 1;
 }
 
-typedef int (*rule_fn)(cur, Py_ssize_t, int64_t *);
+/* A rule: a text's bytes -> whether it covers them, its value into *out (only then); `limits` are the
+   rule's own parameters, or NULL. */
+typedef int (*rule_fn)(cur, Py_ssize_t, int64_t *, const Py_ssize_t *limits);
+
+/* The rule over every text, the GIL released: the covered bitmap into bits, and each value (0 where not
+   covered) into values unless it is NULL; -1 with a ValueError when an offset points outside the data. */
+static int cover(const strings_t *texts, Py_ssize_t length, rule_fn rule, const Py_ssize_t *limits,
+                 unsigned char *bits, int64_t *values) {
+    memset(bits, 0, (size_t)((length + 7) / 8));
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < length; k++) {
+        cur text;
+        Py_ssize_t n;
+        int64_t value = 0;
+        int found = string_at(texts, k, &text, &n);
+        if (found < 0) { bad = 1; break; }
+        if (found && rule(text, n, &value, limits)) bits[k / 8] |= (unsigned char)(1 << (k % 8));
+        if (values) values[k] = value;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) PyErr_SetString(PyExc_ValueError, "an offset points outside the data");
+    return bad ? -1 : 0;
+}
 
 static PyObject *apply(PyObject *args, rule_fn rule) {
     PyObject *validity_obj, *offsets_obj, *data_obj;
@@ -166,27 +191,9 @@ static PyObject *apply(PyObject *args, rule_fn rule) {
     if (strings_get(validity_obj, offsets_obj, data_obj, offset, length, &texts) < 0) return NULL;
     PyObject *covered = PyBytes_FromStringAndSize(NULL, (length + 7) / 8);
     PyObject *micros = PyBytes_FromStringAndSize(NULL, length * 8), *out = NULL;
-    if (!covered || !micros) goto done;
-    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(covered);
-    int64_t *values = (int64_t *)PyBytes_AS_STRING(micros);
-    memset(bits, 0, (size_t)((length + 7) / 8));
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < length; k++) {
-        cur text;
-        Py_ssize_t n;
-        values[k] = 0;
-        int found = string_at(&texts, k, &text, &n);
-        if (found < 0) { bad = 1; break; }
-        if (found && rule(text, n, &values[k])) bits[k / 8] |= (unsigned char)(1 << (k % 8));
-    }
-    Py_END_ALLOW_THREADS
-    if (bad) {
-        PyErr_SetString(PyExc_ValueError, "an offset points outside the data");
-        goto done;
-    }
-    out = PyTuple_Pack(2, covered, micros);
-done:
+    if (covered && micros && cover(&texts, length, rule, NULL, (unsigned char *)PyBytes_AS_STRING(covered),
+                                   (int64_t *)PyBytes_AS_STRING(micros)) == 0)
+        out = PyTuple_Pack(2, covered, micros);
     Py_XDECREF(covered);
     Py_XDECREF(micros);
     strings_release(&texts);
@@ -298,34 +305,25 @@ static int number_text(cur p, Py_ssize_t n, Py_ssize_t ints, Py_ssize_t fracs, P
     return p == e;
 }
 
+/* number_text as a rule: limits are its (ints, fracs, exps); no value. */
+static int number_rule(cur p, Py_ssize_t n, int64_t *out, const Py_ssize_t *limits) {
+    (void)out;
+    return number_text(p, n, limits[0], limits[1], limits[2]);
+}
+
 static PyObject *numbers(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *validity, *offsets, *data;
-    Py_ssize_t offset, length, ints, fracs, exps;
-    if (!PyArg_ParseTuple(args, "OOOnnnnn", &validity, &offsets, &data, &offset, &length, &ints, &fracs, &exps))
+    Py_ssize_t offset, length, limits[3];
+    if (!PyArg_ParseTuple(args, "OOOnnnnn", &validity, &offsets, &data, &offset, &length, &limits[0], &limits[1],
+                          &limits[2]))
         return NULL;
     strings_t texts;
     if (strings_get(validity, offsets, data, offset, length, &texts) < 0) return NULL;
     PyObject *covered = PyBytes_FromStringAndSize(NULL, (length + 7) / 8);
-    if (!covered) { strings_release(&texts); return NULL; }
-    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(covered);
-    memset(bits, 0, (size_t)((length + 7) / 8));
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < length; k++) {
-        cur text;
-        Py_ssize_t n;
-        int found = string_at(&texts, k, &text, &n);
-        if (found < 0) { bad = 1; break; }
-        if (found && number_text(text, n, ints, fracs, exps)) bits[k / 8] |= (unsigned char)(1 << (k % 8));
-    }
-    Py_END_ALLOW_THREADS
+    if (covered && cover(&texts, length, number_rule, limits, (unsigned char *)PyBytes_AS_STRING(covered), NULL) < 0)
+        Py_CLEAR(covered);
     strings_release(&texts);
-    if (bad) {
-        Py_DECREF(covered);
-        PyErr_SetString(PyExc_ValueError, "an offset points outside the data");
-        return NULL;
-    }
     return covered;
 }
 

@@ -89,9 +89,11 @@ def _kinds_in_c(texts, strings):
     speedup = load("text_rules")
     if speedup is None or texts.type != pa.string() or strings.type != pa.string():
         return _UNDECIDED
-    buffers = [part for array in (texts, strings) for part in (*array.buffers()[:2], array.buffers()[2] or b"",
-                                                                 array.offset)]
-    found = speedup.kinds(*buffers, len(texts))
+    arguments = []
+    for array in (texts, strings):
+        validity, offsets, data = array.buffers()
+        arguments += [validity, offsets, b"" if data is None else data, array.offset]
+    found = speedup.kinds(*arguments, len(texts))
     if found & _NOT_PLAIN:
         return _UNDECIDED
     return None if found & _UNKNOWN else {kind for bit, kind in enumerate(_C_KINDS) if found >> bit & 1}
