@@ -387,7 +387,8 @@ def test_dataframe_round_trip_keeps_every_type(local_db):
     pd.testing.assert_series_equal(back["t_naive"], expected["t_naive"])
     pd.testing.assert_series_equal(back["ts"], expected["ts"])
     assert back["dyn"].tolist() == frame["dyn"].tolist()
-    assert back["s"].iloc[0] == frame["s"].iloc[0] and pd.isna(back["s"].iloc[1]) and back["s"].iloc[2] == "line\nbreak"
+    assert back["s"].iloc[0] == frame["s"].iloc[0] and back["s"].iloc[2] == "line\nbreak"
+    assert back["s"].iloc[1] == ""  # Kusto's string has no null: None is stored as the empty string
     assert back["dec"].iloc[2] == decimal.Decimal("123.450000000000000001") and back["dec"].iloc[1] is None
 
 
@@ -487,3 +488,35 @@ def test_duckdb_catalog_names_are_refused_as_databases(local_db):
 
     with pytest.raises(BindingError, match="reserved"):
         local_db.query("memory", ".create table T (a:long)")
+
+
+def _parquet(frame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt, data", [
+    pytest.param("multijson", b'{"ProductID":9,"Name":null,"Cost":1}\n{"ProductID":10,"Cost":2}', id="json-null-and-missing"),
+    pytest.param("csv", b"9,,1\n", id="csv-empty-field"),
+    pytest.param("parquet", None, id="parquet-null"),
+    pytest.param("dataframe", None, id="dataframe-none"),
+])
+def test_a_null_string_is_stored_as_the_empty_string_as_kusto_has_no_null_string(products, fmt, data):
+    """The Kusto docs' "null values": the string type doesn't support null, so a binding that
+    sends None for a string field reads back "" from a cluster (isempty true, isnull false)."""
+    frame = pd.DataFrame({"ProductID": [9, 10], "Name": [None, None], "Cost": [1.0, 2.0]})
+    if fmt == "parquet":
+        data = _parquet(frame.astype({"Name": "string"}))
+    products.ingest("Shop", "Products", frame if fmt == "dataframe" else data,
+                    data_format="dataframe" if fmt == "dataframe" else fmt)
+    answer = products.query("Shop", "Products | where ProductID >= 9 | order by ProductID asc "
+                                    "| extend empty = isempty(Name), missing = isnull(Name)").frame
+    assert answer["Name"].tolist() == [""] * len(answer) and len(answer) >= 1
+    assert answer["empty"].all() and not answer["missing"].any()
+
+
+def test_a_null_string_in_a_new_table_is_stored_as_the_empty_string(local_db):
+    local_db.ingest("Db", "Fresh", pd.DataFrame({"s": ["a", None], "n": [1, None]}), data_format="dataframe")
+    frame = local_db.query("Db", "Fresh | order by s asc").frame
+    assert frame["s"].tolist() == ["", "a"] and frame["n"].isna().tolist() == [True, False]

@@ -409,7 +409,7 @@ def _write(backend, database: str, table: str, columns, source, plan: list[tuple
     *plan* is (source column, table column, Kusto type); the table is created from *columns*
     first when missing. One lock for create + insert, so concurrent writers cannot race.
     """
-    select = ", ".join(f"CAST({quote(src)} AS {kusto_type(t).duckdb})" for src, _, t in plan)
+    select = ", ".join(_stored(quote(src), t) for src, _, t in plan)
     names = ", ".join(quote(name) for _, name, _ in plan)
     with backend.lock:
         _ensure_table(backend, database, table, columns)
@@ -421,6 +421,14 @@ def _write(backend, database: str, table: str, columns, source, plan: list[tuple
             raise IngestionError(f"Rows could not be written to '{table}': {str(exc).splitlines()[0]}") from None
         finally:
             cur.close()
+
+
+def _stored(source: str, ktype: str) -> str:
+    """The SQL that stores a staged column as the table's type. Kusto's string type has no null
+    (the Kusto docs' "null values"): a null or missing string is stored as the empty string, so
+    reading it back gives "" as a cluster does, and isempty() is true of it, isnull() false."""
+    cast = f"CAST({source} AS {kusto_type(ktype).duckdb})"
+    return f"COALESCE({cast}, '')" if kusto_type(ktype).name == "string" else cast
 
 
 def frame_kusto_types(frame) -> list[tuple[str, str]]:
