@@ -247,7 +247,9 @@ def test_inflate_stops_at_the_cap_and_refuses_what_is_not_one_gzip_stream():
 # -- slowloris: a request must arrive within its deadline -------------------------------------------------
 @pytest.fixture()
 def quick_server():
-    with LocalServer(limits=Limits(request_timeout=1.0, idle_timeout=5.0, blob_ttl=0.3,
+    # blob_ttl: long enough that no stall of a loaded machine expires a blob between two requests
+    # that expect it staged, short enough for the expiry tests' wait
+    with LocalServer(limits=Limits(request_timeout=1.0, idle_timeout=5.0, blob_ttl=1.5,
                                    max_staged_bytes=MIB)) as srv:
         yield srv
 
@@ -327,7 +329,7 @@ def _put_blob(port, name, data):
 def test_uploaded_blob_never_ingested_expires(quick_server):
     assert _put_blob(quick_server.port, "forgotten.csv", b"1\n")[0] == 201
     assert _request(quick_server.port, "GET", "/tempstorage/forgotten.csv")[0] == 200
-    for _ in range(50):  # bounded wait for its 0.3 s time to live to pass
+    for _ in range(50):  # bounded wait for its 1.5 s time to live to pass
         time.sleep(0.1)
         if _request(quick_server.port, "GET", "/tempstorage/forgotten.csv")[0] == 404:
             break
