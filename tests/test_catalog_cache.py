@@ -16,7 +16,7 @@ from kfx_notebook.errors import KfxError
 CHANGES = [
     ("create table", [], "T | count", ".create table T (x:long)", [[0]]),
     ("create-merge adds a column", [".create table T (x:long)", ".ingest inline into table T <| 1"],
-     "union withsource=t T | project-away t", ".create-merge table T (x:long, y:string)", [[1, None]]),
+     "union withsource=t T | project-away t", ".create-merge table T (x:long, y:string)", [[1, ""]]),
     ("drop table", [".create table T (x:long)", ".create table U (y:long)", ".ingest inline into table T <| 1",
                     ".ingest inline into table U <| 2"], "union withsource=t * | project t", ".drop table U", [["T"]]),
     ("drop then recreate with other columns", [".create table T (x:long)", ".ingest inline into table T <| 1"],

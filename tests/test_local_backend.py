@@ -520,3 +520,32 @@ def test_a_null_string_in_a_new_table_is_stored_as_the_empty_string(local_db):
     local_db.ingest("Db", "Fresh", pd.DataFrame({"s": ["a", None], "n": [1, None]}), data_format="dataframe")
     frame = local_db.query("Db", "Fresh | order by s asc").frame
     assert frame["s"].tolist() == ["", "a"] and frame["n"].isna().tolist() == [True, False]
+
+
+def test_a_string_column_a_mapping_leaves_out_holds_the_empty_string(products):
+    products.query("Shop", """.create table Products ingestion csv mapping "IdOnly" '[{"column":"ProductID","Properties":{"Ordinal":"0"}}]'""")
+    products.ingest("Shop", "Products", b"12\n", data_format="csv", mapping_ref="IdOnly")
+    answer = products.query("Shop", "Products | where ProductID == 12 | extend missing = isnull(Name)").frame
+    assert answer["Name"].tolist() == [""] and not answer["missing"].any() and answer["Cost"].isna().all()
+
+
+def test_a_query_answers_no_null_string_as_a_cluster_does(local_db):
+    """Where DuckDB leaves a string null (an outer join's unmatched side, a union input without the
+    column), the answer holds "" in every form: DataFrame, Arrow (serve's encoder) and rows."""
+    local_db.query("Db", ".create table Anchor (k:long)")
+    join = ("datatable(k:long, s:string)[1, 'a', 2, 'b'] | join kind=leftouter (datatable(k:long, t:string)"
+            "[1, 'x']) on k | order by k asc")
+    frame = local_db.query("Db", join).frame
+    assert frame["t"].tolist() == ["x", ""] and frame["k1"].isna().tolist() == [False, True]
+    _, table = local_db.query_table("Db", join)
+    assert table.column("t").null_count == 0 and table.column("k1").null_count == 1
+    union = "union (datatable(k:long)[1]), (datatable(k:long, s:string)[2, 'z']) | order by k asc"
+    assert local_db.query_rows("Db", union)[1] == [(1, ""), (2, "z")]
+
+
+def test_a_string_column_create_merge_adds_holds_the_empty_string(local_db):
+    local_db.query("Db", ".create table Grown (x:long)")
+    local_db.ingest("Db", "Grown", b"1\n", data_format="csv")
+    local_db.query("Db", ".create-merge table Grown (x:long, y:string, z:long)")
+    answer = local_db.query("Db", "Grown | extend missing = isnull(y), empty = isempty(y), no_z = isnull(z)").frame
+    assert answer[["missing", "empty", "no_z"]].values.tolist() == [[False, True, True]]

@@ -207,8 +207,11 @@ class LocalBackend:
             result = self.query(database, text, parameters, options)
             rows = [tuple(_python(v) for v in row) for row in result.frame.itertuples(index=False, name=None)]
             return result.column_types, rows
+        from .results import rows_without_null_strings
+
         prepared = self._prepare(database, text, parameters, options)
-        return prepared.column_types, self._fetch(prepared, options, None, _rows_up_to)
+        rows = self._fetch(prepared, options, None, _rows_up_to)
+        return prepared.column_types, rows_without_null_strings(rows, prepared.column_types)
 
     def query_table(self, database: str, text: str, parameters: Mapping[str, Any] | None = None,
                     options: Mapping[str, Any] | None = None, request_id: str | None = None):
@@ -405,13 +408,14 @@ class LocalBackend:
         """A query's ([(column, Kusto type)], Arrow table): translated, then run and bound once
         (duckdb_stream) and read under the record limit and servertimeout."""
         from .duckdb_stream import stream
+        from .results import without_null_strings
 
         sql, bound = self._translate(database, text, parameters, options)
         timeout = options.get("servertimeout")
 
         def read(cursor, most):
             types, reader = stream(cursor, sql, bound)
-            return types, _arrow_up_to(reader, most)
+            return types, without_null_strings(_arrow_up_to(reader, most), types)
 
         return self._limited(self.cursor(), text, _seconds(timeout) if timeout else None, options, request_id, read)
 

@@ -56,6 +56,16 @@ def qualified(database: str, table: str) -> str:
     return f"{quote(database)}.{quote(table)}"
 
 
+def column_sql(name: str, ktype: str) -> str:
+    """A table column's DuckDB definition. Kusto's string type has no null: a string column defaults
+    to "" (ingest._stored stores an explicit null the same way), so a row that leaves it out and a
+    column added to the rows already there hold "" too."""
+    from ...kusto_types import kusto_type
+
+    definition = f"{quote(name)} {kusto_type(ktype).duckdb}"
+    return f"{definition} DEFAULT ''" if kusto_type(ktype).name == "string" else definition
+
+
 #: DuckDB's own catalog names: a Kusto database of that name would be ambiguous in SQL.
 RESERVED = {"memory", "system", "temp", "kfx_store"}
 

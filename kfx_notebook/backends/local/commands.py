@@ -13,7 +13,7 @@ from typing import Callable
 
 from ...errors import KustoSyntaxError, NameCaseConflictError, UnknownEntityError, UnsupportedError
 from ...kusto_types import TYPES, kusto_type
-from .catalog import qualified, quote
+from .catalog import column_sql, qualified
 
 NAME = r"(?:\[\s*'[^']*'\s*\]|\[\s*\"[^\"]*\"\s*\]|[A-Za-z_][\w]*)"
 TABLE_COLUMNS = [("TableName", "string"), ("Schema", "string"), ("DatabaseName", "string"),
@@ -123,14 +123,13 @@ def create_table(backend, database, m, merge=False):
         backend.catalog.ensure_database(database)
         existing = backend.catalog.columns(database, table)
         if existing is None:
-            cols = ", ".join(f"{quote(n)} {kusto_type(t).duckdb}" for n, t in columns)
+            cols = ", ".join(column_sql(n, t) for n, t in columns)
             backend.con.execute(f"CREATE TABLE {qualified(database, table)} ({cols})")
         elif merge:
             have = dict(existing)
             for name, ctype in columns:
                 if name not in have:
-                    backend.con.execute(f"ALTER TABLE {qualified(database, table)} ADD COLUMN {quote(name)} "
-                                        f"{kusto_type(ctype).duckdb}")
+                    backend.con.execute(f"ALTER TABLE {qualified(database, table)} ADD COLUMN {column_sql(name, ctype)}")
                 elif have[name] != ctype:
                     raise KustoSyntaxError(f"Semantic error: column '{name}' of table '{table}' is {have[name]}, "
                                            f"not {ctype}; .create-merge table cannot change a column's type")

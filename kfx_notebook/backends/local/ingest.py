@@ -22,7 +22,7 @@ from ... import gzip_stream
 from ...dataframes import _gc_paused
 from ...errors import IngestionError, UnsupportedError
 from ...kusto_types import kusto_type
-from .catalog import qualified, quote
+from .catalog import column_sql, qualified, quote
 from ...literals import PARSERS, ValueParseError
 
 JSON_FORMATS = {"json", "multijson", "singlejson"}
@@ -369,7 +369,7 @@ def _ensure_table(backend, database: str, table: str, columns: list[tuple[str, s
                 raise IngestionError(f"The data's fields '{folded[name.translate(_ASCII_LOWER)]}' and '{name}' differ "
                                      "only in case: a local table cannot hold both", code="BadRequest_DuplicateColumnName",
                                      hint="Rename one of the fields, or create the table first with the columns to keep.")
-        spec = ", ".join(f"{quote(n)} {kusto_type(t).duckdb}" for n, t in columns)
+        spec = ", ".join(column_sql(n, t) for n, t in columns)
         backend.con.execute(f"CREATE TABLE IF NOT EXISTS {qualified(database, table)} ({spec})")
 
 

@@ -18,6 +18,29 @@ def column_types(relation) -> list[tuple[str, str]]:
     return [(name, from_duckdb(str(t))) for name, t in zip(relation.columns, relation.types)]
 
 
+def without_null_strings(table, kusto_types: list[tuple[str, str]]):
+    """A query's answer with each null string cell made the empty string: Kusto's string type has
+    no null, so where DuckDB leaves one (the unmatched side of an outer join, a union input without
+    the column) a cluster answers "". Other types keep their nulls; no copy when there is none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text_types = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    for i, (_, ktype) in enumerate(kusto_types):
+        column = table.column(i)
+        if ktype == "string" and column.null_count and any(is_text(column.type) for is_text in text_types):
+            table = table.set_column(i, table.field(i), pc.fill_null(column, pa.scalar("", column.type)))
+    return table
+
+
+def rows_without_null_strings(rows: list, kusto_types: list[tuple[str, str]]) -> list:
+    """`without_null_strings` for an answer read as Python rows."""
+    strings = [i for i, (_, ktype) in enumerate(kusto_types) if ktype == "string"]
+    if not strings or not any(row[i] is None for row in rows for i in strings):
+        return rows
+    return [tuple("" if value is None and i in strings else value for i, value in enumerate(row)) for row in rows]
+
+
 def _interval_to_timedelta(array):
     """Arrow month_day_nano_interval -> numpy timedelta64[ns] (months count as 30 days, as DuckDB does)."""
     import numpy as np
