@@ -270,8 +270,13 @@ def parse_cell(magic: str, line: str, cell: str, *, cell_id: str | None = None) 
     parser = _parser(magic)
     options, extra = parser.parse_known_args(argv)
     if extra:
+        import difflib  # only for the error
+
+        flags = _flags(parser)
+        near = difflib.get_close_matches(extra[0].split("=", 1)[0], flags, n=1)
+        suggestion = f"Did you mean {near[0]}? " if near else ""
         raise BindingError(f"%%{magic}: unknown option {extra[0]!r}",
-                           hint="Valid options: " + ", ".join(_flags(parser)) + ".")
+                           hint=suggestion + "Valid options: " + ", ".join(flags) + ".")
     if not options.name.isidentifier():
         raise BindingError(f"%%{magic}: the name {options.name!r} is not a Python identifier",
                            hint="Use letters, digits and _ (it names the binding and the variable).")

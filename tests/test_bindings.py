@@ -157,6 +157,20 @@ def test_bad_lines_are_refused_listing_valid_options(magic, line, match):
         assert "--database" in info.value.hint and "--connection" in info.value.hint
 
 
+@pytest.mark.parametrize("magic, line, near", [
+    pytest.param("kusto_input", "rows --databse D", "--database", id="a-typo"),
+    pytest.param("kusto_input", "rows --kql-parameter @a=1", "--kql-parameters", id="a-missing-s"),
+    pytest.param("kusto_output", "--database D --table-name T --dataformat=csv", "--data-format",
+                 id="with-a-value"),
+    pytest.param("kusto_input", "rows --frobnicate", None, id="nothing-near"),
+])
+def test_an_unknown_option_names_the_one_it_is_near(magic, line, near):
+    with pytest.raises(BindingError) as info:
+        parse_cell(magic, line, "T")
+    hint = info.value.hint
+    assert hint.startswith(f"Did you mean {near}? ") if near else "Did you mean" not in hint
+
+
 # -- resolve_input -----------------------------------------------------------------------------------
 
 def _input(**kw):
