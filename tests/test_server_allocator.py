@@ -57,8 +57,14 @@ def test_glibc_takes_both_thresholds():
 
 @pytest.mark.skipif(not GLIBC, reason="the thresholds are glibc's; other systems keep their allocator as it is")
 def test_repeated_answers_reuse_freed_pages_instead_of_faulting_them_in():
-    # glibc's dynamic thresholds sometimes settle on their own in a fresh process (a median of 13
-    # faults seen once against the usual 2,500-5,700), so the default is compared, not required
-    kept, default = _answer_faults("kept"), _answer_faults("default")
-    assert kept < 200, f"answers still fault pages in with the thresholds set: {kept} (default {default})"
-    assert kept <= default * 2 + 50, (kept, default)
+    # glibc's dynamic thresholds sometimes settle on their own in a fresh process (medians of 13 and
+    # 13.5 faults seen against the usual 2,500-5,700), and on a loaded machine threads contending for
+    # an arena fault a few hundred pages more with the thresholds set (186 seen against the usual 5):
+    # so the pair is measured again while the default has settled, and compared by ratio
+    for _ in range(3):
+        kept, default = _answer_faults("kept"), _answer_faults("default")
+        if default >= 1000:
+            break
+    assert default >= 1000, f"the default never faulted pages in, three times: {default} (kept {kept})"
+    assert kept * 10 <= default, (
+        f"answers still fault pages in with the thresholds set: {kept} (default {default})")
