@@ -129,7 +129,8 @@ def create_table(backend, database, m, merge=False):
             have = dict(existing)
             for name, ctype in columns:
                 if name not in have:
-                    backend.con.execute(f"ALTER TABLE {qualified(database, table)} ADD COLUMN {column_sql(name, ctype)}")
+                    backend.con.execute(f"ALTER TABLE {qualified(database, table)} "
+                                        f"ADD COLUMN {column_sql(name, ctype)}")
                 elif have[name] != ctype:
                     raise KustoSyntaxError(f"Semantic error: column '{name}' of table '{table}' is {have[name]}, "
                                            f"not {ctype}; .create-merge table cannot change a column's type")

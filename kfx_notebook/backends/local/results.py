@@ -35,10 +35,11 @@ def without_null_strings(table, kusto_types: list[tuple[str, str]]):
 
 def rows_without_null_strings(rows: list, kusto_types: list[tuple[str, str]]) -> list:
     """`without_null_strings` for an answer read as Python rows."""
-    strings = [i for i, (_, ktype) in enumerate(kusto_types) if ktype == "string"]
-    if not strings or not any(row[i] is None for row in rows for i in strings):
+    strings = {i for i, (_, ktype) in enumerate(kusto_types) if ktype == "string"}
+    if not any(row[i] is None for row in rows for i in strings):
         return rows
-    return [tuple("" if value is None and i in strings else value for i, value in enumerate(row)) for row in rows]
+    return [tuple("" if value is None and i in strings else value for i, value in enumerate(row))
+            for row in rows]
 
 
 def _interval_to_timedelta(array):
