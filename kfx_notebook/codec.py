@@ -597,13 +597,15 @@ def wire_json_pieces(column, kusto_type: str):
 
 def _between(column, before: str, texts, after: str):
     """(before, texts, after) for a column without nulls; with nulls, ("", whole texts or "null", "")."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if not column.null_count:
         return before, texts, after
+    kind = texts.type   # the literals in the texts' own type: Arrow has no string + large_string kernel
     if before or after:
-        texts = pc.binary_join_element_wise(before, texts, after, "")
-    return "", pc.if_else(column.is_valid(), texts, "null"), ""
+        texts = pc.binary_join_element_wise(pa.scalar(before, kind), texts, pa.scalar(after, kind), pa.scalar("", kind))
+    return "", pc.if_else(column.is_valid(), texts, pa.scalar("null", kind)), ""
 
 
 #: The Kusto types whose values wire_json_pieces writes from their Arrow column (by its Arrow type).

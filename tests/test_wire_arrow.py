@@ -11,6 +11,7 @@ import datetime as dt
 import json
 
 import duckdb
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,6 +96,19 @@ def test_many_columns_and_no_rows_encode_as_their_rows_do():
     _both_ways(column_types, relation.fetchall(), relation.to_arrow_table())
     empty = relation.limit(0)
     _both_ways(column_types, empty.fetchall(), empty.to_arrow_table())
+
+
+@pytest.mark.parametrize("duckdb_settings", [["arrow_large_buffer_size = true"],
+                                      ["produce_arrow_string_view = true", "arrow_output_version = '1.4'"]])
+def test_strings_in_the_arrow_types_duckdb_can_be_set_to_give_encode_as_their_rows_do(duckdb_settings):
+    # large_string (and string_view) texts with nulls: the quotes and "null" must be joined in the texts' type
+    con = duckdb.connect()
+    for setting in duckdb_settings:
+        con.execute(f"SET {setting}")
+    relation = con.sql("SELECT * FROM (VALUES ('a\"b', 'x'), (NULL, 'é'), ('', NULL)) AS v(s, t)")
+    table = relation.to_arrow_table()
+    assert not any(pa.types.is_string(field.type) for field in table.schema)   # the types this is about
+    _both_ways([("s", "string"), ("t", "string")], relation.fetchall(), table)
 
 
 @pytest.mark.parametrize("duckdb_type, edges", [("DOUBLE", EDGE_FLOATS), ("FLOAT", _FLOAT_EDGES)])
