@@ -99,7 +99,7 @@ def test_many_columns_and_no_rows_encode_as_their_rows_do():
 
 
 @pytest.mark.parametrize("duckdb_settings", [["arrow_large_buffer_size = true"],
-                                      ["produce_arrow_string_view = true", "arrow_output_version = '1.4'"]])
+                                             ["produce_arrow_string_view = true", "arrow_output_version = '1.4'"]])
 def test_strings_in_the_arrow_types_duckdb_can_be_set_to_give_encode_as_their_rows_do(duckdb_settings):
     # large_string (and string_view) texts with nulls: the quotes and "null" must be joined in the texts' type
     con = duckdb.connect()
