@@ -219,7 +219,8 @@ def mask_connection_string(text: str) -> str:
 
 
 def mask_secrets(text: str) -> str:
-    """Any text (an error message, a log line) with the value after every secret keyword's `=` as ****."""
+    """Any text (an error message, a log line) with the value after every secret keyword's `=` as ****,
+    and every URL's user-info, query and fragment too (`safe_url`)."""
     if not text:
         return text or ""
     out, last = [], 0
@@ -229,7 +230,33 @@ def mask_secrets(text: str) -> str:
             out.append(MASK)
             last = part.end
     out.append(text[last:])
-    return "".join(out)
+    return _URL.sub(lambda m: safe_url(m.group(0)), "".join(out))
+
+
+#: A URL in free text: a scheme, `://`, then anything up to white space, a quote, `;` or a bracket.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s;'\"<>()\[\]]*")
+#: A URL's parts that may carry a credential: `user:password@`, `?query` (a SAS `sig=`), `#fragment`.
+_URL_SECRETS = re.compile(r"^(?P<scheme>[^:]*://)(?:(?P<userinfo>[^/?#]*)@)?(?P<host>[^?#]*)"
+                          r"(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.*))?$", re.S)
+
+
+def safe_url(url: str) -> str:
+    """A URL as it may be shown: its user-info, query and fragment (where credentials ride) as ****."""
+    match = _URL_SECRETS.match(url)
+    if match is None:
+        return url
+    userinfo, query, fragment = match.group("userinfo", "query", "fragment")
+    return (match["scheme"] + (f"{MASK}@" if userinfo is not None else "") + match["host"]
+            + (f"?{MASK}" if query else "") + (f"#{MASK}" if fragment else ""))
+
+
+def _url_secrets(url: str) -> list[str]:
+    """The credential-carrying parts of a URL (`safe_url` hides them), for scrubbing other texts."""
+    match = _URL_SECRETS.match(url.strip())
+    if match is None:
+        return []
+    userinfo, query, fragment = match.group("userinfo", "query", "fragment")
+    return [v for v in (userinfo, *(userinfo or "").split(":", 1)[1:], query, fragment) if v]
 
 
 def _ends_with_secret_word(key: str) -> bool:
@@ -249,6 +276,7 @@ def secret_values(text: str) -> list[str]:
         return []
     parts = _segments(text)
     secrets = [p.value for p in parts if p.value and _norm(p.key) in _SECRET_WORDS]
+    secrets += [s for p in parts for s in _url_secrets(p.value if p.value is not None else p.key)]
     if _problem(parts) is None:
         return secrets
     plain = {p.value.strip() for p in parts if p.value is not None and not p.problem

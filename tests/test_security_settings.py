@@ -168,6 +168,63 @@ def test_export_with_local_settings_writes_nothing_of_a_malformed_setting(tmp_pa
             assert secret not in written and secret[4:] not in written, path
 
 
+# -- credentials inside the Data Source URL --------------------------------------------------------
+SECRET = "Zqhunter2SECRET~Qz"
+URL_FORMS = [f"http://user:{SECRET}@127.0.0.1:1", f"http://{SECRET}@127.0.0.1:1", f"http://127.0.0.1:1/?sig={SECRET}",
+             f"http://127.0.0.1:1/#{SECRET}", f"http://127.0.0.1:1/?a=1&sig={SECRET}#{SECRET}"]
+
+
+@pytest.mark.parametrize("url", URL_FORMS)
+def test_a_url_s_user_info_query_and_fragment_are_secrets(url):
+    from kfx_notebook.backends import backend_for, clear_cache
+    from kfx_notebook.settings import mask_secrets, safe_url
+
+    text = f"Data Source={url};Database=Shop"
+    assert SECRET in "".join(secret_values(text))
+    shown = [mask_connection_string(text), repr(parse_connection_string(text)), safe_url(url),
+             mask_secrets(f"Cannot reach {url}: refused"), scrub(f"GET {url} failed", secret_values(text))]
+    clear_cache()
+    try:
+        backend = backend_for(text)
+        shown += [backend.describe(), repr(backend)]
+    finally:
+        clear_cache()
+    assert not [o for o in shown if SECRET in o]
+    assert all("127.0.0.1:1" in o for o in shown)   # the rest of the URL still says where
+
+
+@pytest.mark.parametrize("url", URL_FORMS[:3])
+def test_the_magics_never_print_a_url_s_credentials(shell, tmp_path, url):
+    from kfx_notebook.backends import clear_cache
+
+    for text in (f"Data Source={url};Database=Shop", f"Data Source={url};Fed=maybe", f"Data Source={url};Bogus=1"):
+        (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"Remote": text}}))
+        shell.run_line_magic("config", f"KustoMagics.settings_file = {str(tmp_path / 'local.settings.json')!r}")
+        clear_cache()
+        try:
+            for cell in ("%%kusto_input r --database Shop --connection Remote\nprint x = 1",
+                         "%%kusto_output --database Shop --table-name T --connection Remote\n[{\"x\": 1}]"):
+                _error, shown = shell.failure(cell)
+                assert SECRET not in shown, shown
+        finally:
+            shell.run_line_magic("config", "KustoMagics.settings_file = ''")
+            clear_cache()
+
+
+def test_export_with_local_settings_never_writes_a_url_s_credentials(tmp_path):
+    from pathlib import Path
+
+    from kfx_notebook.export.command import export_notebook
+
+    golden = Path(__file__).parent / "golden" / "products.ipynb"
+    (tmp_path / "products.ipynb").write_bytes(golden.read_bytes())
+    (tmp_path / "local.settings.json").write_text(json.dumps(
+        {"Values": {"KustoConnectionString": f"Data Source={URL_FORMS[0]};Database=Shop"}}))
+    out = export_notebook(tmp_path / "products.ipynb", tmp_path / "app", with_local_settings=True)
+    written = [p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file()]
+    assert written and not [w for w in written if SECRET in w]
+
+
 # -- nbconvert keeps the CLI's no-overwrite rule ------------------------------------------------------
 def test_nbconvert_refuses_a_non_empty_folder_unless_forced(tmp_path):
     from pathlib import Path

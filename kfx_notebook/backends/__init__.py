@@ -118,8 +118,9 @@ def backend_for(connection_string: str, identity: str | None = None, converter: 
         return cached(("cluster", connection_string, identity, converter),
                       lambda: ClusterBackend(connection_string, identity, converter))
     from ..errors import SettingError
+    from ..settings import safe_url
 
-    raise SettingError(f"Data Source {source!r} is neither 'local', 'local:<path>.duckdb' nor an http(s):// URL",
+    raise SettingError(f"Data Source {safe_url(source)!r} is neither 'local', 'local:<path>.duckdb' nor an http(s):// URL",
                        hint="Set Data Source=local for the embedded database or a cluster URL.")
 
 

@@ -119,18 +119,19 @@ class ClusterBackend:
     """
 
     def __init__(self, connection_string: str, identity: str | None = None, converter: str = "fast"):
-        from ..settings import parse_connection_string
+        from ..settings import parse_connection_string, safe_url
 
         if converter not in CONVERTERS:
             raise ValueError(f"converter must be one of {CONVERTERS}, not {converter!r}")
         parsed = parse_connection_string(connection_string)
         url = parsed.data_source.rstrip("/")
         if not url.startswith(("http://", "https://")):
-            raise SettingError(f"Data Source {parsed.data_source!r} is not an http(s):// URL",
+            raise SettingError(f"Data Source {safe_url(parsed.data_source)!r} is not an http(s):// URL",
                                hint="Use Data Source=https://<cluster>.kusto.windows.net or http://127.0.0.1:<port>.")
         self._text = connection_string
         self._keywords = dict(parsed.keywords)
         self.url = url
+        self.shown_url = safe_url(url)   # what messages say: credentials in the URL (user:password@, ?sig=) hidden
         self.default_database = parsed.database
         self.identity = identity or None
         self.converter = converter
@@ -139,10 +140,10 @@ class ClusterBackend:
         self._clients_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"ClusterBackend({self.url!r}, identity={self.identity!r}, converter={self.converter!r})"
+        return f"ClusterBackend({self.shown_url!r}, identity={self.identity!r}, converter={self.converter!r})"
 
     def describe(self) -> str:
-        return self.url
+        return self.shown_url
 
     def close(self) -> None:
         """Close the SDK clients and leave the backend cache: the next `backend_for` opens a new one."""
@@ -177,7 +178,7 @@ class ClusterBackend:
                 return QueuedIngestClient(dm, auto_correct_endpoint=False)
             return ManagedStreamingIngestClient(engine, dm, auto_correct_endpoint=False)
         except (KeyError, ValueError) as exc:
-            raise SettingError(f"The Kusto SDK refused the connection string for {self.url}: "
+            raise SettingError(f"The Kusto SDK refused the connection string for {self.shown_url}: "
                                f"{_mask(str(exc))[:200]}",
                                hint="Check the keywords of the connection setting.") from None
 
@@ -216,7 +217,7 @@ class ClusterBackend:
                 exc.text = text
             raise
         except Exception as exc:  # noqa: BLE001 - every SDK error becomes one of ours
-            raise _translate(exc, text, request_id, self.url) from None
+            raise _translate(exc, text, request_id, self.shown_url) from None
         return QueryResult(frame, columns, database, time.perf_counter() - started, request_id, completion)
 
     # -- ingest ---------------------------------------------------------------------------------
@@ -255,7 +256,7 @@ class ClusterBackend:
             result = client.ingest_from_stream(StreamDescriptor(stream, source_id=source_id, is_compressed=compressed),
                                                ingestion_properties)
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, "", str(source_id), self.url, ingest=True) from None
+            raise _translate(exc, "", str(source_id), self.shown_url, ingest=True) from None
         status = getattr(result.status, "value", str(result.status))
         if queued:
             path = IngestPath.QUEUED
