@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from kfx_notebook.backends.local import LocalBackend
-from kfx_notebook.errors import (IngestionError, KustoSemanticError, KustoSyntaxError, ResultTruncatedError,
-                                 UnknownEntityError, UnsupportedError)
+from kfx_notebook.errors import (IngestionError, KfxError, KustoSemanticError, KustoSyntaxError,
+                                 ResultTruncatedError, UnknownEntityError, UnsupportedError)
 
 PRODUCTS = b'{"ProductID":1,"Name":"Apple","Cost":1.5}\n{"ProductID":2,"Name":"Pear","Cost":2.25}\n' \
            b'{"ProductID":3,"Name":"Fig","Cost":4.0}'
@@ -221,6 +221,32 @@ def test_create_table_with_different_schema_is_refused(local_db):
     local_db.query("Db", ".create table T (a:long)")  # same schema: a no-op, as in Kusto
     with pytest.raises(KustoSyntaxError, match="already exists with a different schema"):
         local_db.query("Db", ".create table T (a:string)")
+
+
+@pytest.mark.parametrize("command, message", [
+    (".create table T (x:long, x:long)", "column 'x' is given more than once"),
+    (".create table T (x:long, X:long)", "differ only in case"),
+    (".create table T ()", "at least one column"),
+    ('.create table [""] (x:long)', "table name '' is not a valid Kusto entity name: it is blank"),
+    ('.create table T (["a:b"]:long)', "column name 'a:b' is not a valid Kusto entity name: it holds ':'"),
+    ('.create table ["__T"] (x:long)', "begins or ends with '__'"),
+    ('.create database ["a;b"]', "database name 'a;b' is not a valid"),
+    ('.set ["a/b"] <| print x = 1', "table name 'a/b' is not a valid"),
+    (".create-merge table Have (A:long)", "columns 'a' and 'A' differ only in case"),
+])
+def test_a_command_kusto_would_refuse_is_a_kusto_error_and_creates_nothing(local_db, command, message):
+    local_db.query("Db", ".create table Have (a:long)")
+    with pytest.raises(KfxError, match=message) as refused:
+        local_db.query("Db", command)
+    assert refused.value.permanent   # the server's 400, not a 5xx
+    assert local_db.query("Db", ".show tables").frame["TableName"].tolist() == ["Have"]
+    assert local_db.query("Db", ".show table Have cslschema").frame["Schema"].iloc[0] == "a:long"
+
+
+def test_names_kusto_allows_are_created_as_given(local_db):
+    local_db.query("Db", ".create table ['Sales 2024.v-1_é'] (['unit price']:real, ['ünï']:long)")
+    assert local_db.query("Db", ".show table ['Sales 2024.v-1_é'] cslschema").frame["Schema"].iloc[0] == \
+        "unit price:real,ünï:long"
 
 
 def test_mappings_create_show_drop_and_apply(products):

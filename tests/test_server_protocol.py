@@ -59,6 +59,18 @@ def _alive(server):
     pytest.param(f"/v1/rest/ingest/{DB}/T?streamFormat=json", b"\x1f\x8b\x08\x00broken", 400, id="bad-gzip"),
     pytest.param(f"/v1/rest/ingest/{DB}/T?streamFormat=xml", b"<a/>", 400, id="unknown-format"),
     pytest.param(f"/v1/rest/ingest/{DB}/T?streamFormat=json", b'{"s": "\\ud800"}', 400, id="lone-surrogate"),
+    *(pytest.param("/v1/rest/mgmt", json.dumps({"db": DB, "csl": csl}).encode(), 400, id=f"mgmt-{name}")
+      for name, csl in [("column-twice", ".create table D1 (x:long, x:long)"),
+                        ("no-columns", ".create table D2 ()"),
+                        ("empty-table-name", '.create table [""] (x:long)'),
+                        ("empty-column-name", '.create table D3 ([""]:long)'),
+                        ("empty-database-name", '.create database [""]'),
+                        ("table-name-with-a-semicolon", '.create table ["Ing;drop"] (x:long)'),
+                        ("set-into-a-path", '.set ["../x"] <| print a = 1')]),
+    *(pytest.param(f"/v1/rest/ingest/{DB}/{name}?streamFormat=json", b'{"x": 1}', 400,
+                   id=f"ingest-into-{label}")
+      for label, name in [("a-space", "%20"), ("a-nul", "a%00b"), ("a-path", "..%2F..%2Fx"),
+                          ("a-semicolon", "Ing%3Bdrop"), ("2000-characters", "A" * 2000)]),
     pytest.param("/nowhere", b"", 404, id="unknown-route"),
     pytest.param("/readyforaggregation-secured/messages", b"<not xml", 400, id="bad-queue-xml"),
     pytest.param("/readyforaggregation-secured/messages",
@@ -70,6 +82,11 @@ def test_malformed_request_gets_4xx_and_the_server_lives_on(server, path, body, 
     assert got == status
     assert reply  # always a body a client can read
     assert _alive(server)
+    if path.startswith(("/v1/rest/mgmt", "/v1/rest/ingest")):   # and nothing of a refused name was created
+        shown = _post(server, "/v1/rest/mgmt", json.dumps({"db": DB, "csl": ".show tables"}).encode())[1]
+        names = json.loads(shown)
+        assert not [row[0] for row in names["Tables"][0]["Rows"]
+                    if not row[0].strip() or len(row[0]) > 1024 or set(row[0]) & set(";/\0")]
 
 
 def test_wrong_method_is_405(server):

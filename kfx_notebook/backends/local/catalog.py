@@ -77,6 +77,39 @@ def is_internal(schema_name: str) -> bool:
     return schema_name.casefold() in NOT_A_DATABASE
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def duckdb_folded(name: str) -> str:
+    """A name as DuckDB compares it: case-insensitive in ASCII (two names folding alike are one to it)."""
+    return name.translate(_ASCII_LOWER)
+
+
+#: Kusto's entity names (learn.microsoft.com/kusto/query/schema-entities/entity-names): 1 to 1024 characters,
+#: letters, digits, `_`, space, `.` and `-` (not spaces alone); a name beginning or ending with `__` is
+#: Kusto's own.
+MAX_NAME = 1024
+
+
+def check_entity_name(name: str, kind: str) -> str:
+    """*name* if Kusto would create a *kind* (table, column, database) of that name, else a 400 saying why."""
+    from ...errors import KustoSemanticError
+
+    if not name.strip() or len(name) > MAX_NAME:
+        why = "is blank" if not name.strip() else f"is {len(name)} characters long (at most {MAX_NAME})"
+    elif bad := sorted({c for c in name if not (c.isalnum() or c in "_ .-")}):
+        why = "holds " + ", ".join(repr(c) for c in bad[:5]) + ("" if len(bad) <= 5 else ", ...")
+    elif name.startswith("__") or name.endswith("__"):
+        why = "begins or ends with '__', which Kusto keeps for itself"
+    else:
+        return name
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    raise KustoSemanticError(f"Semantic error: the {kind} name {shown!r} is not a valid Kusto entity name: "
+                             f"it {why}",
+                             code="BadRequest_EntityNameIsNotValid",
+                             hint="A name is 1 to 1024 letters, digits, '_', ' ', '.' or '-'.")
+
+
 class WriteLock:
     """The backend's writers' lock (reentrant), counting its releases: `generation` changes after
     every hold, so whatever was read under an older generation may be stale (the catalog's cache)."""
@@ -162,6 +195,7 @@ class Catalog:
 
             raise BindingError(f"Database name '{database}' is reserved by the local database",
                                hint="Choose another --database name.")
+        check_entity_name(database, "database")
         self._write(f"CREATE SCHEMA IF NOT EXISTS {quote(database)}")
 
     def require_database(self, database: str) -> None:

@@ -11,9 +11,10 @@ import re
 import uuid
 from typing import Callable
 
-from ...errors import KustoSyntaxError, NameCaseConflictError, UnknownEntityError, UnsupportedError
+from ...errors import (KustoSemanticError, KustoSyntaxError, NameCaseConflictError, UnknownEntityError,
+                       UnsupportedError)
 from ...kusto_types import TYPES, kusto_type
-from .catalog import column_sql, qualified
+from .catalog import check_entity_name, column_sql, duckdb_folded, qualified
 
 NAME = r"(?:\[\s*'[^']*'\s*\]|\[\s*\"[^\"]*\"\s*\]|[A-Za-z_][\w]*)"
 TABLE_COLUMNS = [("TableName", "string"), ("Schema", "string"), ("DatabaseName", "string"),
@@ -98,6 +99,29 @@ def _balanced(text: str, start: int, opening: str, closing: str) -> int:
     raise KustoSyntaxError(f"Syntax error: unbalanced '{opening}' in the command")
 
 
+def _new_columns(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A `.create[-merge] table`'s columns as Kusto takes them: at least one, each named validly, once."""
+    if not columns:
+        raise KustoSyntaxError("Syntax error: a table needs at least one column",
+                               hint="Write .create table T (Name:type, ...).")
+    by_folded: dict[str, str] = {}
+    for name, _ in columns:
+        check_entity_name(name, "column")
+        earlier = by_folded.setdefault(duckdb_folded(name), name)
+        if earlier == name and [n for n, _ in columns].count(name) > 1:
+            raise KustoSemanticError(f"Semantic error: column '{name}' is given more than once",
+                                     code="BadRequest_DuplicateColumnName", hint="Give each column once.")
+        if earlier != name:
+            raise _case_conflict(earlier, name)
+    return columns
+
+
+def _case_conflict(earlier: str, name: str) -> KustoSemanticError:
+    return KustoSemanticError(f"Semantic error: columns '{earlier}' and '{name}' differ only in case: "
+                              "a local table cannot hold both", code="BadRequest_DuplicateColumnName",
+                              hint="Rename one of them.")
+
+
 def _csl_schema(columns: list[tuple[str, str]]) -> str:
     return ",".join(f"{name}:{ctype}" for name, ctype in columns)
 
@@ -117,17 +141,21 @@ def _table_row(backend, database: str, table: str, as_json: bool = False) -> tup
 
 # -- handlers: (backend, database, match) -> (column types, rows) ------------------------------
 def create_table(backend, database, m, merge=False):
-    table, columns = unquote(m["table"]), parse_columns(m["columns"])
+    table, columns = unquote(m["table"]), _new_columns(parse_columns(m["columns"]))
     props = _props(m["props"])
     with backend.lock:
         backend.catalog.ensure_database(database)
         existing = backend.catalog.columns(database, table)
         if existing is None:
+            check_entity_name(table, "table")
             cols = ", ".join(column_sql(n, t) for n, t in columns)
             backend.con.execute(f"CREATE TABLE {qualified(database, table)} ({cols})")
         elif merge:
             have = dict(existing)
+            folded = {duckdb_folded(n): n for n in have}
             for name, ctype in columns:
+                if name not in have and duckdb_folded(name) in folded:
+                    raise _case_conflict(folded[duckdb_folded(name)], name)
                 if name not in have:
                     backend.con.execute(f"ALTER TABLE {qualified(database, table)} "
                                         f"ADD COLUMN {column_sql(name, ctype)}")
@@ -293,7 +321,9 @@ def set_or_append(backend, database, m, text="", timeout=None, request_id=None):
 
     with backend.lock:
         backend.catalog.ensure_database(database)
-        backend.catalog.columns(database, ingestion_target(text))  # refuses a table differing only in case
+        target = ingestion_target(text)
+        if backend.catalog.columns(database, target) is None:  # (refuses a table differing only in case)
+            check_entity_name(target, "table")
         sql = ingestion_sql(text, database=database, schema=backend.catalog.schema(database),
                             functions=backend.catalog.function_definitions(database))
         rows = backend.write(sql, timeout=timeout, request_id=request_id, text=text)
@@ -353,26 +383,44 @@ SUPPORTED = [name for name, _, _ in COMMANDS]
 
 def run_command(backend, database: str, text: str, *, timeout: float | None = None, request_id: str | None = None):
     """Run one management command; returns (column types, DataFrame). *timeout*: servertimeout, seconds."""
-    from .results import frame_from_rows
-
     command = strip_comments(text).strip()
     for name, pattern, handler in COMMANDS:
         m = pattern.match(command)
         if not m:
             continue
-        if name == ".create function":
-            columns, rows = create_function(backend, database, command)
-        elif handler is None:
-            columns, rows = set_or_append(backend, database, m, command, timeout=timeout, request_id=request_id)
-        else:
-            if name not in (".create table", ".create-merge table", ".create database",
-                            ".create table ingestion mapping") and not name.startswith(".show databases"):
-                backend.catalog.require_database(database)
-            columns, rows = handler(backend, database, m)
-        return columns, frame_from_rows(columns, rows)
+        try:
+            return _run(backend, database, name, handler, m, command, timeout, request_id)
+        except _client_duckdb_errors() as exc:   # what DuckDB refuses of a command is the client's to change
+            raise KustoSemanticError(f"Semantic error: {str(exc).splitlines()[0]}", text=command,
+                                     hint=f"The local database (DuckDB) refused this {name} command.") \
+                from None
     head = " ".join(command.split()[:3])
     raise UnsupportedError(f"The local database does not support the management command '{head}'",
                            hint="Supported: " + ", ".join(SUPPORTED) + ".")
+
+
+def _client_duckdb_errors() -> tuple[type[Exception], ...]:
+    """The DuckDB errors a command's own text causes (names, types, values), not faults of the engine."""
+    import duckdb
+
+    return (duckdb.CatalogException, duckdb.ParserException, duckdb.BinderException,
+            duckdb.ConversionException, duckdb.ConstraintException, duckdb.InvalidInputException)
+
+
+def _run(backend, database, name, handler, m, command, timeout, request_id):
+    """One matched command: its handler's rows as (column types, DataFrame)."""
+    from .results import frame_from_rows
+
+    if name == ".create function":
+        columns, rows = create_function(backend, database, command)
+    elif handler is None:
+        columns, rows = set_or_append(backend, database, m, command, timeout=timeout, request_id=request_id)
+    else:
+        if name not in (".create table", ".create-merge table", ".create database",
+                        ".create table ingestion mapping") and not name.startswith(".show databases"):
+            backend.catalog.require_database(database)
+        columns, rows = handler(backend, database, m)
+    return columns, frame_from_rows(columns, rows)
 
 
 def strip_comments(text: str) -> str:

@@ -22,7 +22,7 @@ from ... import gzip_stream
 from ...dataframes import _gc_paused
 from ...errors import IngestionError, UnsupportedError
 from ...kusto_types import kusto_type
-from .catalog import column_sql, qualified, quote
+from .catalog import check_entity_name, column_sql, duckdb_folded, qualified, quote
 from ...literals import PARSERS, ValueParseError
 
 JSON_FORMATS = {"json", "multijson", "singlejson"}
@@ -354,19 +354,17 @@ def merge_inferred(seen: str | None, new: str | None) -> str | None:
 
 
 # -- writing -------------------------------------------------------------------------------------
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
 def _ensure_table(backend, database: str, table: str, columns: list[tuple[str, str]]) -> None:
     backend.catalog.ensure_database(database)
     if backend.catalog.columns(database, table) is None:
+        check_entity_name(table, "table")
         if not columns:
             raise IngestionError(f"Table '{table}' does not exist and the data has no fields to create it from",
                                  code="BadRequest_EmptySchema", hint=f"Create it first: .create table {table} (...)")
         folded: dict[str, str] = {}
         for name, _ in columns:     # DuckDB's names are case-insensitive in ASCII: it would refuse the CREATE
-            if folded.setdefault(name.translate(_ASCII_LOWER), name) != name:
-                raise IngestionError(f"The data's fields '{folded[name.translate(_ASCII_LOWER)]}' and '{name}' differ "
+            if folded.setdefault(duckdb_folded(name), name) != name:
+                raise IngestionError(f"The data's fields '{folded[duckdb_folded(name)]}' and '{name}' differ "
                                      "only in case: a local table cannot hold both", code="BadRequest_DuplicateColumnName",
                                      hint="Rename one of the fields, or create the table first with the columns to keep.")
         spec = ", ".join(column_sql(n, t) for n, t in columns)
