@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,74 @@ def test_through_kfx_notebook_serve(world):
 
         found = backend_for(running.connection_string).query("Shop", "Orders | where Id == 9").frame
         assert found.to_dict("records") == [{"Id": 9, "Product": "C"}]
+
+
+@pytest.fixture
+def failing_app(tmp_path):
+    """The notebook a user writes (a product by id, then its Name), exported against a database without it."""
+    import nbformat
+
+    from kfx_notebook.backends import backend_for
+
+    database = tmp_path / "shop.duckdb"
+    backend = backend_for(f"Data Source=local:{database}")
+    backend.query("Shop", ".create table Products (ProductID:long, Name:string)")
+    backend.ingest("Shop", "Products", b'{"ProductID":1,"Name":"Bike"}', data_format="multijson")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+                    '%%kusto_input one --database Shop --kql-parameters "@pid={pid}"\n'
+                    "declare query_parameters(pid:long); Products | where ProductID == pid"),
+                nbformat.v4.new_code_cell("# function: describe\none.iloc[0]['Name']")]
+    nbformat.write(nb, str(tmp_path / "describe.ipynb"))
+    from kfx_notebook.cli import main
+
+    assert main(["export", str(tmp_path / "describe.ipynb"), "--out", str(tmp_path / "app"),
+                 "--with-local-settings", str(database)]) == 0
+    return tmp_path / "app"
+
+
+def test_cli_invoke_of_a_function_that_raises_answers_500_and_logs_its_exception(failing_app, capsys):
+    from kfx_notebook.cli import main
+
+    assert main(["invoke", str(failing_app), "describe", "--route", "pid=1"]) == 0
+    capsys.readouterr()
+    assert main(["invoke", str(failing_app), "describe", "--route", "pid=77"]) == 1  # as any non-2xx answer
+    captured = capsys.readouterr()
+    assert captured.out == "HTTP/1.1 500 Internal Server Error\n\n\n"  # the host's answer: empty body
+    err = captured.err.splitlines()
+    assert re.fullmatch(r"Executed 'Functions\.describe' \(Failed, Id=[0-9a-f-]{36}, Duration=\d+ms\)", err[0])
+    assert err[1] == "Exception: IndexError: single positional indexer is out-of-bounds"
+    assert err[2] == "Stack: Traceback (most recent call last):"
+    # the user's frames first (the host's — kfx-notebook's — cut), then what they called, then the exception
+    assert err[3] == f'  File "{failing_app / "function_app.py"}", line {_line(failing_app, "iloc")}, in describe'
+    assert err[4].strip() == "_result = one.iloc[0]['Name']"
+    assert "kfx_notebook" not in captured.err and "pandas" in captured.err
+    assert err[-1] == "IndexError: single positional indexer is out-of-bounds"
+
+
+def test_a_function_that_raises_ingests_nothing_and_its_message_is_scrubbed(world, capsys):
+    from kfx_notebook.cli import main
+
+    app = world["apps"]["products"]
+    secret = "Data Source=local:/nowhere;Password=s3cret-pw"
+    settings = json.loads((app / "local.settings.json").read_text())
+    settings["Values"]["OtherConnection"] = secret
+    (app / "local.settings.json").write_text(json.dumps(settings))
+    text = (app / "function_app.py").read_text()
+    assert "    return func.HttpResponse(status_code=201)\n" in text  # after sink.set: an output set, then raise
+    (app / "function_app.py").write_text(text.replace(
+        "    return func.HttpResponse(status_code=201)\n",
+        "    raise RuntimeError(json.load(open('local.settings.json'))['Values']['OtherConnection'])\n"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(app)
+        result = invoke(app, "add_orders", body='[{"Id": 1, "Product": "A"}]')
+        assert (result.status, result.headers, result.body, result.ingested) == (500, {}, b"", [])
+        assert result.failure.message == "RuntimeError: Data Source=local:/nowhere;Password=****"
+        assert main(["invoke", str(app), "add_orders", "--body", '[{"Id": 1, "Product": "A"}]']) == 1
+    err = capsys.readouterr().err
+    assert "Exception: RuntimeError: Data Source=local:/nowhere;Password=****" in err and "s3cret" not in err
+    assert world["backend"].query("Shop", "Orders | count").frame.iloc[0, 0] == 0
+
+
+def _line(app: Path, text: str) -> int:
+    return next(n for n, line in enumerate((app / "function_app.py").read_text().splitlines(), 1) if text in line)

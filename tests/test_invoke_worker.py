@@ -157,6 +157,23 @@ def as_bytes(req: func.HttpRequest, sink: func.Out[bytes]) -> func.HttpResponse:
                             connection="KustoConnectionString")
 def nightly(timer: func.TimerRequest) -> str:
     return json.dumps([{"Id": 9, "When": "2024-05-01T00:00:00.0000000Z", "Note": "nightly"}])
+
+
+@app.route(route="broken", methods=["POST"])
+@app.generic_output_binding(arg_name="sink", type="kusto", database="Shop", tableName="Events",
+                            connection="KustoConnectionString")
+def broken(req: func.HttpRequest, sink: func.Out[str]) -> func.HttpResponse:
+    sink.set(req.get_body().decode())
+    return func.HttpResponse(_first_missing(req.get_json()))
+
+
+def _first_missing(rows):
+    return rows[0]["Missing"]
+
+
+@app.timer_trigger(schedule="0 0 3 * * *", arg_name="timer", run_on_startup=False)
+def broken_nightly(timer: func.TimerRequest) -> None:
+    raise RuntimeError("nightly failed")
 '''
 EVENTS = [{"Id": 1, "When": "2024-01-01T10:00:00.0000000Z", "Note": "2024-01-01T10:30:00+02:00"},
           {"Id": 2, "When": "2024-01-01T10:00:00.1200000", "Note": "not a date: 2024-01-01T10:00:00Z!"}]
@@ -285,3 +302,48 @@ def test_without_grpc_or_protobuf_the_error_names_the_worker_extra(module):
 
     error = missing_extra(ModuleNotFoundError(f"No module named '{module}'", name=module))
     assert "invoke --worker" in error.message and 'pip install "kfx-notebook[worker]"' in error.hint
+
+
+def _frames(stack: str, app: Path) -> list[tuple[str, str]]:
+    """(line number, function) of each frame of the app's function_app.py, in a failure's stack."""
+    return re.findall(rf'  File "{re.escape(str(app / "function_app.py"))}", line (\d+), in (\w+)', stack)
+
+
+@pytest.mark.parametrize("function, body, message", [
+    ("broken", json.dumps(EVENTS), "KeyError: 'Missing'"),
+    ("broken_nightly", None, "RuntimeError: nightly failed"),
+])
+def test_a_function_that_raises_answers_500_and_is_logged_alike_both_ways(both, function, body, message):
+    run, connections = both
+    results = {way: run(way, function, body=body) for way in WAYS}
+    for way, result in results.items():
+        assert result.failure is not None and result.failure.message == message
+        assert result.ingested == [] and _tables(connections[way])["Events"] == []  # the set output not flushed
+        assert result.failure.stack.startswith("Traceback (most recent call last):\n  File ")  # host frames cut
+        assert "azure_functions_runtime" not in result.failure.stack and "kfx_notebook" not in result.failure.stack
+        assert result.failure.stack.rstrip().endswith(message)
+    library, worker = results["library"], results["worker"]
+    assert (worker.status, worker.headers, worker.body) == (library.status, library.headers, library.body)
+    assert (library.status, library.body) == ((500, b"") if function == "broken" else (None, b""))
+    app = Path(connections["library"].split("local:", 1)[1]).parent
+    assert _frames(worker.failure.stack, app / "worker") == _frames(library.failure.stack, app / "library")
+    assert [name for _, name in _frames(library.failure.stack, app / "library")] == (
+        ["broken", "_first_missing"] if function == "broken" else ["broken_nightly"])
+
+
+def test_cli_invoke_of_a_function_that_raises_prints_the_same_both_ways(both, tmp_path, capsys):
+    from kfx_notebook.cli import main
+
+    printed = {}
+    for way in WAYS:
+        flags = ["--worker"] if way == "worker" else []
+        assert main(["invoke", str(tmp_path / way), "broken", "--body", json.dumps(EVENTS), *flags]) == 1
+        captured = capsys.readouterr()
+        err = [line for line in captured.err.splitlines() if not line.startswith("log: ")]
+        assert re.fullmatch(r"Executed 'Functions\.broken' \(Failed, Id=[0-9a-f-]{36}, Duration=\d+ms\)", err[0])
+        printed[way] = captured.out, err[1:3], err[-1], _frames(captured.err, tmp_path / way)
+    assert printed["worker"] == printed["library"]
+    out, (exception, stack), last, _ = printed["library"]
+    assert out == "HTTP/1.1 500 Internal Server Error\n\n\n"
+    assert (exception, stack, last) == ("Exception: KeyError: 'Missing'", "Stack: Traceback (most recent call last):",
+                                        "KeyError: 'Missing'")

@@ -6,8 +6,8 @@ host would look them up (no embedded fallback: a missing setting fails as it wou
 no secret is printed. This module is the command and the result type; `library` is the path that
 loads the app with the real azure-functions library, `worker` (--worker) the path that runs it in
 the real Python worker with kfx-notebook as the host, `fulfil` the bindings, `http` the request,
-`host_json` what the host does with the worker's values and `worker_model` what the worker checks
-and sends (for the library path).
+`host_json` what the host does with the worker's values, `worker_model` what the worker checks
+and sends (for the library path) and `failure` what the host answers and logs when the function raises.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class InvokeResult:
     ingested: list = field(default_factory=list)      # IngestReceipt per output binding that ingested rows
     warnings: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)     # what the function logged (--worker: its User RpcLogs)
+    failure: Any = None                               # failure.Failure when the function raised (status 500)
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
@@ -113,9 +114,12 @@ def run(args: argparse.Namespace) -> int:
     for receipt in result.ingested:
         print(f"ingested {receipt.rows} row{'s' if receipt.rows != 1 else ''} into {receipt.table} "
               f"({receipt.data_format}, {receipt.path}, {receipt.status})", file=sys.stderr)
+    if result.failure is not None:   # as the host logs it; the answer (500 for HTTP) is printed below
+        for line in result.failure.log_lines():
+            print(scrub(line, secrets), file=sys.stderr)
     if result.status is None:
         print("(no HTTP response: not an HTTP trigger)")
-        return 0
+        return 0 if result.failure is None else 1
     print(f"HTTP/1.1 {result.status} {REASONS.get(result.status, '')}".rstrip())
     for key, value in result.headers.items():
         print(f"{key}: {value}")

@@ -35,6 +35,14 @@ def app_host(app_dir: Path, connection_string: str | None, warnings: list[str]) 
                     setting_hint=NO_SETTING_HINT)
 
 
+def app_secrets(settings, connection_string: str | None) -> list[str]:
+    """Every secret an app's function could echo back: those of its settings and of --connection-string."""
+    from ..settings import secret_values
+
+    values = [*settings.values.values(), *settings.connection_strings.values(), connection_string or ""]
+    return [secret for value in values for secret in secret_values(value)]
+
+
 def kusto_binding(properties: Mapping[str, Any], direction: str, name: str, function_name: str):
     """A binding's function.json properties -> KustoInput / KustoOutput, validated; unknown keys refused."""
     by_key = {p.key.lower(): p for p in bindings.PROPERTIES if direction in p.directions}

@@ -4,7 +4,8 @@ The rule it keeps: the app is imported and called with the REAL azure-functions 
 bindings are read from the library's own metadata (`app.get_functions()`, `fn.get_bindings()`),
 never from kfx-notebook's model; the bindings are fulfilled by `fulfil` (the one binding runner).
 What the real worker would check and send (annotations, TypedData kinds, `$return`, the
-response's content type) is modelled by `worker_model`, so both paths answer alike.
+response's content type) is modelled by `worker_model`, so both paths answer alike; a function
+that raises is answered and logged as the host does (`failure`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import asyncio
 import importlib.util
 import inspect
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from ..errors import BindingError, KfxError
 from . import InvokeResult, fulfil
+from .failure import FAILED_RESPONSE, Failure, exception_message, exception_stack, user_stack
 from .http import http_call, response_headers
 from .worker_model import check_annotations, typed_data
 
@@ -117,7 +120,17 @@ def invoke_with_library(app_dir: str | Path, function: str, route: dict[str, str
     inputs, outputs = _kusto_bindings(fn, trigger, name, route, query)
     kwargs.update(fulfil.input_values(inputs, host, route, query))
     kwargs.update({holder.name: holder for binding, holder in outputs if binding.name != "$return"})
-    returned = _call(user, kwargs, name)
+    started = time.monotonic()
+    returned, raised = _call(user, kwargs, name)
+    if raised is not None:  # as the host: nothing ingested, a 500 for HTTP, the exception logged
+        from ..display import scrub
+
+        secrets = fulfil.app_secrets(host.settings, connection_string)
+        failure = Failure(name, str(uuid.uuid4()), round((time.monotonic() - started) * 1000),
+                          scrub(exception_message(raised), secrets),
+                          scrub(user_stack(exception_stack(raised), app_dir), secrets))
+        status, response_headers_, body_ = FAILED_RESPONSE if trigger.type == "httpTrigger" else (None, {}, b"")
+        return InvokeResult(status, response_headers_, body_, [], warnings, failure=failure)
     values = [(b, returned if b.name == "$return" else (h.value if h.was_set else None)) for b, h in outputs]
     sent = [(b, *typed_data(value, b.name)) for b, value in values if value is not None]  # as the worker sends
     receipts = fulfil.flush_outputs(sent, host, route, query)
@@ -163,14 +176,18 @@ def _kusto_bindings(fn, trigger, name: str, route, query) -> tuple[list, list[tu
     return inputs, outputs
 
 
-def _call(user, kwargs: dict[str, Any], name: str):
-    """Call the user's function with its arguments (awaiting a coroutine), refusing an unbound parameter."""
+def _call(user, kwargs: dict[str, Any], name: str) -> tuple[Any, Exception | None]:
+    """Call the user's function with its arguments (awaiting a coroutine), refusing an unbound parameter:
+    (what it returned, None), or (None, what it raised) — the worker catches any Exception of the function."""
     missing = [p for p in inspect.signature(user).parameters if p not in kwargs]
     if missing:
         raise BindingError(f"function {name}: parameter '{missing[0]}' has no binding",
                            hint="Every parameter must be the trigger or a binding's arg_name.")
-    returned = user(**kwargs)
-    return asyncio.run(_await(returned)) if inspect.isawaitable(returned) else returned
+    try:
+        returned = user(**kwargs)
+        return (asyncio.run(_await(returned)) if inspect.isawaitable(returned) else returned), None
+    except Exception as exc:  # noqa: BLE001 -- as the worker's invocation_request: any Exception is a failure
+        return None, exc
 
 
 async def _await(value):

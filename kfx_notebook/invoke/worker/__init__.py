@@ -7,13 +7,16 @@ by the same code as the library path (`fulfil`: the binding models and the one b
 runner; `http`: the request; `host_json`: what the host makes of the worker's values):
 the Kusto input arrives as TypedData string holding the extension's JArray
 text; outputs come back as the worker's TypedData (string re-parsed, json kept, bytes
-dropped with a warning). Imports grpc and protobuf (the `worker` extra) only when used.
+dropped with a warning); a failed invocation is answered and logged as the host does (`failure`:
+500, nothing ingested, the worker's RpcException with the host's frames cut). Imports grpc and
+protobuf (the `worker` extra) only when used.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -30,14 +33,6 @@ def _failed(what: str, result, secrets: list[str]) -> KfxError | None:
         return None
     message = scrub(result.exception.message or result.result or "no message", secrets)
     return KfxError(f"{what}: {message}", hint="The Python worker refused it; fix the app and invoke again.")
-
-
-def _secrets(settings, connection_string: str | None) -> list[str]:
-    """Every secret the worker could echo back: those of the app's settings and of --connection-string."""
-    from ...settings import secret_values
-
-    values = [*settings.values.values(), *settings.connection_strings.values(), connection_string or ""]
-    return [secret for value in values for secret in secret_values(value)]
 
 
 def _trigger_data(name: str, trigger: dict, route, query, body, method, headers):
@@ -125,7 +120,7 @@ def invoke_in_worker(app_dir: str | Path, function: str, route: dict[str, str] |
     route, query = dict(route or {}), dict(query or {})
     warnings: list[str] = []
     host = fulfil.app_host(app_dir, connection_string, warnings)
-    secrets = _secrets(host.settings, connection_string)
+    secrets = fulfil.app_secrets(host.settings, connection_string)  # all the worker could echo back
     interpreter = worker_python(app_dir, python, say=lambda line: print(line, file=sys.stderr))
     with WorkerHost(interpreter, app_dir, host.settings.values, secrets) as worker:
         metadata = _index_and_load(worker, app_dir, function, secrets)
@@ -139,12 +134,22 @@ def invoke_in_worker(app_dir: str | Path, function: str, route: dict[str, str] |
         ins, outs = _kusto_bindings(raw, name, route, query)
         inputs += [p.ParameterBinding(name=n, data=p.TypedData(string=text))
                    for n, text in fulfil.input_values(ins, host, route, query).items()]
+        invocation_id, started = str(uuid.uuid4()), time.monotonic()
         done = worker.request("invocation_request", p.InvocationRequest(
-            invocation_id=str(uuid.uuid4()), function_id=metadata.function_id, input_data=inputs,
+            invocation_id=invocation_id, function_id=metadata.function_id, input_data=inputs,
             trace_context=p.RpcTraceContext(), retry_context=p.RetryContext()))
+        duration_ms = round((time.monotonic() - started) * 1000)
         logs = [scrub(log.message, secrets) for log in worker.logs if log.log_category == p.RpcLog.User]
-    if error := _failed(f"function {name} failed in the worker", done.result, secrets):
-        raise error
+    if done.result.status != p.StatusResult.Success:  # as the host: nothing ingested, a 500, the exception logged
+        from ..failure import FAILED_RESPONSE, Failure, user_stack
+
+        exception = done.result.exception
+        failure = Failure(name, invocation_id, duration_ms,
+                          scrub(exception.message or done.result.result or "no message", secrets),
+                          scrub(user_stack(exception.stack_trace, app_dir), secrets))
+        status, response_headers, response_body = (FAILED_RESPONSE if trigger["type"] == "httpTrigger"
+                                                   else (None, {}, b""))
+        return InvokeResult(status, response_headers, response_body, [], warnings, logs, failure=failure)
     sent_data = {binding.name: binding.data for binding in done.output_data}
     if done.HasField("return_value"):
         sent_data["$return"] = done.return_value
