@@ -183,6 +183,7 @@ def test_cli_invoke_of_a_function_that_raises_answers_500_and_logs_its_exception
     assert err[3] == f'  File "{failing_app / "function_app.py"}", line {_line(failing_app, "iloc")}, in describe'
     assert err[4].strip() == "_result = one.iloc[0]['Name']"
     assert "kfx_notebook" not in captured.err and "pandas" in captured.err
+    assert "****" not in captured.err  # the exported settings' "python", "true" are no secrets: paths stay whole
     assert err[-1] == "IndexError: single positional indexer is out-of-bounds"
 
 

@@ -322,6 +322,7 @@ def test_a_function_that_raises_answers_500_and_is_logged_alike_both_ways(both, 
         assert result.failure.stack.startswith("Traceback (most recent call last):\n  File ")  # host frames cut
         assert "azure_functions_runtime" not in result.failure.stack and "kfx_notebook" not in result.failure.stack
         assert result.failure.stack.rstrip().endswith(message)
+        assert "****" not in result.failure.stack  # FUNCTIONS_WORKER_RUNTIME's "python" is no secret
     library, worker = results["library"], results["worker"]
     assert (worker.status, worker.headers, worker.body) == (library.status, library.headers, library.body)
     assert (library.status, library.body) == ((500, b"") if function == "broken" else (None, b""))

@@ -35,11 +35,20 @@ def app_host(app_dir: Path, connection_string: str | None, warnings: list[str]) 
                     setting_hint=NO_SETTING_HINT)
 
 
+#: Values of the host's own settings that are never secrets (what `kfx-notebook export` writes): a value
+#: that is no connection string counts as secret in every piece, and scrubbing "python" (the worker
+#: runtime) or "true" (the storage emulator's) would garble every path and message shown.
+NOT_SECRET = {"FUNCTIONS_WORKER_RUNTIME": None, "AzureWebJobsFeatureFlags": None,
+              "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+
+
 def app_secrets(settings, connection_string: str | None) -> list[str]:
     """Every secret an app's function could echo back: those of its settings and of --connection-string."""
     from ..settings import secret_values
 
-    values = [*settings.values.values(), *settings.connection_strings.values(), connection_string or ""]
+    never = {key for key, value in settings.values.items() if key in NOT_SECRET and NOT_SECRET[key] in (None, value)}
+    values = [value for key, value in settings.values.items() if key not in never]
+    values += [*settings.connection_strings.values(), connection_string or ""]
     return [secret for value in values for secret in secret_values(value)]
 
 
