@@ -126,6 +126,22 @@ def test_client_that_hangs_up_midway_does_not_stop_the_server(server):
     assert _alive(server)
 
 
+@pytest.mark.parametrize("sent", [b"", b"POST /v2/rest/query HTTP/1.1\r\nHost: localhost\r\n",
+                                  b"POST /v2/rest/query HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99\r\n\r\n{"],
+                         ids=["idle", "mid-headers", "mid-body"])
+def test_a_client_resetting_its_connection_leaves_no_traceback_in_the_log(server, capfd, sent):
+    import struct
+
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close() sends RST
+    s.sendall(sent)
+    time.sleep(0.2)   # the server is reading this connection when the reset comes
+    s.close()
+    time.sleep(0.3)
+    assert _alive(server)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_properties_may_be_an_object_and_parameters_numbers_or_strings(server):
     body = {"db": DB, "csl": "declare query_parameters(n:long, t:timespan);\nprint n = n, t = t",
             "properties": {"Options": {"servertimeout": "00:00:30"}, "Parameters": {"n": 7, "t": "time(1.00:00:01)"},

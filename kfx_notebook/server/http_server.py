@@ -75,6 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle_one_request()
         except TimeoutError:
             self.close_connection = True  # the deadline passed while reading the request line or headers
+        except ConnectionError:
+            self.close_connection = True  # the client reset or closed its side: nothing to answer, nothing to log
         finally:
             self.reader.deadline = None  # the next request's clock starts at its first byte
 
