@@ -19,6 +19,7 @@ paths, case variants), is Kusto's unknown-table error, and the sealed connection
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import threading
@@ -225,6 +226,10 @@ def _guard_table_refs() -> None:
         if readable is not None and not is_let and not _readable(source.database or readable[0], source.name,
                                                                   readable[1]):
             raise _ForeignTable(source.name)
+        if readable is not None and not is_let and source.database is None:
+            # a bare name is the current database's table; the engine leaves one bare where the query reads
+            # no table first (`let n = toscalar(T | count); print n`), which DuckDB then looks for in `main`
+            source = dataclasses.replace(source, database=readable[0])
         return render(source)
 
     guarded.kfx_guarded = True

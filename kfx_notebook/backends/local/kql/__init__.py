@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from . import antlr_runtime, function_names, timespans, tree_walks, where_truth
+from . import antlr_runtime, function_names, range_source, timespans, tree_walks, where_truth
 from .literals import rewrite_literals
 
 #: The duckdb-kql version whose internals (function tables, FunctionSpec) this layer extends.
@@ -51,6 +51,7 @@ def install() -> None:
         tree_walks.install()
         antlr_runtime.install()
         where_truth.install()
+        range_source.install()
         _installed = True
 
 
