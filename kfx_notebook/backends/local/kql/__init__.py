@@ -46,6 +46,7 @@ def install() -> None:
                 tables.SCALAR_FUNCTIONS[row.name] = _spec(tables.FunctionSpec, row)
         _name_several_arguments(FUNCTIONS)
         _make_datetime_to_the_minute()
+        _count_sunday_weeks()
         timespans.install()
         function_names.install()
         tree_walks.install()
@@ -89,6 +90,37 @@ def _make_datetime_to_the_minute() -> None:
         return original(node)
 
     _SPECIAL_FORMS["make_datetime"] = make_datetime
+
+
+def _count_sunday_weeks() -> None:
+    """`datetime_diff('week', a, b)` counts the week boundaries (Sunday 00:00, Kusto's
+    startofweek) from b to a: `(startofweek(a) - startofweek(b)) / 7d`, negative when a < b.
+    duckdb-kql renders it as DuckDB's `date_diff('week', b, a)`, whose weeks start on Monday:
+    the documented `datetime_diff('week', datetime(2017-10-29 00:00), datetime(2017-09-30 23:59))`
+    is 5, not 4. Its special form is wrapped for the week part only; every other part (and every
+    refusal) stays its own. A Monday is the Sunday a day later, so each Sunday week is truncated
+    as DuckDB's Monday week of the instant one day on, and the two Mondays' days divided by 7."""
+    from duckdb_kql import translate
+    from duckdb_kql.translate import _SPECIAL_FORMS, ir
+
+    original = _SPECIAL_FORMS["datetime_diff"]
+    if getattr(original, _SUNDAY_WEEKS, False):
+        return
+
+    def datetime_diff(node):
+        part = node.args[0] if node.args else None
+        if (len(node.args) == 3 and isinstance(part, ir.Literal) and part.kind == "string"
+                and str(part.value).lower() == "week"):
+            a, b = (f"date_trunc('week', ({translate.render_expr(arg)}) + INTERVAL 1 DAY)" for arg in node.args[1:])
+            return f"(date_diff('day', {b}, {a}) // 7)"
+        return original(node)
+
+    setattr(datetime_diff, _SUNDAY_WEEKS, True)
+    _SPECIAL_FORMS["datetime_diff"] = datetime_diff
+
+
+#: Marks the datetime_diff wrapper (tests/test_kql_layer.py checks it is the one installed).
+_SUNDAY_WEEKS = "kfx_sunday_weeks"
 
 
 def _through_row(base: type, row) -> type:
