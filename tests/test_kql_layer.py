@@ -115,6 +115,37 @@ def test_bin_at_keeps_the_fixed_point_and_integer_steps(engine):
     assert got == [(dt.timedelta(hours=-12),)]
 
 
+def test_bin_at_bins_numbers_in_their_widest_type(engine):
+    """bin-at-function.md: `bin_at(6.5, 2.5, 7)` is 4.5. Integers stay exact longs (above 2^53 too),
+    one real operand makes a real (Kusto.Language: the widest of the three), an int a long."""
+    types, got = rows(engine, "print a=bin_at(6.5, 2.5, 7), b=bin_at(7, 5, 0), c=bin_at(-7, 5, 1), "
+                              "d=bin_at(9007199254740993, 1, 0), e=bin_at(6.5, 2, 7), f=bin_at(7, 2.5, 0), "
+                              "g=bin_at(7, 2.5, 7), h=bin_at(int(7), int(5), int(1)), i=bin_at(long(null), 5, 0)")
+    assert got == [(4.5, 5, -9, 9007199254740993, 5.0, 5.0, 7.0, 6, None)]
+    assert [t for _, t in types] == ["real", "long", "long", "long", "real", "real", "real", "long", "long"]
+    _, got = rows(engine, "datatable(x:long, y:real)[1, 1.0, 4, 4.5, 9, -0.5] "
+                          "| summarize count() by b=bin_at(x, 3, 1), r=bin_at(y, 0.5, 0.25) | order by b asc")
+    assert got == [(1, 0.75, 1), (4, 4.25, 1), (7, -0.75, 1)]
+
+
+def test_bin_at_keeps_datetimes_exact_across_their_whole_range(engine):
+    """A microsecond bin ten thousand years from its fixed point: k beyond DuckDB's INT32 interval
+    factor and beyond a double's 2^53 (a floor of doubles answered 1 BC here)."""
+    _, got = rows(engine, "print a=bin_at(datetime(0001-01-01 00:00:00.000001), 1microsecond, datetime(9999-12-31 23:59:59.999999)), "
+                          "b=bin_at(datetime(9999-12-31 23:59:59.999999), 1microsecond, datetime(0001-01-01)), "
+                          "c=bin_at(datetime(2017-05-17 10:20:00.123456), 1microsecond, datetime(2017-06-04)), "
+                          "d=bin_at(datetime(9999-12-31 23:59:59.999999), 7d, datetime(0001-01-01))")
+    assert got == [("0001-01-01T00:00:00.000001", "9999-12-31T23:59:59.999999", "2017-05-17T10:20:00.123456",
+                    "9999-12-27T00:00:00")]
+
+
+def test_bin_at_refuses_what_it_cannot_answer_as_kusto(engine):
+    for kql in ("print bin_at(7, 0, 0)", "print bin_at(7.5, -2.5, 0.0)", "print bin_at(datetime(2017-05-17), 0s, datetime(2017-06-04))",
+                "print bin_at(1e300, 1e-300, 0.0)", "print bin_at(datetime(2017-05-17), 1d, 12h)"):
+        with pytest.raises(Exception, match="unsupported"):
+            engine.query_rows(DB, kql)
+
+
 def test_datetime_diff_counts_sunday_week_boundaries(engine):
     """datetime-diff-function.md's example, every part it shows (a Kusto week starts on Sunday:
     `week` is 5 there, where Monday weeks give 4), and the boundaries around one Sunday."""

@@ -12,6 +12,7 @@ is called by its `kfx_` name; a dynamic result is `CAST(... AS JSON)`.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 
@@ -63,6 +64,59 @@ _STEP_US = "CASE WHEN typeof({2}) = 'VARCHAR' THEN 3600000000 ELSE epoch_us(TRY_
 #: make_list/make_set's items: an array's elements, any other non-null value itself, in input order.
 _ELEMENTS = ("coalesce(flatten(list(CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
              "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END) FILTER (WHERE {0} IS NOT NULL)), [])")
+
+
+#: bin_at(value, size, fixed) is fixed + k * size, k = floor((value - fixed) / size), a BIGINT found by
+#: the operands' types (DuckDB folds typeof, so one branch runs; each must still bind for every
+#: type, so the others are reached through TRY_CAST): whole microseconds for a datetime or a timespan
+#: of a timespan size, integer division for integers, a double's floor for reals. The result keeps
+#: the operands' types: a datetime or a timespan, or the widest number of the three (a long, exact
+#: above 2^53, or a real; an int bins as a long, as bin() does). Kusto.Language types
+#: bin_at(number, number, number) as the widest: `value - value`, added to the fixed point, carries a
+#: real value into it (for a datetime or timespan `size * 0` stands there, and folds to a constant).
+#: DuckDB multiplies an INTERVAL by an INT32 only (beyond it raises; by a DOUBLE it rounds), so a
+#: temporal k of 2^30 or more (|d| >= 2^30 sizes) is applied in two pieces, (size * h) * 2^30 +
+#: size * (k - h * 2^30), h = k / 2^30 truncated: both INT32 while |k| < 2^61.
+#: The size is checked first, so every division is by a positive size.
+#: Refused, as Kusto's answers are not documented: a size that is not positive, a real 2^63 bins or
+#: more from its fixed point (or infinite), and mixed kinds (a timespan fixed point for a datetime).
+#: A NaN value stays NaN.
+_INTEGERS = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT')"
+_NUMBERS = "('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'FLOAT', 'DOUBLE')"
+_D = "({0} - {2})"
+_TEMPORAL = f"typeof({_D}) = 'INTERVAL' AND typeof({{1}}) = 'INTERVAL'"
+
+
+def _floor_div(a: str, b: str) -> str:
+    """floor(a / b) of two BIGINTs, b > 0: DuckDB's // truncates."""
+    return f"CASE WHEN {a} >= 0 THEN {a} // {b} ELSE -((-1 - {a}) // {b}) - 1 END"
+
+
+#: value - fixed in microseconds, as a difference of two epoch_us (cheaper than an INTERVAL's)
+_D_US = ("(CASE WHEN typeof({0}) = 'TIMESTAMP' THEN epoch_us(TRY_CAST({0} AS TIMESTAMP)) - epoch_us(TRY_CAST({2} AS TIMESTAMP)) "
+         "ELSE epoch_us(TRY_CAST({0} AS INTERVAL)) - epoch_us(TRY_CAST({2} AS INTERVAL)) END)")
+_SIZE_US = "epoch_us(TRY_CAST({1} AS INTERVAL))"
+_K_TEMPORAL = _floor_div(_D_US, _SIZE_US)
+_Q = f"(TRY_CAST({_D} AS DOUBLE) / TRY_CAST({{1}} AS DOUBLE))"
+_K = (
+    f"CASE WHEN {_TEMPORAL} THEN {_K_TEMPORAL} "
+    f"WHEN typeof({_D}) IN {_INTEGERS} AND typeof({{1}}) IN {_INTEGERS} "
+    f"THEN {_floor_div(f'TRY_CAST({_D} AS BIGINT)', 'TRY_CAST({1} AS BIGINT)')} "
+    f"WHEN typeof({_D}) IN {_NUMBERS} AND typeof({{1}}) IN {_NUMBERS} THEN CASE WHEN isnan({_Q}) THEN 0 "
+    f"WHEN NOT isfinite({_Q}) OR abs({_Q}) >= 9223372036854775807 "
+    "THEN error('unsupported: bin_at of a real 2^63 bins or more from its fixed point') "
+    f"ELSE CAST(floor({_Q}) AS BIGINT) END "
+    "ELSE error('unsupported: bin_at of a ' || typeof({0}) || ' by a ' || typeof({1}) || ' from a ' || typeof({2})) END"
+)
+_K_HIGH = f"(({_K_TEMPORAL}) // 1073741824)"
+_AT = f"({{2}} + CASE WHEN {_TEMPORAL} THEN {{1}} * 0 ELSE {{0}} - {{0}} END)"
+_BIN_AT = (
+    "(CASE WHEN CASE WHEN typeof({1}) = 'INTERVAL' THEN epoch_us(TRY_CAST({1} AS INTERVAL)) <= 0 "
+    "ELSE TRY_CAST({1} AS DOUBLE) <= 0 END THEN error('unsupported: bin_at with a bin size that is not positive') "
+    f"WHEN {_TEMPORAL} AND (abs({_D_US}) >> 30) >= {_SIZE_US} "
+    f"THEN {_AT} + ({{1}} * {_K_HIGH}) * 1073741824 + {{1}} * (({_K_TEMPORAL}) - {_K_HIGH} * 1073741824) "
+    f"ELSE {_AT} + {{1}} * ({_K}) END)"
+)
 
 
 def _dyn(call: str) -> str:
@@ -301,11 +355,11 @@ _ROWS = [
                   ["2007-01-01T00:00:00.0000000Z", "2007-01-02T00:00:00.0000000Z", "2007-01-03T00:00:00.0000000Z"]),),
                 defaults=((2, "'kfx:default'"),)),
     # -- datetime ----------------------------------------------------------------------------------
-    # bin_at: floor((value - fixed) / span) * span + fixed, on microseconds (datetime or timespan).
-    KqlFunction("bin_at", "datetime|timespan|real, timespan|real, same as value", "same as value", (3,),
-                "({2} + to_microseconds(CAST(floor(epoch_us({0} - {2}) / epoch_us({1})) * epoch_us({1}) AS BIGINT)))",
-                "print r=bin_at(datetime(2017-05-17 10:20:00.0), 7d, datetime(2017-06-04 00:00:00.0))",
-                (("2017-05-14T00:00:00",),)),
+    KqlFunction("bin_at", "long|real|datetime|timespan, long|real|timespan, same as value",
+                "widest of the three (long, real); the value's (datetime, timespan)", (3,), _BIN_AT,
+                "print a=bin_at(datetime(2017-05-17 10:20:00.0), 7d, datetime(2017-06-04 00:00:00.0)), "
+                "b=bin_at(time(1h), 1d, 12h), r=bin_at(6.5, 2.5, 7)",
+                (("2017-05-14T00:00:00", dt.timedelta(hours=-12), 4.5),)),
     KqlFunction("datetime_local_to_utc", "datetime, string", "datetime", (2,),
                 "kfx_datetime_local_to_utc(CAST({0} AS TIMESTAMP), {1})",
                 "print r=datetime_local_to_utc(datetime(2020-02-02 20:02:20), 'Europe/Paris')",
