@@ -161,6 +161,17 @@ def test_take_and_top_with_parameter_or_let(products, query, params, rows):
     assert len(products.query("Shop", query, params).frame) == rows
 
 
+@pytest.mark.parametrize("query, answer", [
+    ("let n = toscalar(Products | count); print n", 3),
+    ("print n = toscalar(Products | summarize max(ProductID))", 3),
+    ("range x from 1 to toscalar(Products | count) step 1 | count", 3),
+])
+def test_a_query_reading_no_table_first_reads_the_databases_tables_in_a_toscalar(products, query, answer):
+    # the engine left `Products` bare when the query's own source is `print` or `range`
+    products.query("Other", ".create table Products (ProductID:long)")   # a same-named table elsewhere
+    assert products.query("Shop", query).frame.iloc[0, 0] == answer
+
+
 def test_top_parameter_keeps_order(products):
     frame = products.query("Shop", "declare query_parameters(n:long); Products | top n by Cost desc",
                            {"n": "2"}).frame
