@@ -205,6 +205,33 @@ def test_record_limit_raises_with_the_numbers(products):
     assert len(products.query("Shop", "Products", options={"notruncation": True}).frame) == 3
 
 
+@pytest.mark.parametrize("query, rows", [
+    ("set notruncation;\nProducts", 3),
+    ("set truncationmaxrecords = 2;\n// a comment between\nset notruncation; Products", 3),
+    ("set notruncation = false; Products", "limit 2"),
+    ("set truncationmaxrecords=1; Products", "limit 1"),   # the statement wins over the property
+    ("set query_now = datetime(2020-01-01); Products | where now() < datetime(2021-01-01)", "limit 2"),
+])
+def test_a_querys_set_statements_lift_or_lower_its_record_limit(products, query, rows):
+    # Kusto's documented spelling (concepts/query-limits); the request property holds a limit of 2 here
+    options = {"truncationmaxrecords": 2}
+    if isinstance(rows, int):
+        assert len(products.query("Shop", query, options=options).frame) == rows
+    else:
+        with pytest.raises(ResultTruncatedError, match=f"record count limit {rows[-1]}"):
+            products.query("Shop", query, options=options)
+
+
+def test_a_set_statement_keeps_error_positions_and_refuses_a_bad_value(products):
+    with pytest.raises(KfxError) as error:
+        products.query("Shop", "set notruncation;\nProducts | extend y = nope")
+    assert (error.value.line, error.value.column) == (2, 23)
+    with pytest.raises(KfxError, match="notruncation is 'maybe', not true or false"):
+        products.query("Shop", "set notruncation = maybe; Products")
+    with pytest.raises(KfxError, match="notruncation is 'maybe', not true or false"):
+        products.query("Shop", "Products", options={"notruncation": "maybe"})
+
+
 def test_unknown_option_is_refused(products):
     with pytest.raises(UnsupportedError, match="query_language"):
         products.query("Shop", "Products", options={"query_language": "sql"})

@@ -230,6 +230,7 @@ class LocalBackend:
         from . import engine
         from .results import column_types
 
+        text, options = _with_set_statements(text, options)
         sql, bound = self._translate(database, text, parameters, options, virtual)
         cur = self.cursor()
         try:
@@ -410,6 +411,7 @@ class LocalBackend:
         from .duckdb_stream import stream
         from .results import without_null_strings
 
+        text, options = _with_set_statements(text, options)
         sql, bound = self._translate(database, text, parameters, options)
         timeout = options.get("servertimeout")
 
@@ -544,8 +546,27 @@ def _check_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
                 parse(options[name])
             except (ValueError, TypeError, OverflowError):
                 raise KfxError(f"Client request option {name} is {str(options[name])[:60]!r}, not {expected}",
-                               hint="Correct it in the client request properties.") from None
+                               hint="Correct it in the client request properties (or the query's set "
+                                    "statement).") from None
     return options
+
+
+def _with_set_statements(text: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The query's head `set notruncation;` / `set truncationmaxrecords = N;` as its options (set_statements)."""
+    from .set_statements import applied
+
+    text, merged = applied(text, options)
+    return text, (_check_options(merged) if merged != options else merged)
+
+
+def _flag(value: Any) -> bool:
+    """true or false (a bool, or its text as a request property or a set statement carries it); else ValueError."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ValueError(text)
+    return text in ("true", "1")
 
 
 def _record_count(value: Any) -> int:
@@ -558,6 +579,7 @@ def _record_count(value: Any) -> int:
 
 #: Options whose value must parse: name -> (parser, what the value must be, for the message).
 OPTION_VALUES: dict[str, tuple[Any, str]] = {
+    "notruncation": (_flag, "true or false"),
     "truncationmaxrecords": (_record_count, "a record count (a whole number, 0 or more)"),
     "servertimeout": (lambda value: _record_count(_seconds(value)), "a timespan (e.g. 00:01:00 or 1m)"),
 }
@@ -607,7 +629,8 @@ def _truncated(limit: int, request_id: str | None) -> ResultTruncatedError:
     return ResultTruncatedError(
         f"Query result set has exceeded the internal record count limit {limit:,} (E_QUERY_RESULT_SET_TOO_LARGE)",
         request_id=request_id,
-        hint="Narrow the query (where/summarize/take), or set @notruncation=true in clientRequestProperties.")
+        hint="Narrow the query (where/summarize/take), or start it with 'set notruncation;' "
+             "(or set @notruncation=true in clientRequestProperties).")
 
 
 def _seconds(value: Any) -> float:
