@@ -89,6 +89,15 @@ def test_malformed_request_gets_4xx_and_the_server_lives_on(server, path, body, 
                     if not row[0].strip() or len(row[0]) > 1024 or set(row[0]) & set(";/\0")]
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate"])
+def test_a_compressed_query_body_is_415_saying_to_send_it_as_is(server, encoding):
+    body = json.dumps({"db": DB, "csl": "print 1"}).encode()
+    status, reply, _ = _post(server, "/v2/rest/query", gzip.compress(body) if encoding == "gzip" else body,
+                             headers={"Content-Encoding": encoding})
+    assert status == 415 and b"uncompressed" in reply
+    assert _post(server, "/v2/rest/query", body, headers={"Content-Encoding": "identity"})[0] == 200
+
+
 def test_wrong_method_is_405(server):
     status, body, _ = _post(server, "/v2/rest/query", b"", method="GET")
     assert status == 405 and b"POST" in body
