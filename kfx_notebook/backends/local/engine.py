@@ -376,7 +376,7 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
     return KustoQueryError(str(exc), text=kql)
 
 
-_DUCK_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
+_DUCK_COLUMN = re.compile(r'Referenced column "([^"]+)" (?:was )?not found')
 _DUCK_TABLE = re.compile(r"Table with name ([^\s]+) does not exist")
 _DUCK_FUNCTION = re.compile(r"(?:Scalar|Aggregate|Table) Function with name ([^\s]+) does not exist")
 
