@@ -208,6 +208,31 @@ def _flags(parser: argparse.ArgumentParser) -> list[str]:
     return [s for a in parser._actions for s in a.option_strings if s not in ("-h", "--help")]
 
 
+def unknown_option(what: str, parser: argparse.ArgumentParser, argv: list[str]) -> BindingError | None:
+    """The error for the first option in `argv` that `parser` does not take, with the nearest one
+    it does ("Did you mean --out?"), or None. Checked before parsing, so a misspelt required option
+    is named as misspelt rather than as missing."""
+    flags = _flags(parser)
+    unknown = next((a for a in argv if a.startswith("-") and a.split("=", 1)[0] not in flags
+                    and not _is_number(a)), None)
+    if unknown is None:
+        return None
+    import difflib  # only for the error
+
+    near = difflib.get_close_matches(unknown.split("=", 1)[0], flags, n=1)
+    guess = f"Did you mean {near[0]}? " if near else ""
+    return BindingError(f"{what}: unknown option {unknown!r}",
+                        hint=guess + "Valid options: " + ", ".join(flags) + ".")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 @functools.cache
 def _parser(magic: str) -> argparse.ArgumentParser:
     """The option parser of a magic: built once (a cell re-run pays only the parse), never mutated."""
@@ -270,13 +295,8 @@ def parse_cell(magic: str, line: str, cell: str, *, cell_id: str | None = None) 
     parser = _parser(magic)
     options, extra = parser.parse_known_args(argv)
     if extra:
-        import difflib  # only for the error
-
-        flags = _flags(parser)
-        near = difflib.get_close_matches(extra[0].split("=", 1)[0], flags, n=1)
-        suggestion = f"Did you mean {near[0]}? " if near else ""
-        raise BindingError(f"%%{magic}: unknown option {extra[0]!r}",
-                           hint=suggestion + "Valid options: " + ", ".join(flags) + ".")
+        raise unknown_option(f"%%{magic}", parser, extra) or BindingError(
+            f"%%{magic}: unexpected {extra[0]!r}", hint="Valid options: " + ", ".join(_flags(parser)) + ".")
     if not options.name.isidentifier():
         raise BindingError(f"%%{magic}: the name {options.name!r} is not a Python identifier",
                            hint="Use letters, digits and _ (it names the binding and the variable).")

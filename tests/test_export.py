@@ -252,3 +252,14 @@ def test_kusto_export_magic(tmp_path):
     assert (tmp_path / "a" / "function_app.py").read_text() == rendered("products.ipynb", "python")["function_app.py"]
     _error, shown = shell.failure(f"%kusto_export --out {tmp_path / 'a'} --notebook {GOLDEN / 'products.ipynb'}")
     assert "not empty" in shown and "Traceback" not in shown
+
+
+def test_kusto_export_magic_names_a_misspelt_option_as_misspelt(tmp_path):
+    from .magic_shell import TestingShell
+
+    shell = TestingShell()
+    shell.run_cell("%load_ext kfx_notebook")
+    # argparse would say "the following arguments are required: --out" for --otu
+    _error, shown = shell.failure(f"%kusto_export --otu {tmp_path / 'a'} --notebook {GOLDEN / 'products.ipynb'}")
+    assert "unknown option '--otu'" in shown and "Did you mean --out?" in shown and "Traceback" not in shown
+    assert not (tmp_path / "a").exists()

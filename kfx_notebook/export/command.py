@@ -210,13 +210,17 @@ def _kernel_notebook(shell, explicit: str | None) -> str | None:
 
 def export_from_magic(magics, line: str) -> Path:
     """%kusto_export: export the running notebook (--notebook PATH, the kernel's notebook, or this session)."""
+    from ..bindings import unknown_option
     from .notebook import cells_from_sources, has_exportable_cells, read_notebook, split_magic_line
     from .project import write_project
 
     parser = _Parser(prog="kusto_export", add_help=False, allow_abbrev=False)
     configure(parser, notebook=False)
     parser.add_argument("--notebook", default=None, help="the .ipynb (default: the running notebook)")
-    args = parser.parse_args(split_magic_line(line))
+    argv = split_magic_line(line)
+    if (unknown := unknown_option("%kusto_export", parser, argv)) is not None:
+        raise unknown
+    args = parser.parse_args(argv)
     shell = magics.shell
     path = _kernel_notebook(shell, args.notebook)
     if path:
