@@ -127,6 +127,15 @@ def test_connection_string_override_never_printed(world, capsys, tmp_path):
     assert "No setting 'KustoConnectionString'" in capsys.readouterr().err
 
 
+def test_an_export_left_with_its_placeholder_says_so_instead_of_trying_to_reach_it(tmp_path, capsys):
+    from kfx_notebook.cli import main
+
+    app = export_notebook(GOLDEN / "products.ipynb", tmp_path / "app")   # local.settings.json: the placeholder
+    assert main(["invoke", str(app), "get_products", "--route", "category=Bikes"]) == 2
+    err = capsys.readouterr().err
+    assert "still holds a placeholder" in err and "--connection-string" in err and "Cannot reach" not in err
+
+
 def test_through_kfx_notebook_serve(world):
     from kfx_notebook.server import LocalServer
 

@@ -128,6 +128,10 @@ class ClusterBackend:
         if not url.startswith(("http://", "https://")):
             raise SettingError(f"Data Source {safe_url(parsed.data_source)!r} is not an http(s):// URL",
                                hint="Use Data Source=https://<cluster>.kusto.windows.net or http://127.0.0.1:<port>.")
+        if "<" in url and ">" in url.split("<", 1)[1]:   # `https://<cluster>.<region>...`: the docs' or an export's
+            raise SettingError(f"Data Source {safe_url(url)!r} still holds a placeholder (<...>)",
+                               hint="Put your cluster's URL in the connection setting (local.settings.json), pass "
+                                    "--connection-string to invoke, or export with --with-local-settings.")
         self._text = connection_string
         self._keywords = dict(parsed.keywords)
         self.url = url
