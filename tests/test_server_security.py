@@ -68,6 +68,7 @@ def _tables(port) -> set[str]:
     pytest.param("[::1]", id="ipv6-loopback"),
     pytest.param("[::1]:8080", id="ipv6-loopback-with-port"),
     pytest.param("kusto.example.test:443", id="allowed-by-allow-hosts"),
+    pytest.param("localhost.:8080", id="localhost-as-a-fully-qualified-name"),
 ])
 def test_loopback_and_allowed_hosts_are_answered(server, host):
     status, _ = _mgmt(server.port, ".show tables", {"Host": host})
@@ -92,6 +93,24 @@ def test_foreign_host_is_refused_before_anything_runs(server, host, status):
     message = _one_line_error(body)
     if status == 403:
         assert "--allow-host" in message
+    assert table not in _tables(server.port)
+
+
+@pytest.mark.parametrize("head", [
+    pytest.param(b"POST /v1/rest/mgmt HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n", id="a-second-host"),
+    pytest.param(b"POST http://evil.example/v1/rest/mgmt HTTP/1.1\r\nHost: localhost\r\n",
+                 id="absolute-form-target"),
+])
+def test_a_foreign_host_behind_a_loopback_one_is_refused(server, head):
+    table = f"HostProbe_{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"db": DB, "csl": f".create table {table} (a:long)"}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(head + b"Content-Type: application/json\r\nConnection: close\r\n"
+                  + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        reply = b""
+        while chunk := s.recv(4096):
+            reply += chunk
+    assert reply.startswith((b"HTTP/1.1 400", b"HTTP/1.1 403")), reply[:80]
     assert table not in _tables(server.port)
 
 

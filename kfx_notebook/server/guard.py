@@ -44,7 +44,7 @@ def host_name(value: str) -> str | None:
     name, colon, port = value.partition(":")
     if (colon and not port.isdigit()) or not name or any(c in name for c in "/@ \\"):
         return None
-    return name.lower()
+    return name.lower()[:-1] if name.endswith(".") and len(name) > 1 else name.lower()   # `localhost.` is localhost
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,15 @@ class Guard:
     def allowed(self, host: str) -> bool:
         return is_loopback_host(host) or host in self.allow_hosts or ANY_HOST in self.allow_hosts
 
-    def admit(self, method: str, path: str, headers: Mapping[str, str]) -> Admitted:
+    def admit(self, method: str, path: str, headers: Mapping[str, str], authority: str | None = None) -> Admitted:
+        """*authority*: the host of an absolute-form request target (`POST http://name/...`), which HTTP/1.1
+        says wins over the Host header: checked the same way."""
+        every = headers.get_all("Host") if hasattr(headers, "get_all") else None
+        if every is not None and len(every) > 1:
+            raise BadRequest("The request has more than one Host header; send one.")
         self._check_host(headers.get("Host"))
+        if authority:
+            self._check_host(authority)
         self._check_origin(headers.get("Origin"))
         route, params = self.protocol.match(method, path)
         self._check_content_type(route, headers.get("Content-Type"))

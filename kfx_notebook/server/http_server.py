@@ -108,11 +108,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _reply(self) -> Reply:
-        admitted = self.server.guard.admit(self.command, urlsplit(self.path).path, self.headers)
+        url = urlsplit(self.path)
+        admitted = self.server.guard.admit(self.command, url.path, self.headers, authority=url.netloc or None)
         body = self.rfile.read(admitted.length) if admitted.length else b""
         if len(body) != admitted.length:
             raise BadRequest("The request body ended before Content-Length bytes; send the whole body.")
-        url = urlsplit(self.path)
         query = {}
         for key, value in parse_qsl(url.query, keep_blank_values=True):
             query.setdefault(key, value)
