@@ -48,6 +48,7 @@ def _alive(server):
     pytest.param("/v2/rest/query", b"[1, 2]", 400, id="json-not-an-object"),
     pytest.param("/v2/rest/query", json.dumps({"db": DB}).encode(), 400, id="missing-csl"),
     pytest.param("/v2/rest/query", json.dumps({"db": DB, "csl": "   "}).encode(), 400, id="blank-csl"),
+    pytest.param("/v2/rest/query", json.dumps({"db": DB, "csl": 5}).encode(), 400, id="csl-not-a-string"),
     pytest.param("/v2/rest/query", json.dumps({"db": DB, "csl": "print 1", "properties": "{oops"}).encode(), 400,
                  id="properties-not-json"),
     pytest.param("/v2/rest/query", json.dumps({"db": DB, "csl": "print 1", "properties": [1]}).encode(), 400,

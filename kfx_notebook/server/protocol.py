@@ -145,6 +145,9 @@ def parse_query_request(request: Request, default_database: str) -> QueryRequest
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object {\"db\": ..., \"csl\": ..., \"properties\": ...}.")
     csl = body.get("csl")
+    if csl is not None and not isinstance(csl, str):
+        raise BadRequest(f"The request's 'csl' is a JSON {type(csl).__name__}; send the query or command text "
+                         "as a string.")
     if not isinstance(csl, str) or not csl.strip():
         raise BadRequest("The request has no 'csl' (the query or command text). Put it in the body's 'csl'.")
     database = body.get("db") or default_database
