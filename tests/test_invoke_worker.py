@@ -174,6 +174,14 @@ def _first_missing(rows):
 @app.timer_trigger(schedule="0 0 3 * * *", arg_name="timer", run_on_startup=False)
 def broken_nightly(timer: func.TimerRequest) -> None:
     raise RuntimeError("nightly failed")
+
+
+@app.route(route="as_dict", methods=["POST"])
+@app.generic_output_binding(arg_name="sink", type="kusto", database="Shop", tableName="Events",
+                            connection="KustoConnectionString")
+def as_dict(req: func.HttpRequest, sink: func.Out[str]) -> func.HttpResponse:
+    sink.set(req.get_body().decode())
+    return {"not": "an HttpResponse"}
 '''
 EVENTS = [{"Id": 1, "When": "2024-01-01T10:00:00.0000000Z", "Note": "2024-01-01T10:30:00+02:00"},
           {"Id": 2, "When": "2024-01-01T10:00:00.1200000", "Note": "not a date: 2024-01-01T10:00:00Z!"}]
@@ -302,6 +310,16 @@ def test_without_grpc_or_protobuf_the_error_names_the_worker_extra(module):
 
     error = missing_extra(ModuleNotFoundError(f"No module named '{module}'", name=module))
     assert "invoke --worker" in error.message and 'pip install "kfx-notebook[worker]"' in error.hint
+
+
+def test_a_response_the_worker_cannot_encode_fails_the_invocation_alike_both_ways(both):
+    run, connections = both
+    results = {way: run(way, "as_dict", body=json.dumps(EVENTS)) for way in WAYS}
+    for way, result in results.items():
+        assert (result.status, result.body) == (500, b""), way
+        assert result.failure.message == ('TypeError: unable to encode outgoing TypedData: unsupported type "http" '
+                                          'for Python type "dict"'), way
+        assert result.ingested == [] and _tables(connections[way])["Events"] == [], way   # the output not sent
 
 
 def _frames(stack: str, app: Path) -> list[tuple[str, str]]:

@@ -23,7 +23,7 @@ from ..errors import BindingError, KfxError
 from . import InvokeResult, fulfil
 from .failure import FAILED_RESPONSE, Failure, exception_message, exception_stack, user_stack
 from .http import http_call, response_headers
-from .worker_model import check_annotations, typed_data
+from .worker_model import UnencodableValue, check_annotations, typed_data
 
 
 class _Out:
@@ -122,21 +122,29 @@ def invoke_with_library(app_dir: str | Path, function: str, route: dict[str, str
     kwargs.update({holder.name: holder for binding, holder in outputs if binding.name != "$return"})
     started = time.monotonic()
     returned, raised = _call(user, kwargs, name)
-    if raised is not None:  # as the host: nothing ingested, a 500 for HTTP, the exception logged
+
+    def failed(message: str, stack: str) -> InvokeResult:
+        """As the host: nothing ingested, a 500 for HTTP, the exception logged (secrets masked)."""
         from ..display import scrub
 
         secrets = fulfil.app_secrets(host.settings, connection_string)
         failure = Failure(name, str(uuid.uuid4()), round((time.monotonic() - started) * 1000),
-                          scrub(exception_message(raised), secrets),
-                          scrub(user_stack(exception_stack(raised), app_dir), secrets))
+                          scrub(message, secrets), scrub(stack, secrets))
         status, response_headers_, body_ = FAILED_RESPONSE if trigger.type == "httpTrigger" else (None, {}, b"")
         return InvokeResult(status, response_headers_, body_, [], warnings, failure=failure)
+
+    if raised is not None:
+        return failed(exception_message(raised), user_stack(exception_stack(raised), app_dir))
     values = [(b, returned if b.name == "$return" else (h.value if h.was_set else None)) for b, h in outputs]
-    sent = [(b, *typed_data(value, b.name)) for b, value in values if value is not None]  # as the worker sends
+    try:  # the worker encodes every output and the response before the host sends or ingests any
+        sent = [(b, *typed_data(value, b.name)) for b, value in values if value is not None]
+        response = _response(returned, name) if trigger.type == "httpTrigger" else None
+    except UnencodableValue as exc:
+        return failed(exc.worker_message, "")
     receipts = fulfil.flush_outputs(sent, host, route, query)
-    if trigger.type != "httpTrigger":
+    if response is None:
         return InvokeResult(None, {}, b"", receipts, warnings)
-    return InvokeResult(*_response(returned, name), receipts, warnings)
+    return InvokeResult(*response, receipts, warnings)
 
 
 def _trigger_argument(trigger, name: str, route, query, body, method, headers):
@@ -198,9 +206,11 @@ def _response(returned, name: str) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of the func.HttpResponse an HTTP function returned."""
     import azure.functions as func
 
-    if not isinstance(returned, func.HttpResponse):
-        raise BindingError(f"function {name} returned {type(returned).__name__}, not func.HttpResponse",
+    if isinstance(returned, str) or returned is None:   # the worker sends it, not as an HTTP response
+        raise BindingError(f"function {name} returned no HTTP response",
                            hint="Return func.HttpResponse(...) from an HTTP function.")
+    if not isinstance(returned, func.HttpResponse):    # the worker cannot encode it: the invocation fails
+        raise UnencodableValue("http", returned, "$return", hint=f"Return func.HttpResponse(...) from {name}.")
     headers = dict(returned.headers)
     if returned.mimetype and "content-type" not in {k.lower() for k in headers}:
         # as the library's HttpResponseConverter: a charset only for text/*

@@ -21,6 +21,16 @@ from typing import Any
 from ..errors import BindingError
 
 
+class UnencodableValue(BindingError):
+    """A value the worker cannot send (its `TypeError` "unable to encode outgoing TypedData"): the invocation
+    fails, as a function that raised, and nothing is sent. `worker_message` is the worker's own words."""
+
+    def __init__(self, binding_type: str, value: Any, output: str, hint: str):
+        self.worker_message = (f'TypeError: unable to encode outgoing TypedData: unsupported type "{binding_type}" '
+                               f'for Python type "{type(value).__name__}"')
+        super().__init__(f"{self.worker_message[len('TypeError: '):]} (output {output!r})", hint=hint)
+
+
 def _load_error(function: str, message: str) -> BindingError:
     return BindingError(f"cannot load the {function} function: {message}",
                         hint="Annotate a Kusto input as str and a Kusto output as func.Out[str] "
@@ -73,6 +83,4 @@ def typed_data(value: Any, output: str) -> tuple[str, Any]:
         return "int", value
     if isinstance(value, float):
         return "double", value
-    raise BindingError(f'unable to encode outgoing TypedData: unsupported type "kusto" for Python type '
-                       f'"{type(value).__name__}" (output {output!r})',
-                       hint=f"Set {output} to a str (json.dumps), a dict or a list.")
+    raise UnencodableValue("kusto", value, output, hint=f"Set {output} to a str (json.dumps), a dict or a list.")
