@@ -7,7 +7,9 @@ notebook-derived text is on lines 1-2, where a `coding:` comment would change th
 generated code uses only the public azure-functions decorators (`route`, `timer_trigger`,
 `generic_input_binding`, `generic_output_binding`) with the binding's camelCase keys, inputs
 typed `str`, outputs `func.Out[str]` set with JSON text, and every literal brace in a template
-property escaped `{{ }}`. Deterministic: same model, same bytes.
+property escaped `{{ }}`. A function cell's HTTP answer is JSON, except a str that holds no JSON
+object or array, which is sent as text (`_response`: the one place that rule is written).
+Deterministic: same model, same bytes.
 """
 
 from __future__ import annotations
@@ -112,8 +114,8 @@ def _body(function: Function) -> list[str]:
     for output, expr in function.output_values:
         lines.append(f"{name(output)}.set(_json({expr}))")
     if http:
-        lines.append("return func.HttpResponse(_json(_result), mimetype=\"application/json\")"
-                     if function.result is not None else "return func.HttpResponse(status_code=204)")
+        lines.append("return _response(_result)" if function.result is not None
+                     else "return func.HttpResponse(status_code=204)")
     elif len(lines) == 0:
         lines.append("pass")
     return lines
@@ -140,6 +142,23 @@ def _json(value) -> str:
             frame[column] = frame[column].map(_timespan)
         return frame.to_json(orient="records", date_format="iso", date_unit="ns")
     return json.dumps(value, default=str)
+
+
+def _response(value) -> func.HttpResponse:
+    """The cell's value -> its HTTP answer: JSON for a DataFrame, dicts and lists, and for a str (or
+    UTF-8 bytes) holding a JSON object or array (json.dumps, an --as json input); any other str is
+    sent as text, as the notebook cell shows it."""
+    body = _json(value)
+    if isinstance(value, (str, bytes)) and not _holds_json(body):
+        return func.HttpResponse(body, mimetype="text/plain", charset="utf-8")
+    return func.HttpResponse(body, mimetype="application/json")
+
+
+def _holds_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), (dict, list))
+    except ValueError:
+        return False
 
 
 def _timespan(value) -> str | None:

@@ -32,6 +32,23 @@ def _json(value) -> str:
     return json.dumps(value, default=str)
 
 
+def _response(value) -> func.HttpResponse:
+    """The cell's value -> its HTTP answer: JSON for a DataFrame, dicts and lists, and for a str (or
+    UTF-8 bytes) holding a JSON object or array (json.dumps, an --as json input); any other str is
+    sent as text, as the notebook cell shows it."""
+    body = _json(value)
+    if isinstance(value, (str, bytes)) and not _holds_json(body):
+        return func.HttpResponse(body, mimetype="text/plain", charset="utf-8")
+    return func.HttpResponse(body, mimetype="application/json")
+
+
+def _holds_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), (dict, list))
+    except ValueError:
+        return False
+
+
 def _timespan(value) -> str | None:
     if pd.isna(value):
         return None
@@ -72,4 +89,4 @@ def cheap_products(req: func.HttpRequest, products: str, sink: func.Out[str]) ->
     cheap["Rounded"] = cheap["Price"].map(math.ceil)
     _result = cheap[["Name", "Rounded"]]
     sink.set(_json(_result))
-    return func.HttpResponse(_json(_result), mimetype="application/json")
+    return _response(_result)
