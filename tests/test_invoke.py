@@ -222,3 +222,67 @@ def test_a_function_that_raises_ingests_nothing_and_its_message_is_scrubbed(worl
 
 def _line(app: Path, text: str) -> int:
     return next(n for n, line in enumerate((app / "function_app.py").read_text().splitlines(), 1) if text in line)
+
+
+# function cells whose value is a str: a sentence, a number written as text, and JSON text
+TEXT_CELLS = {
+    "describe": "f\"{one.iloc[0]['Name']} costs {one.iloc[0]['Cost']}\"",
+    "cost": "str(one.iloc[0]['Cost'])",
+    "as_json": "import json\njson.dumps({'name': one.iloc[0]['Name'], 'cost': one.iloc[0]['Cost']})",
+    "records": "one.to_json(orient='records')",
+}
+INPUT_CELL = ('%%kusto_input one --database Shop --kql-parameters "@pid={pid}"\n'
+              "declare query_parameters(pid:long); Products | where ProductID == pid")
+
+
+def text_notebook(folder: Path) -> tuple[Path, Path]:
+    """(notebook, database): a product by id and the TEXT_CELLS over it, saved with nbformat."""
+    import nbformat
+
+    from kfx_notebook.backends import backend_for
+
+    database = folder / "shop.duckdb"
+    backend = backend_for(f"Data Source=local:{database}")
+    backend.query("Shop", ".create table Products (ProductID:long, Name:string, Cost:real)")
+    backend.ingest("Shop", "Products", b'{"ProductID":1,"Name":"Kiwi","Cost":2.0}', data_format="multijson")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(INPUT_CELL),
+                *(nbformat.v4.new_code_cell(f"# function: {name}\n{code}") for name, code in TEXT_CELLS.items())]
+    nbformat.write(nb, str(folder / "text.ipynb"))
+    return folder / "text.ipynb", database
+
+
+def _notebook_values(database: Path, folder: Path) -> dict[str, object]:
+    """What each TEXT_CELLS cell evaluates to in the notebook (pid = 1)."""
+    from .magic_shell import TestingShell
+
+    settings = folder / "notebook.settings.json"
+    settings.write_text(json.dumps({"Values": {"KustoConnectionString": f"Data Source=local:{database}"}}))
+    shell = TestingShell()
+    shell.run_cell("%load_ext kfx_notebook")
+    shell.run_cell(f"%config KustoMagics.settings_file = {str(settings)!r}")
+    shell.run_cell("pid = 1")
+    shell.capture(INPUT_CELL)
+    return {name: shell.capture(f"# function: {name}\n{code}")[0] for name, code in TEXT_CELLS.items()}
+
+
+def test_a_function_whose_value_is_a_str_answers_it_as_text_and_json_text_as_json(tmp_path, capsys):
+    from kfx_notebook.cli import main
+
+    notebook, database = text_notebook(tmp_path)
+    shown = _notebook_values(database, tmp_path)
+    assert shown["describe"] == "Kiwi costs 2.0" and shown["cost"] == "2.0"
+    assert main(["export", str(notebook), "--out", str(tmp_path / "app"), "--with-local-settings", str(database)]) == 0
+    capsys.readouterr()
+    answers = {}
+    for name in TEXT_CELLS:
+        assert main(["invoke", str(tmp_path / "app"), name, "--route", "pid=1"]) == 0
+        head, _, body = capsys.readouterr().out.partition("\n\n")
+        answers[name] = (head.split("\n"), body.removesuffix("\n"))
+    text = ["HTTP/1.1 200 OK", "Content-Type: text/plain; charset=utf-8"]
+    as_json = ["HTTP/1.1 200 OK", "Content-Type: application/json"]
+    # the str the notebook cell shows is the body: text, unless it holds a JSON object or array
+    assert answers == {"describe": (text, "Kiwi costs 2.0"), "cost": (text, "2.0"),
+                       "as_json": (as_json, shown["as_json"]), "records": (as_json, shown["records"])}
+    assert json.loads(answers["as_json"][1]) == {"name": "Kiwi", "cost": 2.0}
+    assert json.loads(answers["records"][1]) == [{"ProductID": 1, "Name": "Kiwi", "Cost": 2.0}]

@@ -111,6 +111,23 @@ def test_every_golden_function_answers_the_same_in_the_library_and_the_worker(go
         a["status"] == 200 for a in answers["worker"].values())
 
 
+
+def test_a_str_value_answers_as_text_and_json_text_as_json_in_the_worker_too(worker_ready, tmp_path):
+    from kfx_notebook.export.command import export_notebook
+
+    from .test_invoke import TEXT_CELLS, text_notebook
+
+    notebook, database = text_notebook(tmp_path)
+    app = _app(export_notebook(notebook, tmp_path / "export"), tmp_path / "app", f"Data Source=local:{database}")
+    answers = {way: {name: _answer(invoke(app, name, route={"pid": "1"}, worker=way == "worker"))
+                     for name in TEXT_CELLS} for way in WAYS}
+    assert answers["worker"] == answers["library"]
+    types = {name: a["headers"]["Content-Type"] for name, a in answers["worker"].items()}
+    assert types == {"describe": "text/plain; charset=utf-8", "cost": "text/plain; charset=utf-8",
+                     "as_json": "application/json", "records": "application/json"}
+    assert answers["worker"]["describe"]["body"] == b"Kiwi costs 2.0"
+
+
 APP = '''
 import json
 import logging
