@@ -349,6 +349,28 @@ def test_ingest_inline_and_clear(products):
     assert products.query("Shop", "Products | count").frame.iloc[0, 0] == 0
 
 
+@pytest.mark.parametrize("command, message, column", [
+    (".create table T2 (a:long", "the column list is not closed: add ')'", 18),
+    (".create-merge table T2 (a:long,", "the column list is not closed: add ')'", 24),
+    (".create table T2 (a:long) garbage", "unexpected 'garbage' after the column list", 27),
+    (".create-merge table T2 (a:long) with (folder='x'", "the with (...) properties are not closed: add ')'", 38),
+    (".create table T2 (a:long) with (folder='x') extra", "unexpected 'extra' after the with (...) properties", 45),
+])
+def test_a_supported_command_written_wrong_is_a_syntax_error_at_its_place(products, command, message, column):
+    """Not 'not supported' (with the list of commands), which sends the user looking for another one."""
+    with pytest.raises(KustoSyntaxError) as caught:
+        products.query("Shop", "// a comment line\n" + command)
+    assert caught.value.message == "Syntax error: " + message
+    assert (caught.value.line, caught.value.column, caught.value.text) == (1, column, command)
+    assert caught.value.hint.startswith("Write " + " ".join(command.split()[:3]) + " (Name:type, ...)")
+    assert products.query("Shop", ".show tables").frame["TableName"].tolist() == ["Products"]
+
+
+def test_a_command_form_the_local_database_lacks_stays_unsupported(products):
+    with pytest.raises(UnsupportedError, match=r"'\.create table T2'.*Supported: "):
+        products.query("Shop", ".create table T2 based-on Products")
+
+
 def test_unsupported_command_names_itself(products):
     with pytest.raises(UnsupportedError, match=r"'\.alter table Products'.*Supported: \.create-merge table"):
         products.query("Shop", ".alter table Products policy retention '{}'")

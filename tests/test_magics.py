@@ -181,6 +181,29 @@ def test_kql_error_is_short_with_a_caret(shell, kusto):
     assert "Traceback" not in shown
 
 
+def test_a_misspelled_function_reads_as_kusto_says_it(shell, kusto):
+    setup_products(shell)
+    _, shown = shell.failure("%%kusto_input r --database Shop\nProducts\n| extend x = tostrng(Name)")
+    assert "Unknown function: 'tostrng'" in shown
+    lines = shown.splitlines()
+    source = next(i for i, text in enumerate(lines) if text.strip() == "| extend x = tostrng(Name)")
+    assert lines[source + 1].index("^") == lines[source].index("tostrng")
+    if kusto == "embedded":  # served, the hint is the protocol's own ("Fix the query at the position shown.")
+        assert "Did you mean 'tostring'?" in shown
+    assert "NotSupported" not in shown and "cluster" not in shown and ".py" not in shown
+    assert "Traceback" not in shown
+
+
+def test_a_command_with_a_syntax_error_says_what_is_wrong_with_a_caret(shell, kusto):
+    _, shown = shell.failure("%%kusto_input r --database Shop\n.create table T2 (a:long")
+    assert "the column list is not closed: add ')'" in shown
+    lines = shown.splitlines()
+    source = next(i for i, text in enumerate(lines) if text.strip() == ".create table T2 (a:long")
+    assert lines[source + 1].index("^") == lines[source].index("(")
+    assert "NotSupported" not in shown and "Supported:" not in shown
+    assert "Traceback" not in shown
+
+
 def test_as_json_is_what_a_python_function_receives(shell, kusto):
     setup_products(shell)
     _, out, _ = shell.capture("%%kusto_input received --database Shop --as json\nProducts | where ProductID == 1")

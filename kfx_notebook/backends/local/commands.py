@@ -1,7 +1,8 @@
 """Kusto management commands on the local database: one regex and one handler per command.
 
 Result columns follow the shapes Kusto gives. A command not in COMMANDS is refused with
-its name and the list of supported ones — never half-done.
+its name and the list of supported ones — never half-done; one whose head is a supported
+command's but whose rest does not parse (`.create table T (a:long`) is a syntax error at its place.
 """
 
 from __future__ import annotations
@@ -394,9 +395,57 @@ def run_command(backend, database: str, text: str, *, timeout: float | None = No
             raise KustoSemanticError(f"Semantic error: {str(exc).splitlines()[0]}", text=command,
                                      hint=f"The local database (DuckDB) refused this {name} command.") \
                 from None
+    _refuse_malformed(command)
     head = " ".join(command.split()[:3])
     raise UnsupportedError(f"The local database does not support the management command '{head}'",
                            hint="Supported: " + ", ".join(SUPPORTED) + ".")
+
+
+#: The head of a supported command whose rest did not match: `.create table T (` and `.create-merge table
+#: T (` (the column-list form; `.create table T based-on U` is another command, refused as unsupported).
+_COLUMN_LIST_HEAD = re.compile(rf"^\.(?P<verb>create-merge|create)\s+table\s+(?P<table>{NAME})\s*\(",
+                               re.IGNORECASE)
+
+
+def _refuse_malformed(command: str) -> None:
+    """A supported command written wrong is a syntax error saying what is wrong, at its place; not
+    'unsupported', which would send the user looking for another command."""
+    m = _COLUMN_LIST_HEAD.match(command)
+    if not m:
+        return
+    name = f".{m['verb'].lower()} table"
+    usage = f"Write {name} {unquote(m['table'])} (Name:type, ...) [with (folder=..., docstring=...)]."
+    opening = m.end() - 1
+    closing = _closing(command, opening)
+    if closing is None:
+        raise _syntax_error("Syntax error: the column list is not closed: add ')'", command, opening, usage)
+    after, end = "the column list", closing
+    props = re.compile(r"\s*with\s*(?=\()", re.IGNORECASE).match(command, closing)
+    if props:
+        end = _closing(command, props.end())
+        if end is None:
+            raise _syntax_error("Syntax error: the with (...) properties are not closed: add ')'", command,
+                                props.end(), usage)
+        after = "the with (...) properties"
+    rest = command[end:].lstrip()
+    if rest:
+        raise _syntax_error(f"Syntax error: unexpected '{rest.split()[0]}' after {after}", command,
+                            len(command) - len(rest), usage)
+    raise _syntax_error(f"Syntax error: the {name} command does not parse", command, 0, usage)
+
+
+def _closing(text: str, start: int) -> int | None:
+    """Index just past the `)` closing the `(` at *start* (strings skipped), or None when it is never closed."""
+    try:
+        return _balanced(text, start, "(", ")")
+    except KustoSyntaxError:
+        return None
+
+
+def _syntax_error(message: str, command: str, offset: int, hint: str) -> KustoSyntaxError:
+    before = command[:offset]
+    return KustoSyntaxError(message, line=before.count("\n") + 1, column=offset - (before.rfind("\n") + 1) + 1,
+                            text=command, hint=hint)
 
 
 def _client_duckdb_errors() -> tuple[type[Exception], ...]:
