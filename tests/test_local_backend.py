@@ -349,6 +349,12 @@ def test_ingest_inline_and_clear(products):
     assert products.query("Shop", "Products | count").frame.iloc[0, 0] == 0
 
 
+def test_create_merge_table_takes_with_properties(local_db):
+    made = local_db.query("Db", ".create-merge table T (a:long) with (folder='F', docstring='D')")
+    assert made.frame.iloc[0].to_dict() == {"TableName": "T", "Schema": "a:long", "DatabaseName": "Db",
+                                            "Folder": "F", "DocString": "D"}
+
+
 @pytest.mark.parametrize("command, message, column", [
     (".create table T2 (a:long", "the column list is not closed: add ')'", 18),
     (".create-merge table T2 (a:long,", "the column list is not closed: add ')'", 24),

@@ -348,7 +348,7 @@ def show_failures(backend, database, m):
 #: (name, pattern, handler). Order matters: longer forms first.
 COMMANDS: list[tuple[str, re.Pattern, Callable]] = [(name, re.compile(pattern, re.IGNORECASE | re.DOTALL), handler)
                                                      for name, pattern, handler in [
-    (".create-merge table", rf"^\.create-merge\s+table\s+(?P<table>{NAME})\s*\((?P<columns>.*)\)\s*"
+    (".create-merge table", rf"^\.create-merge\s+table\s+(?P<table>{NAME})\s*\((?P<columns>.*?)\)\s*"
                             r"(?:with\s*(?P<props>\(.*\)))?\s*$", lambda b, d, m: create_table(b, d, m, merge=True)),
     (".create table ingestion mapping", rf"^\.(?P<verb>create-or-alter|create|alter)\s+table\s+(?P<table>{NAME})\s+"
      rf"ingestion\s+(?P<kind>{'|'.join(MAPPING_KINDS)})\s+mapping\s+(?P<name>\"[^\"]*\"|'[^']*'|{NAME})\s+"
