@@ -260,6 +260,38 @@ def test_builtin_function_names_are_case_sensitive(engine, kql, written, meant):
     assert kql[caught.value.column - 1:].startswith(written)  # the caret is at the call
 
 
+@pytest.mark.parametrize("kql, written, near", [
+    ("print x = tostrng(1)", "tostrng", "tostring"),
+    ("print x = 1\n| extend y = 2, z = tolowr('A')", "tolowr", "tolower"),
+    ("print x = 'tostrng(' | extend y = tostrng(x)", "tostrng", "tostring"),   # the call, not the string
+    ("print x = Tostrng(1)", "Tostrng", "tostring"),
+])
+def test_a_close_miss_of_a_built_in_is_an_unknown_function_at_the_call_with_the_name_meant(engine, kql, written, near):
+    from kfx_notebook.errors import UnknownEntityError
+
+    with pytest.raises(UnknownEntityError) as caught:
+        engine.query_rows(DB, kql)
+    assert caught.value.message == f"Semantic error: Unknown function: '{written}'"
+    assert caught.value.hint.startswith(f"Did you mean '{near}'?")
+    line = kql.split("\n")[caught.value.line - 1]
+    assert line[caught.value.column - 1:].startswith(written + "(")
+
+
+@pytest.mark.parametrize("kql, written, near", [
+    ("print x = frobnicate(1)", "frobnicate", None),
+    ("print x = 1 | summarize hll(x)", "hll", None),             # a Kusto aggregate the engine lacks
+    ("print x = 1 | summarize dcnt(x)", "dcnt", "dcount"),       # a looser miss: named, not asserted unknown
+])
+def test_any_other_name_is_unsupported_here_at_the_call_saying_what_it_may_be(engine, kql, written, near):
+    with pytest.raises(UnsupportedError) as caught:
+        engine.query_rows(DB, kql)
+    error = caught.value
+    assert error.message == f"The local database does not support the function '{written}'"
+    assert error.hint.startswith(f"Did you mean '{near}'?" if near else "Check the name.")
+    assert "real cluster" in error.hint and ".py" not in str(error) and "translate/" not in str(error)
+    assert kql[error.column - 1:].startswith(written + "(")
+
+
 def test_user_functions_keep_their_own_spelling(engine):
     assert rows(engine, 'let Up = (s:string) { toupper(s) }; print Up("a")')[1] == [("A",)]
     assert rows(engine, 'let COUNTER = (n:long) { n + 1 }; print COUNTER(1)')[1] == [(2,)]

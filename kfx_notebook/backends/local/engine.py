@@ -349,13 +349,13 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
         line = column = None
         if exc.span:
             line, column = _position(kql, exc.span.line, exc.span.column)
-        if exc.construct.startswith("function:") and "no stored function" in (exc.hint or ""):
-            name = exc.construct.split(":", 1)[1]
-            meant = getattr(exc, "meant", None)   # kql.function_names: a built-in spelled in another case
-            return UnknownEntityError(f"Semantic error: Unknown function: '{name}'", entity=name, kind="function",
-                                      line=line, column=column, text=kql,
-                                      hint=f"KQL function names are case-sensitive: write '{meant}'." if meant
-                                      else "Create it with .create function, or check the name.")
+        kind, _, name = exc.construct.partition(":")
+        if kind in ("function", "aggregate") and ("no stored function" in (exc.hint or "")
+                                                  or (exc.hint or "").startswith("no DuckDB mapping")):
+            if line is None:
+                line, column = _call_position(kql, name)
+            return _no_such_function(name, getattr(exc, "meant", None), line, column, kql,
+                                     stored="no stored function" in (exc.hint or ""))
         return UnsupportedError(
             f"The local database (duckdb-kql) does not support {exc.construct!r}"
             + (f" ({exc.hint})" if exc.hint else ""), line=line, column=column, text=kql,
@@ -374,6 +374,40 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
     if isinstance(exc, duckdb_kql.KqlError):
         return KustoQueryError(str(exc), text=kql)
     return KustoQueryError(str(exc), text=kql)
+
+
+def _no_such_function(name: str, meant: str | None, line, column, kql: str, *, stored: bool) -> KfxError:
+    """A call of a name neither the engine nor this layer translates, nor a stored function.
+
+    A built-in spelled in another case (*meant*, kql.function_names) or a close miss of one
+    ("tostrng") is Kusto's "Unknown function" with the name meant. Any other name may be a Kusto
+    function the local database lacks or no function at all, which only a list of Kusto's own
+    names could tell apart: it is refused as not supported here, saying both (and naming a
+    looser match: `dcnt`, dcount). *stored*: the engine looked for a stored function of the name
+    (one the user would have created), so it is unknown whatever its spelling."""
+    from .kql.function_names import nearest_builtin
+
+    near = None if meant else nearest_builtin(name, cutoff=0.85)
+    if meant or near or stored:
+        hint = (f"KQL function names are case-sensitive: write '{meant}'." if meant
+                else f"Did you mean '{near}'? (If '{name}' is a Kusto function, the local database lacks it.)" if near
+                else "Create it with .create function, or check the name.")
+        return UnknownEntityError(f"Semantic error: Unknown function: '{name}'", entity=name, kind="function",
+                                  line=line, column=column, text=kql, hint=hint)
+    maybe = nearest_builtin(name, cutoff=0.75)
+    return UnsupportedError(f"The local database does not support the function '{name}'", line=line, column=column,
+                            text=kql, hint=(f"Did you mean '{maybe}'? " if maybe else "Check the name. ")
+                            + "If it is a Kusto function, rewrite the query without it or point the connection "
+                              "at a real cluster; a function of your own: .create function.")
+
+
+def _call_position(kql: str, name: str) -> tuple[int | None, int | None]:
+    """1-based line and column of the first call `name(` outside strings and comments."""
+    found = re.search(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?=\s*\()", _blank_literals(kql))
+    if not found:
+        return None, None
+    before = kql[:found.start()]
+    return before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
 
 
 _DUCK_COLUMN = re.compile(r'Referenced column "([^"]+)" (?:was )?not found')

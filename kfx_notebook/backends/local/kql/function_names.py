@@ -44,6 +44,19 @@ def is_builtin(name: str) -> bool:
     return name in tables.SCALAR_FUNCTIONS or name in tables.AGGREGATE_FUNCTIONS or name in _SPECIAL_FORMS
 
 
+def nearest_builtin(name: str, cutoff: float) -> str | None:
+    """The built-in nearest *name* ("tostrng": tostring) at difflib's *cutoff* or above, or None."""
+    import difflib  # only for an error
+
+    from duckdb_kql.translate import _SPECIAL_FORMS
+    from duckdb_kql.translate import functions as tables
+
+    names = [n for n in (*tables.SCALAR_FUNCTIONS, *tables.AGGREGATE_FUNCTIONS, *_SPECIAL_FORMS)
+             if not n.startswith("_")]
+    near = difflib.get_close_matches(name.lower(), names, n=1, cutoff=cutoff)
+    return near[0] if near else None
+
+
 def _miscased(node, name: str):
     from duckdb_kql import lower
     from duckdb_kql.errors import KqlUnsupportedError
