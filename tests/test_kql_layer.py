@@ -139,6 +139,35 @@ def test_bin_at_keeps_datetimes_exact_across_their_whole_range(engine):
                     "9999-12-27T00:00:00")]
 
 
+def test_bin_at_of_a_timespan_size_and_a_datetime_fixed_point_is_a_time_bucket_with_the_rows_answers(engine):
+    """The special form (time_bucket, kql._bin_at_on_time_buckets) and the function row's template
+    (reached when the size and fixed point are columns, which the engine cannot type) agree."""
+    import random
+
+    from duckdb_kql.translate import _SPECIAL_FORMS
+
+    from kfx_notebook.backends.local import kql as layer
+
+    install()
+    assert getattr(_SPECIAL_FORMS["bin_at"], layer._TIME_BUCKETS, False)
+    pick = random.Random(25)
+    values = [(dt.datetime(2000, 1, 1) + dt.timedelta(microseconds=pick.randrange(-10**16, 10**16)),
+               pick.choice([dt.timedelta(hours=1), dt.timedelta(minutes=90), dt.timedelta(days=7),
+                            dt.timedelta(microseconds=1), dt.timedelta(seconds=pick.randrange(1, 10**6))]),
+               dt.datetime(2000, 1, 1) + dt.timedelta(microseconds=pick.randrange(-10**16, 10**16)))
+              for _ in range(40)]
+    literal = ", ".join(f"bin_at(datetime({v.isoformat()}), {s.total_seconds() * 1e6:.0f}microseconds, "
+                        f"datetime({f.isoformat()}))" for v, s, f in values)
+    assert "time_bucket(" in engine._translate(DB, f"print {literal}", None, {})[0]
+    _, bucketed = rows(engine, f"print {literal}")
+    table = "datatable(v:datetime, s:timespan, f:datetime)[" + ", ".join(
+        f"datetime({v.isoformat()}), {s.total_seconds() * 1e6:.0f}microseconds, datetime({f.isoformat()})"
+        for v, s, f in values) + "]"
+    assert "time_bucket(" not in engine._translate(DB, f"{table} | project b = bin_at(v, s, f)", None, {})[0]
+    _, by_row = rows(engine, f"{table} | project b = bin_at(v, s, f)")
+    assert list(bucketed[0]) == [row[0] for row in by_row]
+
+
 def test_bin_at_refuses_what_it_cannot_answer_as_kusto(engine):
     for kql in ("print bin_at(7, 0, 0)", "print bin_at(7.5, -2.5, 0.0)", "print bin_at(datetime(2017-05-17), 0s, datetime(2017-06-04))",
                 "print bin_at(1e300, 1e-300, 0.0)", "print bin_at(datetime(2017-05-17), 1d, 12h)"):
