@@ -170,13 +170,18 @@ def test_management_commands_through_kusto_input(shell, kusto):
     assert schema["Schema"].tolist() == ["ProductID:long,Name:string,Cost:real"]
 
 
+def _caret_is_under(shown: str, source_line: str, word: str) -> bool:
+    """The error's copy of `source_line` has its caret line under `word`."""
+    lines = shown.splitlines()
+    source = next(i for i, text in enumerate(lines) if text.strip() == source_line)
+    return lines[source + 1].index("^") == lines[source].index(word)
+
+
 def test_kql_error_is_short_with_a_caret(shell, kusto):
     setup_products(shell)
     error, shown = shell.failure("%%kusto_input r --database Shop\nProducts\n| where Price > 1")
     assert "Price" in shown
-    lines = shown.splitlines()
-    source = next(i for i, text in enumerate(lines) if text.strip() == "| where Price > 1")
-    assert lines[source + 1].index("^") == lines[source].index("Price")
+    assert _caret_is_under(shown, "| where Price > 1", "Price")
     assert "client request id:" in shown
     assert "Traceback" not in shown
 
@@ -185,9 +190,7 @@ def test_a_misspelled_function_reads_as_kusto_says_it(shell, kusto):
     setup_products(shell)
     _, shown = shell.failure("%%kusto_input r --database Shop\nProducts\n| extend x = tostrng(Name)")
     assert "Unknown function: 'tostrng'" in shown
-    lines = shown.splitlines()
-    source = next(i for i, text in enumerate(lines) if text.strip() == "| extend x = tostrng(Name)")
-    assert lines[source + 1].index("^") == lines[source].index("tostrng")
+    assert _caret_is_under(shown, "| extend x = tostrng(Name)", "tostrng")
     if kusto == "embedded":  # served, the hint is the protocol's own ("Fix the query at the position shown.")
         assert "Did you mean 'tostring'?" in shown
     assert "NotSupported" not in shown and "cluster" not in shown and ".py" not in shown
@@ -197,9 +200,7 @@ def test_a_misspelled_function_reads_as_kusto_says_it(shell, kusto):
 def test_a_command_with_a_syntax_error_says_what_is_wrong_with_a_caret(shell, kusto):
     _, shown = shell.failure("%%kusto_input r --database Shop\n.create table T2 (a:long")
     assert "the column list is not closed: add ')'" in shown
-    lines = shown.splitlines()
-    source = next(i for i, text in enumerate(lines) if text.strip() == ".create table T2 (a:long")
-    assert lines[source + 1].index("^") == lines[source].index("(")
+    assert _caret_is_under(shown, ".create table T2 (a:long", "(")
     assert "NotSupported" not in shown and "Supported:" not in shown
     assert "Traceback" not in shown
 

@@ -128,18 +128,23 @@ def shell():
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(malformed())
 def test_the_magic_prints_nothing_of_a_malformed_setting(shell, tmp_path, case):
+    text, secret = case
+    for shown in _shown_by_both_magics(shell, tmp_path, text):
+        assert secret not in shown and secret[4:] not in shown
+        assert "does not parse" in shown
+
+
+def _shown_by_both_magics(shell, tmp_path, connection_string: str) -> list[str]:
+    """What an input and an output cell print when their connection setting holds the string."""
     from kfx_notebook.backends import clear_cache
 
-    text, secret = case
-    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"Broken": text}}))
+    (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"Remote": connection_string}}))
     shell.run_line_magic("config", f"KustoMagics.settings_file = {str(tmp_path / 'local.settings.json')!r}")
     clear_cache()
     try:
-        for cell in ("%%kusto_input r --database Shop --connection Broken\nprint x = 1",
-                     "%%kusto_output --database Shop --table-name T --connection Broken\n[{\"x\": 1}]"):
-            _error, shown = shell.failure(cell)
-            assert secret not in shown and secret[4:] not in shown
-            assert "does not parse" in shown
+        return [shell.failure(cell)[1] for cell in (
+            "%%kusto_input r --database Shop --connection Remote\nprint x = 1",
+            "%%kusto_output --database Shop --table-name T --connection Remote\n[{\"x\": 1}]")]
     finally:
         shell.run_line_magic("config", "KustoMagics.settings_file = ''")
         clear_cache()
@@ -195,20 +200,9 @@ def test_a_url_s_user_info_query_and_fragment_are_secrets(url):
 
 @pytest.mark.parametrize("url", URL_FORMS[:3])
 def test_the_magics_never_print_a_url_s_credentials(shell, tmp_path, url):
-    from kfx_notebook.backends import clear_cache
-
     for text in (f"Data Source={url};Database=Shop", f"Data Source={url};Fed=maybe", f"Data Source={url};Bogus=1"):
-        (tmp_path / "local.settings.json").write_text(json.dumps({"Values": {"Remote": text}}))
-        shell.run_line_magic("config", f"KustoMagics.settings_file = {str(tmp_path / 'local.settings.json')!r}")
-        clear_cache()
-        try:
-            for cell in ("%%kusto_input r --database Shop --connection Remote\nprint x = 1",
-                         "%%kusto_output --database Shop --table-name T --connection Remote\n[{\"x\": 1}]"):
-                _error, shown = shell.failure(cell)
-                assert SECRET not in shown, shown
-        finally:
-            shell.run_line_magic("config", "KustoMagics.settings_file = ''")
-            clear_cache()
+        for shown in _shown_by_both_magics(shell, tmp_path, text):
+            assert SECRET not in shown, shown
 
 
 def test_export_with_local_settings_never_writes_a_url_s_credentials(tmp_path):
