@@ -286,3 +286,37 @@ def test_a_function_whose_value_is_a_str_answers_it_as_text_and_json_text_as_jso
                        "as_json": (as_json, shown["as_json"]), "records": (as_json, shown["records"])}
     assert json.loads(answers["as_json"][1]) == {"name": "Kiwi", "cost": 2.0}
     assert json.loads(answers["records"][1]) == [{"ProductID": 1, "Name": "Kiwi", "Cost": 2.0}]
+
+
+def test_an_as_json_input_reaches_the_exported_function_as_the_str_the_notebook_cell_had(tmp_path, capsys):
+    # the binding hands a Python function a str; --as json shows the notebook that str, and the export
+    # must not turn it into a DataFrame (json.loads(one) would fail there)
+    import nbformat
+
+    from kfx_notebook.backends import backend_for
+    from kfx_notebook.cli import main
+
+    from .magic_shell import TestingShell
+
+    database = tmp_path / "shop.duckdb"
+    backend_for(f"Data Source=local:{database}").query(
+        "Shop", ".set-or-append Products <| datatable(ProductID:long, Name:string)[1, 'Kiwi', 2, 'Fig']")
+    cells = ["%%kusto_input rows --database Shop --as json\nProducts | order by ProductID asc",
+             "# function: names\nimport json\n[row['Name'] for row in json.loads(rows)]"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
+    nbformat.write(nb, str(tmp_path / "names.ipynb"))
+    settings = tmp_path / "notebook.settings.json"
+    settings.write_text(json.dumps({"Values": {"KustoConnectionString": f"Data Source=local:{database}"}}))
+    shell = TestingShell()
+    shell.run_cell("%load_ext kfx_notebook")
+    shell.run_cell(f"%config KustoMagics.settings_file = {str(settings)!r}")
+    shell.capture(cells[0])
+    assert isinstance(shell.user_ns["rows"], str)
+    shown = shell.capture(cells[1])[0]
+    assert main(["export", str(tmp_path / "names.ipynb"), "--out", str(tmp_path / "app"),
+                 "--with-local-settings", str(database)]) == 0
+    capsys.readouterr()
+    assert main(["invoke", str(tmp_path / "app"), "names"]) == 0
+    head, _, body = capsys.readouterr().out.partition("\n\n")
+    assert head.startswith("HTTP/1.1 200 OK") and json.loads(body) == shown == ["Kiwi", "Fig"]

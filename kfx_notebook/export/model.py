@@ -23,7 +23,7 @@ class Function:
     """One function of the app.
 
     shape: "rows" (return an input's rows), "ingest" (ingest the request body into an output)
-    or "code" (a notebook cell's Python, inputs as DataFrames, its value set on the outputs).
+    or "code" (a notebook cell's Python, inputs as the notebook had them: DataFrames, or `--as json`'s str; its value set on the outputs).
     """
 
     name: str                               # a Python identifier; each writer derives its own spelling
@@ -41,6 +41,7 @@ class Function:
     result: str | None = None               # "code": the expression whose value is returned / set
     output_values: tuple[tuple[str, str], ...] = ()   # "code": (output name, expression) set on each output
     free_params: tuple[str, ...] = ()       # "code": names the cell reads from route/query data
+    json_inputs: tuple[str, ...] = ()       # "code": inputs the notebook read `--as json` (the binding's str)
 
 
 @dataclass(frozen=True)

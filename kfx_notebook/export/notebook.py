@@ -236,6 +236,7 @@ class _Cells:
     """The binding cells of a notebook, sorted by what they become."""
 
     inputs: dict[str, tuple[Cell, bindings.KustoInput]] = dataclasses.field(default_factory=dict)
+    json_inputs: set[str] = dataclasses.field(default_factory=set)   # input cells run `--as json`
     outputs: list[tuple[Cell, bindings.KustoOutput, str, str | None]] = dataclasses.field(default_factory=list)
     code: list[tuple[Cell, str]] = dataclasses.field(default_factory=list)
     setup: list[SetupCommand] = dataclasses.field(default_factory=list)
@@ -290,6 +291,8 @@ def _read_cells(cells: list[Cell], defaults: Defaults) -> _Cells:
                                    f"({found.inputs[binding.name][0].id} and {cell.id})",
                                    hint="Give each input cell its own NAME.")
             found.inputs[binding.name] = (cell, binding)
+            if parsed.options.as_ == "json":
+                found.json_inputs.add(binding.name)
         elif not parsed.options.dry_run:   # a dry run shows a payload; it is no function
             found.outputs.append((cell, binding, body, tag))
     return found
@@ -324,7 +327,8 @@ def build_app(cells: list[Cell], notebook: str, *, trigger: str = "http", route:
         raise BindingError(f"--trigger {trigger!r} is not one of {', '.join(TRIGGERS)}", hint="Use http or timer.")
     prefix = (route or "").strip("/")
     found = _read_cells(cells, defaults)
-    functions = (_code_functions(found.code, found.inputs, found.outputs, trigger, schedule) if found.code
+    functions = (_code_functions(found.code, found.inputs, found.outputs, trigger, schedule,
+                                 found.json_inputs) if found.code
                  else _default_functions(found.inputs, found.outputs, trigger, schedule))
     if not functions and found.setup:
         raise BindingError(f"{notebook} has only setup commands ({len(found.setup)}), which belong in a database "
@@ -459,7 +463,8 @@ def _output_names(outputs: list) -> list[str]:
     return names
 
 
-def _code_functions(code_cells, inputs, outputs, trigger, schedule) -> list[Function]:
+def _code_functions(code_cells, inputs, outputs, trigger, schedule,
+                    json_inputs: frozenset[str] | set[str] = frozenset()) -> list[Function]:
     """Tagged cells: each is a function over the inputs it reads; linked outputs get its value."""
     functions = []
     for cell, tag in code_cells:
@@ -511,7 +516,8 @@ def _code_functions(code_cells, inputs, outputs, trigger, schedule) -> list[Func
             cell_ids=tuple(_ordered_ids(cell, used_inputs, inputs, linked)), route_params=route,
             query_params=query, code=parsed.code, result=parsed.result,
             output_values=tuple((b.name, e or "_result") for _c, b, e in linked),
-            free_params=tuple(p for p in params if p != "req")))
+            free_params=tuple(p for p in params if p != "req"),
+            json_inputs=tuple(b.name for b in used_inputs if b.name in json_inputs)))
     return functions
 
 

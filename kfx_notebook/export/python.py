@@ -103,7 +103,9 @@ def _body(function: Function) -> list[str]:
                  "objects (one row each).\", status_code=400)"),
                 f"{sink}.set(json.dumps(body))  # an object is one row; an array is one row per element",
                 "return func.HttpResponse(status_code=201)"]
-    lines = [f"{name(b.name)} = _frame({name(b.name)})" for b in function.inputs]
+    # as the notebook cell had them: a DataFrame, or `--as json`'s str, which is what the binding hands over
+    lines = [f"{name(b.name)} = _frame({name(b.name)})" for b in function.inputs
+             if b.name not in function.json_inputs]
     for param in function.free_params:
         source = "req.route_params" if param in function.route_params else "req.params"
         lines.append(f"{name(param, 'route or query name')} = {source}.get({literal(param)})")
