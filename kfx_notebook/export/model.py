@@ -23,7 +23,8 @@ class Function:
     """One function of the app.
 
     shape: "rows" (return an input's rows), "ingest" (ingest the request body into an output)
-    or "code" (a notebook cell's Python, inputs as the notebook had them: DataFrames, or `--as json`'s str; its value set on the outputs).
+    or "code" (a notebook cell's Python, inputs as the notebook had them: DataFrames, or `--as json`'s
+    str; its value set on the outputs).
     """
 
     name: str                               # a Python identifier; each writer derives its own spelling
