@@ -16,8 +16,10 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-#: What the host answers an HTTP trigger whose function failed: (status, headers, body).
-FAILED_RESPONSE = (500, {}, b"")
+def failed_answer(http: bool) -> tuple[int | None, dict[str, str], bytes]:
+    """What the host answers a failed invocation: an HTTP trigger 500 with no headers and no body;
+    any other trigger no response."""
+    return (500, {}, b"") if http else (None, {}, b"")
 
 _TRACEBACK = "Traceback (most recent call last):"
 _FRAME = re.compile(r'^  File "(?P<file>[^"]+)", line \d+')

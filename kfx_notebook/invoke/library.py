@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import BindingError, KfxError
 from . import InvokeResult, fulfil
-from .failure import FAILED_RESPONSE, Failure, exception_message, exception_stack, user_stack
+from .failure import Failure, exception_message, exception_stack, failed_answer, user_stack
 from .http import http_call, response_headers
 from .worker_model import UnencodableValue, check_annotations, typed_data
 
@@ -130,8 +130,7 @@ def invoke_with_library(app_dir: str | Path, function: str, route: dict[str, str
         secrets = fulfil.app_secrets(host.settings, connection_string)
         failure = Failure(name, str(uuid.uuid4()), round((time.monotonic() - started) * 1000),
                           scrub(message, secrets), scrub(stack, secrets))
-        status, response_headers_, body_ = FAILED_RESPONSE if trigger.type == "httpTrigger" else (None, {}, b"")
-        return InvokeResult(status, response_headers_, body_, [], warnings, failure=failure)
+        return InvokeResult(*failed_answer(trigger.type == "httpTrigger"), [], warnings, failure=failure)
 
     if raised is not None:
         return failed(exception_message(raised), user_stack(exception_stack(raised), app_dir))

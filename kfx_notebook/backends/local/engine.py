@@ -295,10 +295,13 @@ def _offending_operator(kql: str, line, column, detail: str):
             f"Query could not be parsed at '{m.group(1)}'")
 
 
-def position_of(kql: str, token: str) -> tuple[int | None, int | None]:
-    """1-based line and column of the first whole-word *token* outside strings and comments."""
+def position_of(kql: str, token: str, *, call: bool = False) -> tuple[int | None, int | None]:
+    """1-based line and column of the first whole-word *token* outside strings and comments
+    (*call*: the first call `token(`, not after a `.`)."""
     scan = _blank_literals(kql)
-    m = re.search(rf"(?<![A-Za-z0-9_]){re.escape(token)}(?![A-Za-z0-9_])", scan)
+    pattern = (rf"(?<![A-Za-z0-9_.]){re.escape(token)}(?=\s*\()" if call
+               else rf"(?<![A-Za-z0-9_]){re.escape(token)}(?![A-Za-z0-9_])")
+    m = re.search(pattern, scan)
     if not m:
         return None, None
     before = kql[:m.start()]
@@ -353,7 +356,7 @@ def translate_error(exc: Exception, kql: str) -> KfxError:
         if kind in ("function", "aggregate") and ("no stored function" in (exc.hint or "")
                                                   or (exc.hint or "").startswith("no DuckDB mapping")):
             if line is None:
-                line, column = _call_position(kql, name)
+                line, column = position_of(kql, name, call=True)
             return _no_such_function(name, getattr(exc, "meant", None), line, column, kql,
                                      stored="no stored function" in (exc.hint or ""))
         return UnsupportedError(
@@ -399,15 +402,6 @@ def _no_such_function(name: str, meant: str | None, line, column, kql: str, *, s
                             text=kql, hint=(f"Did you mean '{maybe}'? " if maybe else "Check the name. ")
                             + "If it is a Kusto function, rewrite the query without it or point the connection "
                               "at a real cluster; a function of your own: .create function.")
-
-
-def _call_position(kql: str, name: str) -> tuple[int | None, int | None]:
-    """1-based line and column of the first call `name(` outside strings and comments."""
-    found = re.search(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?=\s*\()", _blank_literals(kql))
-    if not found:
-        return None, None
-    before = kql[:found.start()]
-    return before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
 
 
 _DUCK_COLUMN = re.compile(r'Referenced column "([^"]+)" (?:was )?not found')

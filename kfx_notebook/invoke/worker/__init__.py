@@ -141,15 +141,14 @@ def invoke_in_worker(app_dir: str | Path, function: str, route: dict[str, str] |
         duration_ms = round((time.monotonic() - started) * 1000)
         logs = [scrub(log.message, secrets) for log in worker.logs if log.log_category == p.RpcLog.User]
     if done.result.status != p.StatusResult.Success:  # as the host: nothing ingested, a 500, the exception logged
-        from ..failure import FAILED_RESPONSE, Failure, user_stack
+        from ..failure import Failure, failed_answer, user_stack
 
         exception = done.result.exception
         failure = Failure(name, invocation_id, duration_ms,
                           scrub(exception.message or done.result.result or "no message", secrets),
                           scrub(user_stack(exception.stack_trace, app_dir), secrets))
-        status, response_headers, response_body = (FAILED_RESPONSE if trigger["type"] == "httpTrigger"
-                                                   else (None, {}, b""))
-        return InvokeResult(status, response_headers, response_body, [], warnings, logs, failure=failure)
+        answer = failed_answer(trigger["type"] == "httpTrigger")
+        return InvokeResult(*answer, [], warnings, logs, failure=failure)
     sent_data = {binding.name: binding.data for binding in done.output_data}
     if done.HasField("return_value"):
         sent_data["$return"] = done.return_value
